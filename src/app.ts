@@ -1,0 +1,56 @@
+/**
+ * The gateway as one Fastify app. The server, the tests and the benchmarks all build it here.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { loadConfig, type Config } from './config.js'
+import type { EnginePort } from './engine/port.js'
+import { ErrorResponse } from './schemas/common.js'
+import errorHandler from './plugins/app/error-handler.js'
+import metrics from './plugins/app/metrics.js'
+import engine from './plugins/app/engine.js'
+import swagger from './plugins/external/swagger.js'
+import healthRoutes from './routes/health/index.js'
+import checkRoutes from './routes/check/index.js'
+
+export interface BuildAppOptions {
+  /** full configuration; defaults to the environment's */
+  config?: Config
+  /** overrides applied on top of `config` (tests use this) */
+  overrides?: Partial<Config>
+  /** an engine to use instead of creating one; the caller then owns closing it */
+  engine?: EnginePort
+  /** the gateway clock (tests move time to release sections) */
+  clock?: () => Date
+  logger?: FastifyServerOptions['logger']
+}
+
+export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const config: Config = { ...(options.config ?? loadConfig()), ...options.overrides }
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+  app.decorate('readinessProbes', [])
+  app.addSchema(ErrorResponse)
+
+  await app.register(errorHandler)
+  await app.register(metrics)
+  await app.register(swagger)
+  await app.register(engine, { config, engine: options.engine, clock: options.clock })
+
+  await app.register(healthRoutes)
+  await app.register(checkRoutes, { maxBulkItems: config.maxBulkItems })
+
+  await app.ready()
+  return app
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}

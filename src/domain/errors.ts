@@ -1,0 +1,57 @@
+/**
+ * The gateway's error catalogue: one stable upper-case code per failure, each with the HTTP
+ * status it answers with. Plain classes (no Fastify) so the domain layer can throw them;
+ * the app's single error handler turns them into `{statusCode, code, error, message}`.
+ */
+
+export class GatewayError extends Error {
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+    /** the request field at fault, for 400s */
+    readonly field?: string,
+    /** structured detail for callers (e.g. the clients that block a deactivation) */
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message)
+    this.name = 'GatewayError'
+  }
+}
+
+export class InvalidReferenceError extends GatewayError {
+  constructor(field: string, value: string, expected: string) {
+    super('GW_INVALID_REFERENCE', 400, `${field}: ${JSON.stringify(value)} is not ${expected}`, field)
+  }
+}
+
+export const badRequest = (field: string, message: string, code = 'GW_INVALID_ARGUMENT') =>
+  new GatewayError(code, 400, `${field}: ${message}`, field)
+
+export const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
+  new GatewayError(code, 409, message, undefined, details)
+
+export const forbidden = (message: string, details?: Record<string, unknown>) =>
+  new GatewayError('GW_FORBIDDEN', 403, message, undefined, details)
+
+export const engineUnavailable = (message = 'the authorization engine is unavailable') =>
+  new GatewayError('GW_ENGINE_UNAVAILABLE', 503, message)
+
+/** Codes used across the gateway, listed once so docs and tests can refer to them. */
+export const ERROR_CODES = {
+  GW_INVALID_REFERENCE: 400,
+  GW_INVALID_ARGUMENT: 400,
+  GW_VALIDATION: 400,
+  GW_RESERVED_CONTEXT: 400,
+  GW_TOO_MANY_ITEMS: 400,
+  GW_UNKNOWN_PERMISSION: 400,
+  GW_UNAUTHORIZED: 401,
+  GW_FORBIDDEN: 403,
+  GW_NOT_FOUND: 404,
+  GW_PRECONDITION_FAILED: 409,
+  GW_PAYLOAD_TOO_LARGE: 413,
+  GW_RATE_LIMITED: 429,
+  GW_INTERNAL: 500,
+  GW_ENGINE_UNAVAILABLE: 503,
+  GW_STORE_UNAVAILABLE: 503,
+} as const

@@ -1,0 +1,22 @@
+/**
+ * Chooses the adapter from configuration. The only place that knows both exist.
+ */
+import type { Config } from '../config.js'
+import { createEmbeddedEngine } from './embedded.js'
+import type { EnginePort } from './port.js'
+import { createRemoteEngine } from './remote.js'
+
+export async function createEngine(config: Pick<Config, 'engine' | 'engineTimeoutMs'>): Promise<EnginePort> {
+  const e = config.engine
+  if (e.kind === 'remote') {
+    return createRemoteEngine({
+      endpoints: e.endpoints,
+      presharedKey: e.presharedKey,
+      insecure: e.insecure,
+      timeoutMs: config.engineTimeoutMs,
+    })
+  }
+  return createEmbeddedEngine({ timeoutMs: config.engineTimeoutMs, datastore: e.datastore })
+}
+
+export * from './port.js'

@@ -1,0 +1,165 @@
+/**
+ * The engine port: everything the gateway asks of an authorization engine, in the
+ * gateway's own terms. Two adapters implement it (embedded SpiceDB, remote SpiceDB over
+ * gRPC); nothing outside src/engine knows which one is in use.
+ */
+
+export interface ObjectRef {
+  type: string
+  id: string
+}
+
+export interface SubjectRef extends ObjectRef {
+  relation?: string
+}
+
+export interface CaveatRef {
+  name: string
+  context?: Record<string, unknown>
+}
+
+export interface Relationship {
+  resource: ObjectRef
+  relation: string
+  subject: SubjectRef
+  caveat?: CaveatRef
+}
+
+export type UpdateOperation = 'touch' | 'create' | 'delete'
+
+export interface RelationshipUpdate {
+  operation: UpdateOperation
+  relationship: Relationship
+}
+
+export interface RelationshipFilter {
+  resourceType: string
+  resourceId?: string
+  relation?: string
+  subject?: SubjectRef
+}
+
+export interface Precondition {
+  operation: 'must_match' | 'must_not_match'
+  filter: RelationshipFilter
+}
+
+export type ConsistencyMode = 'minimize_latency' | 'at_least_as_fresh' | 'fully_consistent'
+
+export interface Consistency {
+  mode: ConsistencyMode
+  token?: string
+}
+
+export type Permissionship = 'has_permission' | 'no_permission' | 'conditional'
+
+export interface CheckItem {
+  resource: ObjectRef
+  permission: string
+  subject: SubjectRef
+  context?: Record<string, unknown>
+}
+
+export interface CheckResult {
+  permissionship: Permissionship
+  missingContext?: string[]
+  /** set when this item failed; the item is then never allowed */
+  error?: EngineError
+}
+
+export interface CheckAnswer {
+  results: CheckResult[]
+  checkedAt: string
+}
+
+/** One node of SpiceDB's check trace, reduced to what explanations need. */
+export interface TraceNode {
+  resource: ObjectRef
+  permission: string
+  kind: 'relation' | 'permission' | 'unspecified'
+  result: Permissionship | 'unspecified'
+  subject: SubjectRef
+  caveat?: { name: string; result: string; missing?: string[] }
+  children: TraceNode[]
+}
+
+export interface LookupResourcesRequest {
+  resourceType: string
+  permission: string
+  subject: SubjectRef
+  context?: Record<string, unknown>
+  limit?: number
+  cursor?: string
+}
+
+export interface LookupHit {
+  id: string
+  permissionship: Permissionship
+  missingContext?: string[]
+}
+
+export interface LookupSubjectsRequest {
+  resource: ObjectRef
+  permission: string
+  subjectType: string
+  subjectRelation?: string
+  context?: Record<string, unknown>
+}
+
+/** SpiceDB's expansion tree: a leaf lists subjects, an intermediate node combines children. */
+export type ExpandTree =
+  | { expanded: ObjectRef & { relation: string }; leaf: { subjects: SubjectRef[] } }
+  | {
+      expanded: ObjectRef & { relation: string }
+      operation: 'union' | 'intersection' | 'exclusion'
+      children: ExpandTree[]
+    }
+
+export interface ReadPage {
+  relationships: Relationship[]
+  cursor?: string
+}
+
+export type EngineErrorKind =
+  | 'invalid_argument'
+  | 'failed_precondition'
+  | 'not_found'
+  | 'unavailable'
+  | 'internal'
+
+/** A typed failure from the engine; the HTTP layer maps `kind` to a status in one place. */
+export class EngineError extends Error {
+  constructor(
+    readonly kind: EngineErrorKind,
+    message: string,
+    readonly grpcCode?: number,
+  ) {
+    super(message)
+    this.name = 'EngineError'
+  }
+}
+
+export interface EnginePort {
+  /** a short description for logs and /readyz, e.g. "embedded" or "remote (2 endpoints)" */
+  readonly description: string
+  readSchema(): Promise<string | undefined>
+  writeSchema(schema: string): Promise<void>
+  check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer>
+  checkWithTrace(item: CheckItem, consistency: Consistency): Promise<{ result: CheckResult; checkedAt: string; trace?: TraceNode }>
+  lookupResources(
+    req: LookupResourcesRequest,
+    consistency: Consistency,
+  ): Promise<{ resources: LookupHit[]; cursor?: string; lookedUpAt?: string }>
+  lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency): Promise<{ subjects: LookupHit[]; lookedUpAt?: string }>
+  expand(resource: ObjectRef, permission: string, consistency: Consistency): Promise<{ tree: ExpandTree; expandedAt: string }>
+  readRelationships(
+    filter: RelationshipFilter,
+    page: { limit?: number; cursor?: string },
+    consistency: Consistency,
+  ): Promise<ReadPage>
+  writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]): Promise<string>
+  deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]): Promise<{ deletedAt: string; count: number }>
+  /** cheap liveness of the engine: resolves when it answers */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,231 @@
+/**
+ * EnginePort over SpiceDB's v1 protocol. Adapters differ only in the transport they hand in.
+ */
+import { v1 } from '@authzed/authzed-node'
+import { CheckCoalescer } from './check-coalescer.js'
+import {
+  EngineError,
+  type CheckAnswer,
+  type CheckItem,
+  type CheckResult,
+  type Consistency,
+  type EnginePort,
+  type LookupResourcesRequest,
+  type LookupSubjectsRequest,
+  type ObjectRef,
+  type Precondition,
+  type RelationshipFilter,
+  type RelationshipUpdate,
+} from './port.js'
+import * as pb from './proto.js'
+import { toEngineError, type SpiceTransport } from './transport.js'
+
+export interface SpiceDbEngineOptions {
+  description: string
+  /** per-call deadline; a call that outlives it fails as `unavailable` */
+  timeoutMs: number
+  maxBatch?: number
+}
+
+export class SpiceDbEngine implements EnginePort {
+  readonly description: string
+  private readonly coalescer: CheckCoalescer
+
+  constructor(
+    private readonly transport: SpiceTransport,
+    private readonly opts: SpiceDbEngineOptions,
+  ) {
+    this.description = opts.description
+    this.coalescer = new CheckCoalescer((items, c) => this.bulkCheck(items, c), opts.maxBatch)
+  }
+
+  /** Runs one transport call with a deadline, turning every failure into an EngineError. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new EngineError('unavailable', `engine did not answer within ${this.opts.timeoutMs} ms`)),
+        this.opts.timeoutMs,
+      )
+    })
+    try {
+      return await Promise.race([fn(), deadline])
+    } catch (err) {
+      throw toEngineError(err)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async readSchema(): Promise<string | undefined> {
+    try {
+      const res = await this.call(() => this.transport.readSchema(v1.ReadSchemaRequest.create({})))
+      return res.schemaText
+    } catch (err) {
+      if (err instanceof EngineError && err.kind === 'not_found') return undefined
+      throw err
+    }
+  }
+
+  async writeSchema(schema: string): Promise<void> {
+    await this.call(() => this.transport.writeSchema(v1.WriteSchemaRequest.create({ schema })))
+  }
+
+  check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
+    return this.coalescer.check(items, consistency)
+  }
+
+  private async bulkCheck(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
+    const res = await this.call(() =>
+      this.transport.checkBulkPermissions(
+        v1.CheckBulkPermissionsRequest.create({ consistency: pb.consistency(consistency), items: items.map(pb.checkItem) }),
+      ),
+    )
+    if (res.pairs.length !== items.length) {
+      throw new EngineError('internal', `engine answered ${res.pairs.length} of ${items.length} checks`)
+    }
+    const results = res.pairs.map((pair): CheckResult => {
+      const r = pair.response
+      if (r.oneofKind === 'item') {
+        const out: CheckResult = { permissionship: pb.permissionship(r.item.permissionship) }
+        const missing = r.item.partialCaveatInfo?.missingRequiredContext
+        if (missing?.length) out.missingContext = missing
+        return out
+      }
+      const status = r.oneofKind === 'error' ? r.error : undefined
+      return { permissionship: 'no_permission', error: toEngineError({ code: status?.code, message: status?.message ?? 'no answer' }) }
+    })
+    return { results, checkedAt: pb.token(res.checkedAt) }
+  }
+
+  async checkWithTrace(item: CheckItem, consistency: Consistency) {
+    const res = await this.call(() =>
+      this.transport.checkPermission(
+        v1.CheckPermissionRequest.create({
+          consistency: pb.consistency(consistency),
+          resource: pb.objectRef(item.resource),
+          permission: item.permission,
+          subject: pb.subjectRef(item.subject),
+          context: pb.struct(item.context),
+          withTracing: true,
+        }),
+      ),
+    )
+    const result: CheckResult = { permissionship: pb.permissionship(res.permissionship) }
+    const missing = res.partialCaveatInfo?.missingRequiredContext
+    if (missing?.length) result.missingContext = missing
+    const trace = res.debugTrace?.check as pb.DebugTrace | undefined
+    return { result, checkedAt: pb.token(res.checkedAt), trace: trace ? pb.traceNode(trace) : undefined }
+  }
+
+  async lookupResources(req: LookupResourcesRequest, consistency: Consistency) {
+    const stream = await this.call(() =>
+      this.transport.lookupResources(
+        v1.LookupResourcesRequest.create({
+          consistency: pb.consistency(consistency),
+          resourceObjectType: req.resourceType,
+          permission: req.permission,
+          subject: pb.subjectRef(req.subject),
+          context: pb.struct(req.context),
+          optionalLimit: req.limit ?? 0,
+          optionalCursor: req.cursor ? v1.Cursor.create({ token: req.cursor }) : undefined,
+        }),
+      ),
+    )
+    const resources = stream.map((r) => {
+      const hit = { id: r.resourceObjectId, permissionship: pb.lookupPermissionship(r.permissionship) }
+      const missing = r.partialCaveatInfo?.missingRequiredContext
+      return missing?.length ? { ...hit, missingContext: missing } : hit
+    })
+    const last = stream.at(-1)
+    // A full page may have more behind it; a short page is the end.
+    const cursor = req.limit && stream.length === req.limit ? last?.afterResultCursor?.token : undefined
+    return { resources, cursor, lookedUpAt: last ? pb.token(last.lookedUpAt) : undefined }
+  }
+
+  async lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency) {
+    const stream = await this.call(() =>
+      this.transport.lookupSubjects(
+        v1.LookupSubjectsRequest.create({
+          consistency: pb.consistency(consistency),
+          resource: pb.objectRef(req.resource),
+          permission: req.permission,
+          subjectObjectType: req.subjectType,
+          optionalSubjectRelation: req.subjectRelation ?? '',
+          context: pb.struct(req.context),
+        }),
+      ),
+    )
+    const subjects = stream.map((r) => {
+      const s = r.subject
+      const hit = {
+        id: s?.subjectObjectId ?? r.subjectObjectId,
+        permissionship: pb.lookupPermissionship(s?.permissionship ?? r.permissionship),
+      }
+      const missing = (s?.partialCaveatInfo ?? r.partialCaveatInfo)?.missingRequiredContext
+      return missing?.length ? { ...hit, missingContext: missing } : hit
+    })
+    return { subjects, lookedUpAt: stream[0] ? pb.token(stream[0].lookedUpAt) : undefined }
+  }
+
+  async expand(resource: ObjectRef, permission: string, consistency: Consistency) {
+    const res = await this.call(() =>
+      this.transport.expandPermissionTree(
+        v1.ExpandPermissionTreeRequest.create({
+          consistency: pb.consistency(consistency),
+          resource: pb.objectRef(resource),
+          permission,
+        }),
+      ),
+    )
+    return { tree: pb.expandTree(res.treeRoot), expandedAt: pb.token(res.expandedAt) }
+  }
+
+  async readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, consistency: Consistency) {
+    const stream = await this.call(() =>
+      this.transport.readRelationships(
+        v1.ReadRelationshipsRequest.create({
+          consistency: pb.consistency(consistency),
+          relationshipFilter: pb.filter(filter),
+          optionalLimit: page.limit ?? 0,
+          optionalCursor: page.cursor ? v1.Cursor.create({ token: page.cursor }) : undefined,
+        }),
+      ),
+    )
+    const relationships = stream.flatMap((r) => (r.relationship ? [pb.fromRelationship(r.relationship)] : []))
+    const cursor = page.limit && stream.length === page.limit ? stream.at(-1)?.afterResultCursor?.token : undefined
+    return cursor ? { relationships, cursor } : { relationships }
+  }
+
+  async writeRelationships(updates: RelationshipUpdate[], preconditions: Precondition[] = []): Promise<string> {
+    const res = await this.call(() =>
+      this.transport.writeRelationships(
+        v1.WriteRelationshipsRequest.create({
+          updates: updates.map(pb.update),
+          optionalPreconditions: preconditions.map(pb.precondition),
+        }),
+      ),
+    )
+    return pb.token(res.writtenAt)
+  }
+
+  async deleteRelationships(filter: RelationshipFilter, preconditions: Precondition[] = []) {
+    const res = await this.call(() =>
+      this.transport.deleteRelationships(
+        v1.DeleteRelationshipsRequest.create({
+          relationshipFilter: pb.filter(filter),
+          optionalPreconditions: preconditions.map(pb.precondition),
+        }),
+      ),
+    )
+    return { deletedAt: pb.token(res.deletedAt), count: Number(res.relationshipsDeletedCount ?? 0) }
+  }
+
+  async ping(): Promise<void> {
+    await this.readSchema()
+  }
+
+  close(): Promise<void> {
+    return this.transport.close()
+  }
+}

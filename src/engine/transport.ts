@@ -1,0 +1,70 @@
+/**
+ * The narrow slice of SpiceDB's v1 API that the engine uses. The embedded adapter serves it
+ * over FFI and a local socket, the remote adapter over gRPC; everything above speaks only this.
+ */
+import type { v1 } from '@authzed/authzed-node'
+import { EngineError, type EngineErrorKind } from './port.js'
+
+export interface SpiceTransport {
+  checkPermission(req: v1.CheckPermissionRequest): Promise<v1.CheckPermissionResponse>
+  checkBulkPermissions(req: v1.CheckBulkPermissionsRequest): Promise<v1.CheckBulkPermissionsResponse>
+  expandPermissionTree(req: v1.ExpandPermissionTreeRequest): Promise<v1.ExpandPermissionTreeResponse>
+  writeRelationships(req: v1.WriteRelationshipsRequest): Promise<v1.WriteRelationshipsResponse>
+  deleteRelationships(req: v1.DeleteRelationshipsRequest): Promise<v1.DeleteRelationshipsResponse>
+  readSchema(req: v1.ReadSchemaRequest): Promise<v1.ReadSchemaResponse>
+  writeSchema(req: v1.WriteSchemaRequest): Promise<v1.WriteSchemaResponse>
+  readRelationships(req: v1.ReadRelationshipsRequest): Promise<v1.ReadRelationshipsResponse[]>
+  lookupResources(req: v1.LookupResourcesRequest): Promise<v1.LookupResourcesResponse[]>
+  lookupSubjects(req: v1.LookupSubjectsRequest): Promise<v1.LookupSubjectsResponse[]>
+  close(): Promise<void>
+}
+
+// gRPC status codes, by number (grpc-js) and by name (Go's status text over FFI).
+const KIND_BY_CODE: Record<number, EngineErrorKind> = {
+  1: 'unavailable', // CANCELLED
+  3: 'invalid_argument',
+  4: 'unavailable', // DEADLINE_EXCEEDED
+  5: 'not_found',
+  6: 'failed_precondition', // ALREADY_EXISTS: a `create` of an existing relationship
+  8: 'unavailable', // RESOURCE_EXHAUSTED
+  9: 'failed_precondition',
+  10: 'failed_precondition', // ABORTED: conflicting concurrent write
+  11: 'invalid_argument', // OUT_OF_RANGE
+  12: 'invalid_argument', // UNIMPLEMENTED
+  14: 'unavailable',
+  16: 'unavailable', // UNAUTHENTICATED: a gateway misconfiguration, not the caller's fault
+}
+
+const CODE_BY_NAME: Record<string, number> = {
+  Canceled: 1,
+  InvalidArgument: 3,
+  DeadlineExceeded: 4,
+  NotFound: 5,
+  AlreadyExists: 6,
+  ResourceExhausted: 8,
+  FailedPrecondition: 9,
+  Aborted: 10,
+  OutOfRange: 11,
+  Unimplemented: 12,
+  Unavailable: 14,
+  Unauthenticated: 16,
+}
+
+/** Turns whatever a transport threw into an EngineError; unknown failures are `internal`. */
+export function toEngineError(err: unknown): EngineError {
+  if (err instanceof EngineError) return err
+  const e = err as { code?: unknown; details?: unknown; message?: unknown }
+  const message = String(e?.message ?? err)
+  let code = typeof e?.code === 'number' ? e.code : undefined
+  let detail = typeof e?.details === 'string' && e.details ? e.details : message
+  if (code === undefined) {
+    // Go's status text over FFI: "rpc error: code = InvalidArgument desc = ..."
+    const m = /code = (\w+) desc = ([\s\S]*)$/.exec(message)
+    if (m) {
+      code = CODE_BY_NAME[m[1] ?? '']
+      detail = m[2] ?? message
+    }
+  }
+  const kind = code !== undefined ? (KIND_BY_CODE[code] ?? 'internal') : 'internal'
+  return new EngineError(kind, detail, code)
+}

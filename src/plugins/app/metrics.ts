@@ -1,0 +1,56 @@
+/**
+ * Prometheus metrics (prom-client) in a registry of this app's own, so that several apps in
+ * one process (tests, benchmarks) never share counters. Other plugins add their metrics here.
+ */
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import client from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: {
+      registry: client.Registry
+      checks: client.Counter<'permissionship'>
+      engineErrors: client.Counter<'kind'>
+    }
+  }
+}
+
+async function metricsPlugin(app: FastifyInstance) {
+  const registry = new client.Registry()
+  client.collectDefaultMetrics({ register: registry, prefix: 'trellis_' })
+
+  const duration = new client.Histogram({
+    name: 'trellis_http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  })
+  const checks = new client.Counter({
+    name: 'trellis_checks_total',
+    help: 'permission checks answered, by permissionship (errors count as no_permission)',
+    labelNames: ['permissionship'],
+    registers: [registry],
+  })
+  const engineErrors = new client.Counter({
+    name: 'trellis_engine_errors_total',
+    help: 'engine calls that failed, by kind',
+    labelNames: ['kind'],
+    registers: [registry],
+  })
+
+  app.decorate('metrics', { registry, checks, engineErrors })
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unknown'
+    duration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
+  })
+
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.type(registry.contentType)
+    return registry.metrics()
+  })
+}
+
+export default fp(metricsPlugin, { name: 'metrics' })

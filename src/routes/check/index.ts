@@ -1,0 +1,94 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { checkBulk, checkPermission } from '../../domain/check.js'
+import { badRequest } from '../../domain/errors.js'
+import {
+  Consistency,
+  Context,
+  ObjectRefString,
+  PermissionName,
+  Permissionship,
+  SubjectRefString,
+  ZedToken,
+  errorResponses,
+} from '../../schemas/common.js'
+
+const CheckBody = Type.Object(
+  {
+    resource: ObjectRefString,
+    permission: PermissionName,
+    subject: SubjectRefString,
+    context: Type.Optional(Context),
+    consistency: Type.Optional(Consistency),
+  },
+  { additionalProperties: false },
+)
+
+const CheckAnswer = Type.Object({
+  allowed: Type.Boolean(),
+  permissionship: Permissionship,
+  checkedAt: ZedToken,
+  missingContext: Type.Optional(Type.Array(Type.String())),
+})
+
+const BulkItem = Type.Object(
+  { resource: ObjectRefString, permission: PermissionName, subject: SubjectRefString, context: Type.Optional(Context) },
+  { additionalProperties: false },
+)
+
+const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, opts) => {
+  app.post(
+    '/v1/check',
+    {
+      schema: {
+        tags: ['questions'],
+        summary: 'May this subject do this on this resource?',
+        body: CheckBody,
+        response: { 200: CheckAnswer, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const answer = await checkPermission(app.engine, req.body, app.clock())
+      app.metrics.checks.inc({ permissionship: answer.permissionship })
+      return answer
+    },
+  )
+
+  app.post(
+    '/v1/check/bulk',
+    {
+      schema: {
+        tags: ['questions'],
+        summary: 'Many checks in one call, answered in the order asked',
+        body: Type.Object(
+          { items: Type.Array(BulkItem, { minItems: 1 }), consistency: Type.Optional(Consistency) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            results: Type.Array(
+              Type.Object({
+                allowed: Type.Boolean(),
+                permissionship: Permissionship,
+                missingContext: Type.Optional(Type.Array(Type.String())),
+                error: Type.Optional(Type.String()),
+              }),
+            ),
+            checkedAt: ZedToken,
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      if (req.body.items.length > opts.maxBulkItems) {
+        throw badRequest('items', `at most ${opts.maxBulkItems} items per call`, 'GW_TOO_MANY_ITEMS')
+      }
+      const answer = await checkBulk(app.engine, req.body, app.clock())
+      for (const r of answer.results) app.metrics.checks.inc({ permissionship: r.permissionship })
+      return answer
+    },
+  )
+}
+
+export default routes

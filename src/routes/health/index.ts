@@ -1,0 +1,56 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+
+export interface ReadinessProbe {
+  name: string
+  check: () => Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** stores that must answer for /readyz to pass; plugins add theirs */
+    readinessProbes: ReadinessProbe[]
+  }
+}
+
+const Status = Type.Object({
+  status: Type.String(),
+  checks: Type.Optional(Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }))),
+})
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Status } } },
+    async () => ({ status: 'ok' }),
+  )
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The engine and every required store answer',
+        response: { 200: Status, 503: Status },
+      },
+    },
+    async (_req, reply) => {
+      const probes = [{ name: 'engine', check: () => app.engine.ping() }, ...app.readinessProbes]
+      const results = await Promise.all(
+        probes.map(async (p) => {
+          try {
+            await p.check()
+            return [p.name, { ok: true }] as const
+          } catch (err) {
+            return [p.name, { ok: false, error: (err as Error).message }] as const
+          }
+        }),
+      )
+      const checks = Object.fromEntries(results)
+      const ready = results.every(([, r]) => r.ok)
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks })
+    },
+  )
+}
+
+export default routes

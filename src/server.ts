@@ -1,0 +1,42 @@
+/**
+ * Starts the gateway: reads the configuration, builds the app, listens, and shuts down
+ * gracefully on signals. A bad setting or a schema SpiceDB refuses stops the start.
+ */
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
+import { SchemaError } from './domain/schema-sync.js'
+
+async function main() {
+  let config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`trellis: ${err.message}`)
+      process.exit(1)
+    }
+    throw err
+  }
+
+  let app
+  try {
+    app = await buildApp({ config })
+  } catch (err) {
+    if (err instanceof SchemaError) {
+      console.error(`trellis: ${err.message}`)
+      process.exit(1)
+    }
+    throw err
+  }
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error')
+    else app.log.info({ signal }, 'shutting down')
+    await app.close()
+  })
+
+  await app.listen({ port: config.port, host: config.host })
+}
+
+await main()
