@@ -24,6 +24,6 @@ export async function buildTestApp(t: Test, options: Omit<BuildAppOptions, 'conf
 export function requirePart(t: Test, part: string, present: boolean): boolean {
   if (present) return true
   if (process.env.CI === 'true') t.fail(`${part} is required in CI but is not available`)
-  else t.skip(`${part} is not available on this machine`)
+  else t.plan(0, `${part} is not available on this machine`)
   return false
 }
