@@ -6,12 +6,17 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loadConfig, type Config } from './config.js'
 import type { EnginePort } from './engine/port.js'
 import { ErrorResponse } from './schemas/common.js'
+import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
 import engine from './plugins/app/engine.js'
 import swagger from './plugins/external/swagger.js'
 import healthRoutes from './routes/health/index.js'
 import checkRoutes from './routes/check/index.js'
+import lookupRoutes from './routes/lookup/index.js'
+import explainRoutes from './routes/explain/index.js'
+import relationshipRoutes from './routes/relationships/index.js'
+import schemaRoutes from './routes/schema/index.js'
 
 export interface BuildAppOptions {
   /** full configuration; defaults to the environment's */
@@ -36,6 +41,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   app.decorate('config', config)
   app.decorate('readinessProbes', [])
   app.addSchema(ErrorResponse)
+  app.addSchema(ExpandNode)
 
   await app.register(errorHandler)
   await app.register(metrics)
@@ -44,6 +50,10 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
 
   await app.register(healthRoutes)
   await app.register(checkRoutes, { maxBulkItems: config.maxBulkItems })
+  await app.register(lookupRoutes)
+  await app.register(explainRoutes)
+  await app.register(relationshipRoutes, { maxBulkItems: config.maxBulkItems })
+  await app.register(schemaRoutes)
 
   await app.ready()
   return app

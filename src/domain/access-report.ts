@@ -1,0 +1,65 @@
+/**
+ * "Who can see this, and why": everyone who holds a permission on an object and every path
+ * by which they hold it. Who holds it comes from LookupSubjects (the same evaluation as a
+ * check, caveats included); the paths come from the fully expanded tree at the same revision.
+ */
+import type { Consistency, EnginePort } from '../engine/port.js'
+import { withGatewayContext } from './consistency.js'
+import { fromEngineError } from './engine-errors.js'
+import { expandFully, pathsBySubject } from './expand.js'
+import { formatObject, parseObject } from './refs.js'
+
+export interface AccessReport {
+  resource: string
+  permission: string
+  subjectType: string
+  subjects: { subject: string; permissionship: string; via: string[][] }[]
+  reportedAt: string
+}
+
+export async function accessReport(
+  engine: EnginePort,
+  input: { resource: string; permission: string; subjectType?: string },
+  now: Date,
+): Promise<AccessReport> {
+  const resource = parseObject(input.resource, 'resource')
+  const subjectType = input.subjectType ?? 'user'
+  const fields = { resource: 'resource', permission: 'permission', subject: 'subjectType' }
+  try {
+    const first: Consistency = { mode: 'fully_consistent' }
+    const { tree, expandedAt } = await expandFully(engine, resource, input.permission, first)
+    const pinned: Consistency = expandedAt ? { mode: 'at_least_as_fresh', token: expandedAt } : first
+    const holders = await engine.lookupSubjects(
+      { resource, permission: input.permission, subjectType, context: withGatewayContext(undefined, now) },
+      pinned,
+    )
+    const paths = pathsBySubject(tree)
+    const subjects = holders.subjects
+      .map((h) => {
+        const subject = `${subjectType}:${h.id}`
+        return { subject, permissionship: h.permissionship, via: paths.get(subject) ?? [] }
+      })
+      .sort((a, b) => a.subject.localeCompare(b.subject))
+    return {
+      resource: formatObject(resource),
+      permission: input.permission,
+      subjectType,
+      subjects,
+      reportedAt: holders.lookedUpAt ?? expandedAt,
+    }
+  } catch (err) {
+    throw fromEngineError(err, fields)
+  }
+}
+
+const csvCell = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
+
+/** One row per path: subject, permissionship, path (steps joined with " > "). */
+export function accessReportCsv(report: AccessReport): string {
+  const rows = [['subject', 'permissionship', 'path']]
+  for (const s of report.subjects) {
+    if (s.via.length === 0) rows.push([s.subject, s.permissionship, ''])
+    for (const p of s.via) rows.push([s.subject, s.permissionship, p.join(' > ')])
+  }
+  return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n'
+}

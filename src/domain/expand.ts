@@ -1,0 +1,103 @@
+/**
+ * Expansion trees and the paths they contain.
+ *
+ * SpiceDB's expand follows arrows itself but leaves subject sets (`group:g1#member` as a
+ * subject) as leaves; the gateway expands those too, so callers get the whole tree.
+ */
+import type { Consistency, EnginePort, ExpandTree, ObjectRef } from '../engine/port.js'
+import { formatObject, formatSubject } from './refs.js'
+
+/** The tree as the REST API shows it. */
+export interface TreeNode {
+  object: string
+  relation: string
+  operation?: 'union' | 'intersection' | 'exclusion'
+  children?: TreeNode[]
+  subjects?: { subject: string; tree?: TreeNode }[]
+  truncated?: boolean
+}
+
+export async function expandFully(
+  engine: EnginePort,
+  resource: ObjectRef,
+  permission: string,
+  consistency: Consistency,
+  maxExpansions = 200,
+): Promise<{ tree: TreeNode; expandedAt: string }> {
+  const root = await engine.expand(resource, permission, consistency)
+  // Nested expansions read at least as fresh as the root, so the tree is one consistent view.
+  const nested: Consistency = root.expandedAt ? { mode: 'at_least_as_fresh', token: root.expandedAt } : consistency
+  let budget = maxExpansions
+  const seen = new Set<string>([`${formatObject(resource)}#${permission}`])
+
+  async function convert(t: ExpandTree): Promise<TreeNode> {
+    const node: TreeNode = { object: formatObject(t.expanded), relation: t.expanded.relation }
+    if ('children' in t) {
+      node.operation = t.operation
+      node.children = await Promise.all(t.children.map(convert))
+      return node
+    }
+    node.subjects = []
+    for (const s of t.leaf.subjects) {
+      const entry: { subject: string; tree?: TreeNode } = { subject: formatSubject(s) }
+      if (s.relation && !seen.has(entry.subject)) {
+        seen.add(entry.subject)
+        if (budget-- > 0) {
+          const sub = await engine.expand({ type: s.type, id: s.id }, s.relation, nested)
+          entry.tree = await convert(sub.tree)
+        } else {
+          node.truncated = true
+        }
+      }
+      node.subjects.push(entry)
+    }
+    return node
+  }
+
+  return { tree: await convert(root.tree), expandedAt: root.expandedAt }
+}
+
+/** Every path from the root to each concrete subject; a path ends with the relationship that grants it. */
+export type Paths = Map<string, string[][]>
+
+export function pathsBySubject(node: TreeNode): Paths {
+  const out: Paths = new Map()
+  const add = (subject: string, path: string[]) => {
+    const list = out.get(subject) ?? []
+    if (!list.some((p) => p.join('>') === path.join('>'))) list.push(path)
+    out.set(subject, list)
+  }
+  const here = `${node.object}#${node.relation}`
+  const prefix = (p: string[]) => (p[0]?.startsWith(here) ? p : [here, ...p])
+
+  if (node.subjects) {
+    for (const s of node.subjects) {
+      const direct = `${here}@${s.subject}`
+      if (s.tree) {
+        for (const [subject, paths] of pathsBySubject(s.tree)) for (const p of paths) add(subject, [direct, ...p])
+      } else if (!s.subject.includes('#')) {
+        add(s.subject, [direct])
+      }
+    }
+    return out
+  }
+
+  const children = (node.children ?? []).map(pathsBySubject)
+  if (node.operation === 'intersection') {
+    const [first, ...rest] = children
+    for (const [subject, paths] of first ?? new Map<string, string[][]>()) {
+      if (!rest.every((c) => c.has(subject))) continue
+      const also = rest.map((c) => `and ${c.get(subject)![0]!.join(' > ')}`)
+      for (const p of paths) add(subject, prefix([...p, ...also]))
+    }
+  } else if (node.operation === 'exclusion') {
+    const [base, excluded] = children
+    for (const [subject, paths] of base ?? new Map<string, string[][]>()) {
+      if (excluded?.has(subject)) continue
+      for (const p of paths) add(subject, prefix(p))
+    }
+  } else {
+    for (const c of children) for (const [subject, paths] of c) for (const p of paths) add(subject, prefix(p))
+  }
+  return out
+}

@@ -1,0 +1,133 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { accessReport, accessReportCsv } from '../../domain/access-report.js'
+import { resolveConsistency } from '../../domain/consistency.js'
+import { fromEngineError } from '../../domain/engine-errors.js'
+import { expandFully } from '../../domain/expand.js'
+import { explain } from '../../domain/explain.js'
+import { parseObject } from '../../domain/refs.js'
+import {
+  Consistency,
+  Context,
+  ObjectRefString,
+  PermissionName,
+  Permissionship,
+  SubjectRefString,
+  TypeName,
+  ZedToken,
+  errorResponses,
+} from '../../schemas/common.js'
+import { Path } from '../../schemas/tree.js'
+
+const Attempt = Type.Object({
+  relation: Type.String(),
+  result: Type.String(),
+  caveat: Type.Optional(
+    Type.Object({ name: Type.String(), result: Type.String(), missing: Type.Optional(Type.Array(Type.String())) }),
+  ),
+})
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/expand',
+    {
+      schema: {
+        tags: ['questions'],
+        summary: 'The whole tree of who holds a permission, recursively expanded',
+        body: Type.Object(
+          { resource: ObjectRefString, permission: PermissionName, consistency: Type.Optional(Consistency) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ tree: Type.Ref('ExpandNode'), expandedAt: ZedToken }), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const resource = parseObject(req.body.resource, 'resource')
+      const consistency = resolveConsistency(req.body.consistency)
+      try {
+        return await expandFully(app.engine, resource, req.body.permission, consistency)
+      } catch (err) {
+        throw fromEngineError(err, { resource: 'resource', permission: 'permission' })
+      }
+    },
+  )
+
+  app.post(
+    '/v1/explain',
+    {
+      schema: {
+        tags: ['questions'],
+        summary: 'Why a check answers what it does: every path that grants it, or what was tried',
+        body: Type.Object(
+          {
+            resource: ObjectRefString,
+            permission: PermissionName,
+            subject: SubjectRefString,
+            context: Type.Optional(Context),
+            consistency: Type.Optional(Consistency),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            resource: Type.String(),
+            permission: Type.String(),
+            subject: Type.String(),
+            allowed: Type.Boolean(),
+            permissionship: Permissionship,
+            checkedAt: ZedToken,
+            paths: Type.Array(Path),
+            tried: Type.Array(Attempt),
+            missingContext: Type.Optional(Type.Array(Type.String())),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => explain(app.engine, req.body, app.clock()),
+  )
+
+  app.get(
+    '/v1/access-report',
+    {
+      schema: {
+        tags: ['questions'],
+        summary: 'Everyone who holds a permission on an object, and every path by which they hold it',
+        querystring: Type.Object(
+          {
+            resource: ObjectRefString,
+            permission: PermissionName,
+            subjectType: Type.Optional(TypeName),
+            format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object(
+            {
+              resource: Type.String(),
+              permission: Type.String(),
+              subjectType: Type.String(),
+              subjects: Type.Array(Type.Object({ subject: Type.String(), permissionship: Permissionship, via: Type.Array(Path) })),
+              reportedAt: ZedToken,
+            },
+            { description: 'JSON; with format=csv, text/csv with one row per path' },
+          ),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req, reply) => {
+      const report = await accessReport(app.engine, req.query, app.clock())
+      if (req.query.format !== 'csv') return report
+      const name = `access-${report.resource.replace(/[^a-zA-Z0-9_-]/g, '_')}-${report.permission}.csv`
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${name}"`)
+        .serializer((p: string) => p)
+        .send(accessReportCsv(report))
+    },
+  )
+}
+
+export default routes

@@ -1,0 +1,106 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { deleteRelationships, readRelationships, writeRelationships } from '../../domain/relationships.js'
+import {
+  ObjectRefString,
+  PermissionName,
+  RelationshipString,
+  SubjectRefString,
+  TypeName,
+  ZedToken,
+  errorResponses,
+} from '../../schemas/common.js'
+
+const Filter = Type.Object(
+  {
+    resourceType: Type.Optional(TypeName),
+    resourceId: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    resource: Type.Optional(ObjectRefString),
+    relation: Type.Optional(PermissionName),
+    subject: Type.Optional(SubjectRefString),
+  },
+  { additionalProperties: false, description: 'resourceType (or resource) is required' },
+)
+
+const Preconditions = Type.Array(
+  Type.Object(
+    {
+      operation: Type.Union([Type.Literal('must_match'), Type.Literal('must_not_match')]),
+      filter: Filter,
+    },
+    { additionalProperties: false },
+  ),
+  { maxItems: 100, description: 'SpiceDB preconditions: the write fails with 409 unless each holds' },
+)
+
+const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, opts) => {
+  app.get(
+    '/v1/relationships',
+    {
+      schema: {
+        tags: ['relationships'],
+        summary: 'Read relationships matching a filter',
+        querystring: Type.Object(
+          {
+            ...Filter.properties,
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+            cursor: Type.Optional(Type.String({ minLength: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ relationships: Type.Array(Type.String()), cursor: Type.Optional(Type.String()) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => readRelationships(app.engine, req.query),
+  )
+
+  app.post(
+    '/v1/relationships',
+    {
+      schema: {
+        tags: ['relationships'],
+        summary: 'Write relationship updates atomically, optionally guarded by preconditions',
+        body: Type.Object(
+          {
+            updates: Type.Array(
+              Type.Object(
+                {
+                  operation: Type.Union([Type.Literal('touch'), Type.Literal('create'), Type.Literal('delete')]),
+                  relationship: RelationshipString,
+                },
+                { additionalProperties: false },
+              ),
+              { minItems: 1, maxItems: opts.maxBulkItems },
+            ),
+            preconditions: Type.Optional(Preconditions),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ writtenAt: ZedToken }), 409: Type.Ref('ErrorResponse'), ...errorResponses },
+      },
+    },
+    async (req) => writeRelationships(app.engine, req.body),
+  )
+
+  app.delete(
+    '/v1/relationships',
+    {
+      schema: {
+        tags: ['relationships'],
+        summary: 'Delete every relationship matching a filter',
+        body: Type.Object({ filter: Filter, preconditions: Type.Optional(Preconditions) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ deletedAt: ZedToken, count: Type.Integer() }),
+          409: Type.Ref('ErrorResponse'),
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => deleteRelationships(app.engine, req.body),
+  )
+}
+
+export default routes
