@@ -1,0 +1,283 @@
+/**
+ * Consumes domain events from a Redis stream through a consumer group, at least once.
+ *
+ * Several gateway replicas share the group; each process reads under its own consumer name.
+ * Messages of one read are applied one after another, in stream order, and a message that
+ * fails transiently holds back the ones behind it (it is retried in place with backoff), so
+ * two events about the same object are never swapped by this consumer. Idempotency lives in
+ * `apply` (the event id is the key), which makes redelivery safe.
+ *
+ * Outcomes: applied or duplicate -> XACK. A permanent failure (bad message, 4xx) -> dead-letter
+ * stream and XACK in one MULTI. A transient failure -> stays pending, redelivered (XCLAIM, which
+ * counts the delivery) until it has been delivered `maxDeliveries` times, then dead-lettered
+ * with its error. Messages left pending by a consumer that died are taken over with XAUTOCLAIM
+ * once idle for `claimIdleMs`; one already delivered more than `maxDeliveries` times is
+ * dead-lettered without another attempt (it may be what kills its consumers).
+ */
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import {
+  decodeEvent, deadLetterFields, errorCode, errorMessage, isPermanentFailure, MessageError,
+  parseAutoClaimReply, parseDeliveryCounts, parseGroupInfo, parseReadReply,
+  type GroupInfo, type StreamMessage,
+} from './stream-protocol.js'
+
+export type ApplyEvent = (raw: unknown) => Promise<{ status: 'applied' | 'duplicate' }>
+export type StreamOutcome = 'applied' | 'duplicate' | 'dead_lettered' | 'retry'
+
+export interface OutcomeReport {
+  outcome: StreamOutcome
+  messageId: string
+  /** the event's id, when the message held an event with one */
+  eventId?: string
+  deliveries: number
+  code?: string
+  error?: string
+}
+
+export interface ConsumerLog {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+}
+
+/** Knobs with defaults; tests and the benchmark shorten the waits. */
+export interface StreamConsumerTuning {
+  /** unique per process by default: hostname-pid-random */
+  consumer?: string
+  blockMs?: number
+  count?: number
+  /** a pending message idle this long belongs to a consumer presumed dead and is reclaimed */
+  claimIdleMs?: number
+  claimIntervalMs?: number
+  /** first retry delay of a transient failure; doubles per delivery, capped below claimIdleMs */
+  retryDelayMs?: number
+  /** how long stop() lets the message in flight finish before cutting the connection */
+  stopGraceMs?: number
+  /** called for every outcome, before the message is acknowledged */
+  onOutcome?: (report: OutcomeReport) => void
+}
+
+export interface StreamConsumerOptions extends StreamConsumerTuning {
+  redis: Redis
+  apply: ApplyEvent
+  stream: string
+  deadLetterStream: string
+  group: string
+  maxDeliveries: number
+  log?: ConsumerLog
+}
+
+interface Delivery {
+  message: StreamMessage
+  deliveries: number
+}
+
+const silent: ConsumerLog = { info() {}, warn() {} }
+
+export const defaultConsumerName = () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
+
+export class StreamConsumer {
+  readonly name: string
+  private readonly o: Required<Omit<StreamConsumerOptions, 'onOutcome'>> & Pick<StreamConsumerOptions, 'onOutcome'>
+  private conn?: Redis
+  private loop?: Promise<void>
+  private stopping = false
+  private groupReady = false
+  private lastClaim = 0
+  private wake?: () => void
+  private connDown = false
+
+  constructor(options: StreamConsumerOptions) {
+    const claimIdleMs = options.claimIdleMs ?? 30_000
+    this.o = {
+      ...options,
+      consumer: options.consumer ?? defaultConsumerName(),
+      blockMs: options.blockMs ?? 1000,
+      count: options.count ?? 100,
+      claimIdleMs,
+      claimIntervalMs: options.claimIntervalMs ?? Math.min(claimIdleMs, 5000),
+      retryDelayMs: options.retryDelayMs ?? 500,
+      stopGraceMs: options.stopGraceMs ?? 5000,
+      log: options.log ?? silent,
+    }
+    this.name = this.o.consumer
+  }
+
+  /** Starts the loop on a connection of its own (XREADGROUP BLOCK would stall a shared one). */
+  start(): void {
+    if (this.loop) return
+    // maxRetriesPerRequest null: while Redis is away, commands wait for the reconnection
+    // instead of failing, and ioredis resends the blocked read once it is back.
+    const conn = this.o.redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true })
+    conn.on('error', (err: Error) => {
+      if (!this.connDown && !this.stopping) this.o.log.warn({ err: err.message, stream: this.o.stream }, 'stream consumer lost Redis; reconnecting')
+      this.connDown = true
+    })
+    conn.on('ready', () => {
+      if (this.connDown) this.o.log.info({ stream: this.o.stream }, 'stream consumer reconnected to Redis')
+      this.connDown = false
+    })
+    this.conn = conn
+    this.loop = this.run()
+    this.o.log.info({ stream: this.o.stream, group: this.o.group, consumer: this.name }, 'stream consumer started')
+  }
+
+  /** Lets the message in flight finish, then stops; unprocessed messages stay pending. */
+  async stop(): Promise<void> {
+    if (!this.loop || !this.conn) return
+    this.stopping = true
+    this.wake?.()
+    const done = this.loop.catch(() => undefined)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([done, new Promise((r) => (timer = setTimeout(r, this.o.blockMs + this.o.stopGraceMs)))])
+    clearTimeout(timer)
+    this.conn.disconnect()
+    await done
+  }
+
+  /** The group's pending count and lag, read on the caller's (non-blocking) connection. */
+  async groupInfo(): Promise<GroupInfo | undefined> {
+    return parseGroupInfo(await this.o.redis.call('XINFO', 'GROUPS', this.o.stream), this.o.group)
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0
+    while (!this.stopping) {
+      try {
+        if (!this.groupReady) await this.ensureGroup()
+        if (Date.now() - this.lastClaim >= this.o.claimIntervalMs) await this.claimStale()
+        if (this.stopping) break
+        const reply = await this.cmd('XREADGROUP', 'GROUP', this.o.group, this.name, 'COUNT', this.o.count,
+          'BLOCK', this.o.blockMs, 'STREAMS', this.o.stream, '>')
+        await this.process(parseReadReply(reply).map((message) => ({ message, deliveries: 1 })))
+        failures = 0
+      } catch (err) {
+        if (this.stopping) break
+        // NOGROUP: the stream or the group vanished (e.g. Redis restarted without persistence).
+        // Recreating is idempotent, so any failure simply re-checks the group next time.
+        this.groupReady = false
+        failures++
+        this.o.log.warn({ err: errorMessage(err), stream: this.o.stream }, 'stream consumer error; retrying')
+        await this.sleep(Math.min(5000, 50 * 2 ** failures))
+      }
+    }
+  }
+
+  private cmd(command: string, ...args: (string | number)[]): Promise<unknown> {
+    return this.conn!.call(command, ...args)
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      // From '0': events published before the group existed are not skipped.
+      await this.cmd('XGROUP', 'CREATE', this.o.stream, this.o.group, '0', 'MKSTREAM')
+      this.o.log.info({ stream: this.o.stream, group: this.o.group }, 'created consumer group')
+    } catch (err) {
+      if (!/BUSYGROUP/.test(errorMessage(err))) throw err
+    }
+    this.groupReady = true
+  }
+
+  /** Takes over messages left pending (idle > claimIdleMs) by consumers that stopped or died. */
+  private async claimStale(): Promise<void> {
+    this.lastClaim = Date.now()
+    let cursor = '0-0'
+    do {
+      const page = parseAutoClaimReply(
+        await this.cmd('XAUTOCLAIM', this.o.stream, this.o.group, this.name, this.o.claimIdleMs, cursor, 'COUNT', this.o.count),
+      )
+      cursor = page.cursor
+      if (page.messages.length === 0) continue
+      const first = page.messages[0]!.id
+      const last = page.messages[page.messages.length - 1]!.id
+      const counts = parseDeliveryCounts(await this.cmd('XPENDING', this.o.stream, this.o.group, first, last, 10_000, this.name))
+      this.o.log.info({ stream: this.o.stream, claimed: page.messages.length }, 'reclaimed pending messages')
+      await this.process(page.messages.map((message) => ({ message, deliveries: counts.get(message.id) ?? 2 })))
+    } while (cursor !== '0-0' && !this.stopping)
+  }
+
+  /** In order; on stop the rest stays pending (reclaimed later, by us or another replica). */
+  private async process(batch: Delivery[]): Promise<void> {
+    for (const item of batch) {
+      if (this.stopping) return
+      await this.handle(item.message, item.deliveries)
+    }
+  }
+
+  private async handle(message: StreamMessage, firstDeliveries: number): Promise<void> {
+    let deliveries = firstDeliveries
+    if (deliveries > this.o.maxDeliveries) {
+      const err = new MessageError('GW_STREAM_UNACKNOWLEDGED',
+        `delivered ${deliveries} times without being acknowledged (its consumers stopped or crashed)`)
+      return this.deadLetter(message, err, deliveries, undefined)
+    }
+    let event: unknown
+    try {
+      event = decodeEvent(message)
+    } catch (err) {
+      return this.deadLetter(message, err, deliveries, undefined)
+    }
+    const eventId = typeof (event as { id?: unknown })?.id === 'string' ? (event as { id: string }).id : undefined
+    for (;;) {
+      try {
+        const { status } = await this.o.apply(event)
+        this.report({ outcome: status, messageId: message.id, eventId, deliveries })
+        await this.cmd('XACK', this.o.stream, this.o.group, message.id)
+        return
+      } catch (err) {
+        if (isPermanentFailure(err) || deliveries >= this.o.maxDeliveries) return this.deadLetter(message, err, deliveries, eventId)
+        this.report({ outcome: 'retry', messageId: message.id, eventId, deliveries, code: errorCode(err), error: errorMessage(err) })
+        this.o.log.warn({ messageId: message.id, eventId, deliveries, err: errorMessage(err) }, 'event failed; will retry')
+        await this.sleep(Math.min(this.o.retryDelayMs * 2 ** (deliveries - 1), this.o.claimIdleMs / 2))
+        if (this.stopping) return
+        const next = await this.redeliver(message.id)
+        if (next === undefined) return // acknowledged or deleted meanwhile
+        deliveries = next
+      }
+    }
+  }
+
+  /** XCLAIM to ourselves counts a delivery, so the count in Redis stays the one truth. */
+  private async redeliver(id: string): Promise<number | undefined> {
+    const claimed = await this.cmd('XCLAIM', this.o.stream, this.o.group, this.name, 0, id)
+    if (!Array.isArray(claimed) || claimed.length === 0) return undefined
+    return parseDeliveryCounts(await this.cmd('XPENDING', this.o.stream, this.o.group, id, id, 1)).get(id)
+  }
+
+  private async deadLetter(message: StreamMessage, err: unknown, deliveries: number, eventId: string | undefined): Promise<void> {
+    const report: OutcomeReport = {
+      outcome: 'dead_lettered', messageId: message.id, eventId, deliveries, code: errorCode(err), error: errorMessage(err),
+    }
+    this.report(report)
+    this.o.log.warn({ ...report }, 'event moved to the dead-letter stream')
+    // One MULTI: the dead letter and the acknowledgement happen together or not at all.
+    const results = await this.conn!.multi([
+      ['xadd', this.o.deadLetterStream, '*', ...deadLetterFields(message, err, deliveries, this.name)],
+      ['xack', this.o.stream, this.o.group, message.id],
+    ]).exec()
+    const failed = results?.find(([e]) => e)
+    if (!results || failed) throw failed?.[0] ?? new Error('dead-letter transaction aborted')
+  }
+
+  private report(r: OutcomeReport): void {
+    try {
+      this.o.onOutcome?.(r)
+    } catch (err) {
+      this.o.log.warn({ err: errorMessage(err) }, 'stream outcome listener failed')
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.wake = done
+    })
+  }
+}
