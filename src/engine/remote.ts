@@ -1,7 +1,20 @@
 /**
- * Remote adapter: a SpiceDB server or cluster over gRPC (@authzed/authzed-node).
+ * Remote adapter: one or more SpiceDB servers over gRPC (@authzed/authzed-node).
+ *
+ * With several endpoints (servers of one cluster, sharing a datastore) calls are spread over
+ * the healthy ones. A call that fails because its server is unreachable marks that endpoint
+ * down for a short backoff and is retried on the next one; every other failure is the
+ * answer. When no endpoint answers, the call fails as `unavailable`: never an allow.
+ *
+ * Writes are retried only on UNAVAILABLE, which grpc-js reports when the request could not be
+ * sent or the connection dropped. In the second case the first server may have committed the
+ * write before dying, so a retry can meet its own earlier write: `touch` and `delete` are
+ * idempotent and succeed; `create` fails with ALREADY_EXISTS and a `must_not_match`
+ * precondition fails, i.e. the caller sees an error for a write that took place (never the
+ * reverse). Writes are not retried after DEADLINE_EXCEEDED, when the server most likely got
+ * them.
  */
-import { v1 } from '@authzed/authzed-node'
+import { deadlineInterceptor, v1 } from '@authzed/authzed-node'
 import { SpiceDbEngine } from './spicedb-engine.js'
 import type { SpiceTransport } from './transport.js'
 
@@ -10,56 +23,121 @@ export interface RemoteOptions {
   presharedKey: string
   insecure: boolean
   timeoutMs: number
+  /** how long an unreachable endpoint is skipped; doubles while it stays down (default 1000) */
+  backoffMs?: number
 }
 
-class RemoteTransport implements SpiceTransport {
-  private readonly client: v1.ZedClientInterface
+const UNAVAILABLE = 14
+const DEADLINE_EXCEEDED = 4
+const MAX_BACKOFF_MS = 15_000
+
+type Method = Exclude<keyof SpiceTransport, 'close'>
+type Req<M extends Method> = Parameters<SpiceTransport[M]>[0]
+type Res<M extends Method> = Awaited<ReturnType<SpiceTransport[M]>>
+
+const WRITES = new Set<Method>(['writeRelationships', 'deleteRelationships', 'writeSchema'])
+
+class Endpoint {
+  readonly client: v1.ZedClientInterface
+  downUntil = 0
+  failures = 0
+
+  constructor(
+    readonly address: string,
+    opts: RemoteOptions,
+    attemptMs: number,
+  ) {
+    const security = opts.insecure ? v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS : v1.ClientSecurity.SECURE
+    // A per-attempt deadline, so a hung server leaves time to try the next one.
+    this.client = v1.NewClient(opts.presharedKey, address, security, undefined, {
+      interceptors: [deadlineInterceptor(attemptMs)],
+    })
+  }
+}
+
+function retryable(method: Method, err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code
+  if (code === UNAVAILABLE) return true
+  return code === DEADLINE_EXCEEDED && !WRITES.has(method)
+}
+
+class FailoverTransport implements SpiceTransport {
+  private readonly endpoints: Endpoint[]
+  private readonly backoffMs: number
+  private next = 0
 
   constructor(opts: RemoteOptions) {
-    const security = opts.insecure ? v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS : v1.ClientSecurity.SECURE
-    this.client = v1.NewClient(opts.presharedKey, opts.endpoints[0], security)
+    if (opts.endpoints.length === 0) throw new Error('remote engine needs at least one endpoint')
+    const attemptMs = Math.max(250, Math.floor(opts.timeoutMs / opts.endpoints.length))
+    this.endpoints = opts.endpoints.map((a) => new Endpoint(a, opts, attemptMs))
+    this.backoffMs = opts.backoffMs ?? 1000
   }
 
-  private get p() {
-    return this.client.promises
+  /** Healthy endpoints in round-robin order, then those in backoff as a last resort. */
+  private order(): Endpoint[] {
+    const n = this.endpoints.length
+    const start = this.next++ % n
+    const rotated = this.endpoints.map((_, i) => this.endpoints[(start + i) % n]!)
+    const now = Date.now()
+    return [...rotated.filter((e) => e.downUntil <= now), ...rotated.filter((e) => e.downUntil > now)]
+  }
+
+  private async invoke<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
+    let last: unknown
+    for (const ep of this.order()) {
+      try {
+        const fn = ep.client.promises[method] as (r: Req<M>) => Promise<Res<M>>
+        const res = await fn.call(ep.client.promises, req)
+        ep.failures = 0
+        ep.downUntil = 0
+        return res
+      } catch (err) {
+        if (!retryable(method, err)) throw err
+        last = err
+        ep.failures++
+        ep.downUntil = Date.now() + Math.min(MAX_BACKOFF_MS, this.backoffMs * 2 ** (ep.failures - 1))
+      }
+    }
+    throw last
   }
 
   checkPermission(req: v1.CheckPermissionRequest) {
-    return this.p.checkPermission(req)
+    return this.invoke('checkPermission', req)
   }
   checkBulkPermissions(req: v1.CheckBulkPermissionsRequest) {
-    return this.p.checkBulkPermissions(req)
+    return this.invoke('checkBulkPermissions', req)
   }
   expandPermissionTree(req: v1.ExpandPermissionTreeRequest) {
-    return this.p.expandPermissionTree(req)
+    return this.invoke('expandPermissionTree', req)
   }
   writeRelationships(req: v1.WriteRelationshipsRequest) {
-    return this.p.writeRelationships(req)
+    return this.invoke('writeRelationships', req)
   }
   deleteRelationships(req: v1.DeleteRelationshipsRequest) {
-    return this.p.deleteRelationships(req)
+    return this.invoke('deleteRelationships', req)
   }
   readSchema(req: v1.ReadSchemaRequest) {
-    return this.p.readSchema(req)
+    return this.invoke('readSchema', req)
   }
   writeSchema(req: v1.WriteSchemaRequest) {
-    return this.p.writeSchema(req)
+    return this.invoke('writeSchema', req)
   }
   readRelationships(req: v1.ReadRelationshipsRequest) {
-    return this.p.readRelationships(req)
+    return this.invoke('readRelationships', req)
   }
   lookupResources(req: v1.LookupResourcesRequest) {
-    return this.p.lookupResources(req)
+    return this.invoke('lookupResources', req)
   }
   lookupSubjects(req: v1.LookupSubjectsRequest) {
-    return this.p.lookupSubjects(req)
+    return this.invoke('lookupSubjects', req)
   }
   async close() {
-    this.client.close()
+    for (const ep of this.endpoints) ep.client.close()
   }
 }
 
 export function createRemoteEngine(opts: RemoteOptions): SpiceDbEngine {
-  const description = `remote (${opts.endpoints.join(', ')})`
-  return new SpiceDbEngine(new RemoteTransport(opts), { description, timeoutMs: opts.timeoutMs })
+  const n = opts.endpoints.length
+  const description = n === 1 ? `remote (${opts.endpoints[0]})` : `remote (${n} endpoints: ${opts.endpoints.join(', ')})`
+  return new SpiceDbEngine(new FailoverTransport(opts), { description, timeoutMs: opts.timeoutMs })
 }
