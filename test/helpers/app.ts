@@ -7,13 +7,56 @@ import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type BuildAppOptions } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { startRemoteEngine } from './engine-remote.js'
+import { dockerAvailable, startContainerEngine } from './engine-containers.js'
 
 export type TestApp = FastifyInstance
 
+export type TestEngine = 'embedded' | 'remote'
+
+export function testEngine(): TestEngine {
+  const e = process.env.TRELLIS_TEST_ENGINE ?? 'embedded'
+  if (e !== 'embedded' && e !== 'remote') throw new Error(`TRELLIS_TEST_ENGINE=${e}: expected embedded or remote`)
+  return e
+}
+
+let announced = false
+
+/** Says once per test file which engine (and for remote, which kind of server) it runs on. */
+function announce(t: Test, what: string) {
+  if (announced) return
+  announced = true
+  t.comment(`engine: ${what}`)
+}
+
+/**
+ * With TRELLIS_TEST_ENGINE=remote each app gets its own `spicedb serve` on a fresh Postgres
+ * database (containers where Docker exists, local processes otherwise); teardown closes the
+ * app, stops the server and drops the database, in that order.
+ */
 export async function buildTestApp(t: Test, options: Omit<BuildAppOptions, 'config'> = {}): Promise<TestApp> {
-  const config = loadConfig({ ...process.env, REDIS_URL: undefined, SPICEDB_ENDPOINT: undefined })
-  const app = await buildApp({ logger: false, ...options, config })
-  t.teardown(() => app.close())
+  const env: Record<string, string | undefined> = { ...process.env, REDIS_URL: undefined, SPICEDB_ENDPOINT: undefined }
+  let server: { endpoints: string[]; presharedKey: string; describe: string; startMs: number; close(): Promise<void> } | undefined
+  if (testEngine() === 'remote' && !options.engine) {
+    server = dockerAvailable() ? await startContainerEngine() : await startRemoteEngine()
+    Object.assign(env, {
+      SPICEDB_ENDPOINT: server.endpoints.join(','),
+      SPICEDB_PRESHARED_KEY: server.presharedKey,
+      SPICEDB_INSECURE: 'true',
+    })
+  }
+  announce(t, options.engine ? `injected (${options.engine.description})` : (server ? `${server.describe}, ready in ${server.startMs} ms` : 'embedded (in-process)'))
+  let app: TestApp
+  try {
+    app = await buildApp({ logger: false, ...options, config: loadConfig(env) })
+  } catch (err) {
+    await server?.close()
+    throw err
+  }
+  t.teardown(async () => {
+    await app.close()
+    await server?.close()
+  })
   return app
 }
 
