@@ -7,6 +7,7 @@
 import t from 'tap'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
+import { createEngine, EngineError } from '../src/engine/index.js'
 import { requirePart } from './helpers/app.js'
 import { createDatabase, remoteEnv, remoteParts, startSpiceDb } from './helpers/engine-remote.js'
 
@@ -97,4 +98,20 @@ t.test('the gateway keeps answering correctly when one of two SpiceDB servers is
   const res = await app.inject({ method: 'POST', url: '/v1/check', payload: checkCase(0).payload })
   t.equal(res.statusCode, 503, 'with no server left a check is refused with 503')
   t.not((res.json() as { allowed?: boolean }).allowed, true, 'and is not an allow')
+})
+
+t.test('with every endpoint unreachable a check fails as unavailable, never as an answer', async (t) => {
+  // Ports nobody listens on: connections are refused at once.
+  const engine = await createEngine({
+    engine: { kind: 'remote', endpoints: ['127.0.0.1:1', '127.0.0.1:2'], presharedKey: 'k', insecure: true },
+    engineTimeoutMs: 2000,
+  })
+  t.teardown(() => engine.close())
+  const item = { resource: { type: 'program', id: 'p1' }, permission: 'run', subject: { type: 'user', id: 'ana' } }
+  const err = await engine.check([item], { mode: 'fully_consistent' }).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  t.ok(err instanceof EngineError, 'the check is rejected with an EngineError')
+  t.equal((err as EngineError).kind, 'unavailable')
 })
