@@ -58,6 +58,8 @@ t.test('access report lists holders with paths, as JSON and CSV', async (t) => {
   )
   const vic = report.subjects.find((s: { subject: string }) => s.subject === 'user:vic')
   t.same(vic.via.map((p: string[]) => p.at(-1)), ['organization:acme#view_all_clients@user:vic'])
+  const jeannine = report.subjects.find((s: { subject: string }) => s.subject === 'user:jeannine')
+  t.same(jeannine.via, [['client:c1#view', 'client:c1#view_only@user:jeannine']], 'a path starts at the asked permission')
   const csv = await app.inject({ method: 'GET', url: '/v1/access-report?resource=client:c1&permission=view&format=csv' })
   t.equal(csv.statusCode, 200)
   t.match(csv.headers['content-type'], /text\/csv/)
@@ -67,6 +69,16 @@ t.test('access report lists holders with paths, as JSON and CSV', async (t) => {
   const bad = await app.inject({ method: 'GET', url: '/v1/access-report?resource=client&permission=view' })
   t.equal(bad.statusCode, 400)
   t.equal(bad.json().field, 'querystring.resource')
+})
+
+t.test('oversized bodies answer 413 and change nothing', async (t) => {
+  const app = await buildTestApp(t)
+  const huge = { updates: [{ operation: 'touch', relationship: `client:c1#primary@user:${'x'.repeat(1024)}` }], pad: 'y'.repeat(2 * 1024 * 1024) }
+  const res = await app.inject({ method: 'POST', url: '/v1/relationships', payload: huge })
+  t.equal(res.statusCode, 413)
+  t.equal(res.json().code, 'GW_PAYLOAD_TOO_LARGE')
+  const read = await app.inject({ method: 'GET', url: '/v1/relationships?resource=client:c1' })
+  t.same(read.json().relationships, [])
 })
 
 t.test('relationships: read by filter, preconditions, delete by filter', async (t) => {

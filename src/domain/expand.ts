@@ -68,7 +68,7 @@ export function pathsBySubject(node: TreeNode): Paths {
     out.set(subject, list)
   }
   const here = `${node.object}#${node.relation}`
-  const prefix = (p: string[]) => (p[0]?.startsWith(here) ? p : [here, ...p])
+  const prefix = (p: string[]) => (p[0] === here || p[0]?.startsWith(`${here}@`) ? p : [here, ...p])
 
   if (node.subjects) {
     for (const s of node.subjects) {
