@@ -43,7 +43,8 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         querystring: Type.Object(
           {
             ...Filter.properties,
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+            // query values arrive as text; bodies are validated without coercion
+            limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$|^10000$', description: '1 to 10000' })),
             cursor: Type.Optional(Type.String({ minLength: 1 })),
           },
           { additionalProperties: false },
@@ -54,7 +55,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         },
       },
     },
-    async (req) => readRelationships(app.engine, req.query),
+    async (req) => readRelationships(app.engine, { ...req.query, limit: req.query.limit ? Number(req.query.limit) : undefined }),
   )
 
   app.post(

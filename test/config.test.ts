@@ -1,0 +1,46 @@
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+t.test('defaults: embedded engine on 127.0.0.1:8080', async (t) => {
+  const c = loadConfig({})
+  t.equal(c.port, 8080)
+  t.equal(c.host, '127.0.0.1')
+  t.same(c.engine, { kind: 'embedded' })
+})
+
+t.test('a bad setting names itself', async (t) => {
+  t.throws(() => loadConfig({ PORT: 'eighty' }), { name: 'ConfigError', message: /PORT/ })
+  t.throws(() => loadConfig({ PORT: '70000' }), { message: /PORT/ })
+  t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), { message: /LOG_LEVEL/ })
+  t.throws(() => loadConfig({ SPICEDB_ENDPOINT: 'spicedb:50051' }), { message: /SPICEDB_PRESHARED_KEY/ })
+  t.throws(() => loadConfig({ REDIS_URL: 'localhost:6379' }), { message: /REDIS_URL/ })
+  t.throws(() => loadConfig({ SPICEDB_DATASTORE_ENGINE: 'postgres' }), { message: /SPICEDB_DATASTORE_URI/ })
+  t.ok(new ConfigError('x') instanceof Error)
+})
+
+t.test('several endpoints configure the remote engine', async (t) => {
+  const c = loadConfig({ SPICEDB_ENDPOINT: 'a:50051,b:50051', SPICEDB_PRESHARED_KEY: 'k', SPICEDB_INSECURE: 'true' })
+  t.same(c.engine, { kind: 'remote', endpoints: ['a:50051', 'b:50051'], presharedKey: 'k', insecure: true })
+})
+
+const server = path.resolve(import.meta.dirname, '../src/server.ts')
+const tsx = path.resolve(import.meta.dirname, '../node_modules/.bin/tsx')
+
+t.test('the server refuses to start on a bad setting, naming it', async (t) => {
+  const r = spawnSync(tsx, [server], { env: { ...process.env, PORT: 'nope' }, encoding: 'utf8', timeout: 60_000 })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /invalid setting PORT/)
+})
+
+t.test('the server refuses to start with a schema SpiceDB does not compile, with its message', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trellis-schema-'))
+  const file = path.join(dir, 'bad.zed')
+  writeFileSync(file, 'definition user {}\ndefinition doc {\n  relation reader: usr\n}\n')
+  const r = spawnSync(tsx, [server], { env: { ...process.env, SCHEMA_FILE: file, PORT: '18089' }, encoding: 'utf8', timeout: 60_000 })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /schema\.zed was refused by SpiceDB: .*usr/)
+})
