@@ -10,7 +10,12 @@ import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
 import engine from './plugins/app/engine.js'
+import auth from './plugins/app/auth.js'
+import underPressure from './plugins/external/under-pressure.js'
 import swagger from './plugins/external/swagger.js'
+import redis from './plugins/external/redis.js'
+import events from './plugins/app/events.js'
+import eventRoutes from './routes/events/index.js'
 import healthRoutes from './routes/health/index.js'
 import checkRoutes from './routes/check/index.js'
 import lookupRoutes from './routes/lookup/index.js'
@@ -46,10 +51,15 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(errorHandler)
   await app.register(metrics)
   await app.register(swagger)
+  await app.register(auth, { apiKeys: config.apiKeys })
+  await app.register(underPressure)
   await app.register(engine, { config, engine: options.engine, clock: options.clock })
+  await app.register(redis, { url: config.redisUrl })
+  await app.register(events)
 
   await app.register(healthRoutes)
   await app.register(checkRoutes, { maxBulkItems: config.maxBulkItems })
+  await app.register(eventRoutes, { maxBatch: config.maxBulkItems })
   await app.register(lookupRoutes)
   await app.register(explainRoutes)
   await app.register(relationshipRoutes, { maxBulkItems: config.maxBulkItems })

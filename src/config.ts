@@ -36,6 +36,9 @@ export const EnvSchema = Type.Object({
   EVENTS_STREAM_ENABLED: Type.Optional(Bool),
   BODY_LIMIT_BYTES: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
   MAX_BULK_ITEMS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
+  API_KEYS: Type.Optional(
+    Type.String({ pattern: '^[^\\s,]{16,}(,[^\\s,]{16,})*$', description: 'comma-separated bearer keys, 16+ characters each' }),
+  ),
 })
 
 export interface Config {
@@ -58,6 +61,8 @@ export interface Config {
   }
   bodyLimitBytes: number
   maxBulkItems: number
+  /** bearer keys callers must present on /v1; empty: no authentication */
+  apiKeys: string[]
 }
 
 export class ConfigError extends Error {
@@ -121,5 +126,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     bodyLimitBytes: Number(e.BODY_LIMIT_BYTES ?? 1024 * 1024),
     maxBulkItems: Number(e.MAX_BULK_ITEMS ?? 1000),
+    apiKeys: e.API_KEYS ? e.API_KEYS.split(',') : [],
   }
 }

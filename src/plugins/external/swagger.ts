@@ -20,6 +20,12 @@ async function swaggerPlugin(app: FastifyInstance) {
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'one of API_KEYS; required on /v1 when API_KEYS is set' },
+        },
+      },
+      security: [{ apiKey: [] }],
       tags: [
         { name: 'questions', description: 'check, lookup, expand, explain, access report' },
         { name: 'events', description: 'domain events that become relationships' },
