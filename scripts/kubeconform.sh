@@ -8,13 +8,16 @@
 #     reachable definitions inlined) once, into the cache. Nothing is written to git.
 # SpiceDBCluster (the spicedb-operator's CRD) and kustomize's Kustomization have no schema
 # here and are skipped by name; test/deploy.test.ts checks their structure instead.
+# Then the two entry points (deploy, deploy/plain) are rendered with kustomize (also from the
+# Go module proxy) and the rendered objects validated too: the kustomizations must build.
 #
-#   bash scripts/kubeconform.sh [paths...]   (default: deploy/)
+#   bash scripts/kubeconform.sh [paths...]   (default: deploy/ and its two kustomize builds)
 #   TRELLIS_TOOLS_DIR   binary and schema cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/trellis/bin)
 #   KUBERNETES_VERSION  schema version to validate against (default 1.33.0)
 set -euo pipefail
 
 KUBECONFORM_VERSION=v0.7.0
+KUSTOMIZE_VERSION=v5.7.1 # v5.8 needs Go 1.27
 SCHEMAS_PACKAGE=kubernetes-validate==1.37.0
 KUBERNETES_VERSION=${KUBERNETES_VERSION:-1.33.0}
 SKIP_KINDS=SpiceDBCluster,Kustomization
@@ -37,7 +40,18 @@ if [ ! -x "$BIN" ]; then
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   GOBIN=$tmp GOFLAGS=-mod=mod go install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
-  mv -f "$tmp/kubeconform" "$BIN"
+  mv -f "$tmp/kubeconform" "$BIN" && rm -rf "$tmp"
+  log "built in $((SECONDS - start))s"
+fi
+
+KUSTOMIZE=$DIR/kustomize-$KUSTOMIZE_VERSION
+if [ ! -x "$KUSTOMIZE" ]; then
+  log "building kustomize $KUSTOMIZE_VERSION from the Go module proxy"
+  start=$SECONDS
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  GOBIN=$tmp GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  mv -f "$tmp/kustomize" "$KUSTOMIZE" && rm -rf "$tmp"
   log "built in $((SECONDS - start))s"
 fi
 
@@ -100,9 +114,9 @@ kubeconform() {
 }
 
 # Negative control first: a misspelt field must fail, or a pass below would mean nothing.
-bad=$(mktemp -d)
-trap 'rm -rf "$bad"' EXIT
-cat >"$bad/typo.yaml" <<'YAML'
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cat >"$work/typo.yaml" <<'YAML'
 apiVersion: v1
 kind: Service
 metadata:
@@ -113,13 +127,19 @@ spec:
     - port: 80
       targetPortt: 8080
 YAML
-if kubeconform "$bad/typo.yaml" >"$bad/out" 2>&1; then
-  cat "$bad/out" >&2
+if kubeconform "$work/typo.yaml" >"$work/out" 2>&1; then
+  cat "$work/out" >&2
   log "negative control passed: the schemas are not being applied strictly"
   exit 1
 fi
-log "negative control rejected as expected: $(grep -m1 -o 'additional properties.*' "$bad/out" || head -1 "$bad/out")"
+log "negative control rejected as expected: $(grep -m1 -o 'additional properties.*' "$work/out" || head -1 "$work/out")"
 
 cd "$ROOT"
-[ $# -gt 0 ] || set -- deploy/
-kubeconform -verbose "$@"
+if [ $# -gt 0 ]; then kubeconform -verbose "$@"; exit; fi
+kubeconform -verbose deploy/
+for entry in deploy deploy/plain; do
+  out=$work/$(tr / - <<<"$entry").yaml
+  "$KUSTOMIZE" build "$entry" >"$out" || { log "kustomize build $entry failed"; exit 1; }
+  log "kustomize build $entry: $(grep -c '^kind:' "$out") objects"
+  kubeconform "$out"
+done
