@@ -15,6 +15,7 @@ import underPressure from './plugins/external/under-pressure.js'
 import swagger from './plugins/external/swagger.js'
 import redis from './plugins/external/redis.js'
 import events from './plugins/app/events.js'
+import eventStream, { type EventStreamPluginOptions } from './plugins/app/event-stream.js'
 import eventRoutes from './routes/events/index.js'
 import healthRoutes from './routes/health/index.js'
 import checkRoutes from './routes/check/index.js'
@@ -33,6 +34,8 @@ export interface BuildAppOptions {
   /** the gateway clock (tests move time to release sections) */
   clock?: () => Date
   logger?: FastifyServerOptions['logger']
+  /** stream consumer knobs (shorter waits in tests, an outcome listener) */
+  streamConsumer?: EventStreamPluginOptions
 }
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -56,6 +59,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(engine, { config, engine: options.engine, clock: options.clock })
   await app.register(redis, { url: config.redisUrl })
   await app.register(events)
+  await app.register(eventStream, options.streamConsumer ?? {})
 
   await app.register(healthRoutes)
   await app.register(checkRoutes, { maxBulkItems: config.maxBulkItems })
