@@ -94,7 +94,7 @@ t.test('the gateway talks to the spicedb and redis services, and its settings lo
 t.test('no secret is written into the file: only ${VAR:-default} dev defaults', async (t) => {
   for (const [name, svc] of Object.entries(raw.services)) {
     for (const [key, value] of Object.entries(svc.environment ?? {})) {
-      if (/PASSWORD|PRESHARED_KEY|SECRET|TOKEN/.test(key)) {
+      if (/PASSWORD|PRESHARED_KEY|API_KEYS|SECRET|TOKEN/.test(key)) {
         t.match(value, /^\$\{[A-Z_]+:-[a-z-]*dev[a-z-]*\}$/, `${name}.${key} comes from the environment`)
       }
       const userinfo = /^[a-z]+:\/\/[^:/@]+:([^@]*)@/.exec(String(value))?.[1]
@@ -112,8 +112,10 @@ t.test('docker compose config accepts the file and resolves it as intended', asy
   t.match(config.engine, { kind: 'remote', endpoints: ['spicedb:50051'], insecure: true }, 'the gateway accepts its compose settings')
   t.equal(config.redisUrl, 'redis://redis:6379')
   t.equal(config.host, '0.0.0.0')
+  t.same(config.apiKeys, ['trellis-dev-only-api-key'], 'the published port is not open without a key')
 
-  const prod = composeConfig({ SPICEDB_PRESHARED_KEY: 'k-from-env', POSTGRES_PASSWORD: 'pw-from-env' })
+  const prod = composeConfig({ SPICEDB_PRESHARED_KEY: 'k-from-env', POSTGRES_PASSWORD: 'pw-from-env', API_KEYS: 'key-from-env-0123456789' })
+  t.equal(prod.services.gateway?.environment?.API_KEYS, 'key-from-env-0123456789')
   t.equal(prod.services.gateway?.environment?.SPICEDB_PRESHARED_KEY, 'k-from-env')
   t.equal(prod.services.spicedb?.environment?.SPICEDB_GRPC_PRESHARED_KEY, 'k-from-env')
   t.equal(prod.services.postgres?.environment?.POSTGRES_PASSWORD, 'pw-from-env')

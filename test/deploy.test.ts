@@ -98,7 +98,7 @@ t.test('gateway secrets come from Secrets whose templates have those keys', asyn
   const fromSecret: Record<string, { name: string; key: string }> = Object.fromEntries(
     (gatewayContainer.env as Obj[]).filter((e) => e.valueFrom?.secretKeyRef).map((e) => [e.name, e.valueFrom.secretKeyRef]),
   )
-  t.same(Object.keys(fromSecret).sort(), ['REDIS_URL', 'SPICEDB_PRESHARED_KEY'])
+  t.same(Object.keys(fromSecret).sort(), ['API_KEYS', 'REDIS_URL', 'SPICEDB_PRESHARED_KEY'])
   for (const [env, ref] of Object.entries(fromSecret)) {
     const secret = secrets.find((s) => s.metadata.name === ref.name)
     t.ok(secret?.stringData?.[ref.key], `${env}: Secret ${ref.name} has key ${ref.key}`)
@@ -116,6 +116,7 @@ t.test('the gateway settings load and point at the SpiceDB Service on its gRPC p
   }
   const config = loadConfig(env)
   t.equal(config.port, 8080)
+  t.ok(config.apiKeys.length >= 1, 'callers must authenticate')
   t.equal(config.host, '0.0.0.0')
   if (config.engine.kind !== 'remote') throw new Error('expected the remote engine')
   const [host, port] = config.engine.endpoints[0]!.split(':')
