@@ -1,0 +1,73 @@
+/**
+ * translateEvent: one event, one atomic SpiceDB write. The translator plans the write from a
+ * fully consistent read, with preconditions pinning what it read; if another write changed
+ * that state first, SpiceDB refuses ours (failed precondition) and the event is re-planned
+ * from the new state, a bounded number of times. So concurrent events serialize: 50 events
+ * making different coaches primary leave exactly one primary.
+ */
+import { EngineError, type EnginePort } from '../../engine/port.js'
+import { fromEngineError } from '../engine-errors.js'
+import { GatewayError } from '../errors.js'
+import { authorizeActor } from './actor.js'
+import type { SchemaIndex } from './schema-index.js'
+import type { DomainEvent } from './schemas.js'
+import { TRANSLATORS, type TranslateContext } from './translate/index.js'
+import type { WritePlan } from './state.js'
+
+export const MAX_ATTEMPTS = 100
+const MAX_SWEEPS = 3
+
+export interface ApplyDeps {
+  engine: EnginePort
+  schema: SchemaIndex
+  clock: () => Date
+}
+
+/** A precondition no longer holds (or the datastore aborted a conflicting write): re-plan. */
+export function isWriteConflict(err: unknown): boolean {
+  if (!(err instanceof EngineError) || err.kind !== 'failed_precondition') return false
+  return err.grpcCode === 10 || /precondition|conflict|serializ|retry/i.test(err.message)
+}
+
+const pause = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)))
+
+function plan(ctx: TranslateContext, event: DomainEvent): Promise<WritePlan> {
+  const translate = TRANSLATORS[event.type] as (c: TranslateContext, e: DomainEvent) => Promise<WritePlan>
+  return translate(ctx, event)
+}
+
+async function write(engine: EnginePort, p: WritePlan): Promise<string> {
+  const writtenAt = await engine.writeRelationships(p.updates, p.preconditions)
+  for (let i = 0; p.sweep && i < MAX_SWEEPS; i++) {
+    const leftovers = await p.sweep()
+    if (leftovers.length === 0) break
+    await engine.writeRelationships(leftovers.map((relationship) => ({ operation: 'delete' as const, relationship })))
+  }
+  return writtenAt
+}
+
+/**
+ * Applies one validated event: actor check, then plan-and-write until the write lands.
+ * Returns the ZedToken of the write. Throws GatewayError (4xx refusals, 503 engine trouble).
+ */
+export async function translateEvent(deps: ApplyDeps, event: DomainEvent): Promise<string> {
+  try {
+    await authorizeActor(deps.engine, event, deps.clock())
+    const ctx: TranslateContext = { engine: deps.engine, schema: deps.schema, actorId: event.actor?.slice('user:'.length) }
+    for (let attempt = 1; ; attempt++) {
+      const p = await plan(ctx, event)
+      try {
+        return await write(deps.engine, p)
+      } catch (err) {
+        if (!isWriteConflict(err)) throw err
+        if (attempt >= MAX_ATTEMPTS) {
+          throw new GatewayError('GW_WRITE_CONTENTION', 503, `${event.type} ${event.id}: the state kept changing under ${MAX_ATTEMPTS} attempts; retry later`)
+        }
+        await pause(attempt)
+      }
+    }
+  } catch (err) {
+    throw fromEngineError(err)
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * One example per event type: OpenAPI shows them, docs/events.md lists them, and the tests
+ * replay them to prove every example is valid.
+ */
+export const EVENT_EXAMPLES = {
+  'organization.created': { organizationId: 'acme', ownerId: 'olivia' },
+  'organization.ownership_transferred': { organizationId: 'acme', newOwnerId: 'adam' },
+  'organization.member_added': { organizationId: 'acme', userId: 'rob', role: 'coach' },
+  'organization.member_role_changed': { organizationId: 'acme', userId: 'rob', role: 'admin' },
+  'organization.member_removed': { organizationId: 'acme', userId: 'rob' },
+  'organization.privileges_set': { organizationId: 'acme', userId: 'rob', privileges: ['manage_pairings', 'view_all_clients'] },
+  'organization.coaching_permissions_set': { organizationId: 'acme', userId: 'rob', permissions: ['schedules_own', 'invoices_own'] },
+  'user.deactivated': { organizationId: 'acme', userId: 'rob' },
+  'program.created': { programId: 'leadership-101', organizationId: 'acme' },
+  'program.deleted': { programId: 'leadership-101' },
+  'program.role_assigned': { programId: 'leadership-101', userId: 'ana', role: 'facilitator' },
+  'program.role_revoked': { programId: 'leadership-101', userId: 'ana' },
+  'program.grants_set': { programId: 'leadership-101', userId: 'ana', grants: ['view_class_list', 'access_transcript'] },
+  'program.group_assigned': { programId: 'leadership-101', groupId: 'cohort-7' },
+  'section.created': { sectionId: 'week-2', programId: 'leadership-101', releaseAt: '2030-01-08T09:00:00Z' },
+  'client.created': { clientId: 'cassandra', organizationId: 'acme', primaryCoachId: 'rob', userId: 'cassandra' },
+  'client.deleted': { clientId: 'cassandra' },
+  'pairing.set': { clientId: 'cassandra', coachId: 'rob', level: 'primary' },
+  'group.created': { groupId: 'cohort-7', organizationId: 'acme' },
+  'group.deleted': { groupId: 'cohort-7' },
+  'group.coach_added': { groupId: 'cohort-7', userId: 'rob' },
+  'group.coach_removed': { groupId: 'cohort-7', userId: 'rob' },
+  'group.member_added': { groupId: 'cohort-7', userId: 'mia' },
+  'group.member_removed': { groupId: 'cohort-7', userId: 'mia' },
+  'course.created': { courseId: 'feedback-basics', organizationId: 'acme', ownerId: 'alex' },
+  'course.co_author_added': { courseId: 'feedback-basics', userId: 'bea' },
+  'course.co_author_removed': { courseId: 'feedback-basics', userId: 'bea' },
+  'course.ownership_reassigned': { courseId: 'feedback-basics', newOwnerId: 'bea' },
+  'user.manager_assigned': { userId: 'mia', managerId: 'max' },
+  'user.manager_removed': { userId: 'mia', managerId: 'max' },
+  'user.coach_nominated': { learnerId: 'mia', coachId: 'rob' },
+  'certificate.awarded': { certificateId: 'cert-991', learnerId: 'mia' },
+} as const
+
+/** A whole envelope for an example, as a caller would send it. */
+export function exampleEvent(type: keyof typeof EVENT_EXAMPLES, id = `evt-${type}`) {
+  return { id, type, occurredAt: '2025-03-01T10:00:00Z', data: EVENT_EXAMPLES[type] }
+}

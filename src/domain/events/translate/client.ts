@@ -1,0 +1,60 @@
+/**
+ * Client events: creation with its primary coach, and pairing (I1 one primary, I5 pairable
+ * coaches). A pairing write pins the current primary and the coach's role, so concurrent
+ * pairings serialize: one wins, the others re-plan from the new state.
+ */
+import type { Relationship } from '../../../engine/port.js'
+import { PAIRING_RELATIONS } from '../catalogue.js'
+import { alreadyExists, notPairable, primaryRequired } from '../invariants.js'
+import { WritePlan, obj, readAll, tuple, user } from '../state.js'
+import { memberTuples, type TranslateContext, type Translator } from './context.js'
+import { createInOrganization, existing } from './program.js'
+
+/** the relationship that makes the person pairable (coach role, else ownership), if any (I5) */
+async function pairableVia(ctx: TranslateContext, orgId: string, userId: string): Promise<Relationship> {
+  const mine = await memberTuples(ctx, orgId, userId)
+  const via = mine.find((r) => r.relation === 'coach') ?? mine.find((r) => r.relation === 'owner')
+  if (!via) throw notPairable(orgId, userId)
+  return via
+}
+
+export const clientCreated: Translator<'client.created'> = async (ctx, { data }) => {
+  const c = obj('client', data.clientId)
+  const { plan, existing: link } = await createInOrganization(ctx, 'client', data.clientId, data.organizationId)
+  const via = await pairableVia(ctx, data.organizationId, data.primaryCoachId)
+  const primaries = await readAll(ctx.engine, { resourceType: 'client', resourceId: data.clientId, relation: 'primary' })
+  if (link && primaries.some((p) => p.subject.id !== data.primaryCoachId)) {
+    throw alreadyExists(`client:${data.clientId}`, 'it has another primary coach; change it with pairing.set')
+  }
+  plan.require(via).touch(tuple(c, 'organization', obj('organization', data.organizationId)))
+  for (const level of PAIRING_RELATIONS) if (level !== 'primary') plan.remove(tuple(c, level, user(data.primaryCoachId)))
+  plan.touch(tuple(c, 'primary', user(data.primaryCoachId)))
+  if (data.userId) plan.touch(tuple(c, 'account', user(data.userId)))
+  return plan
+}
+
+export const pairingSet: Translator<'pairing.set'> = async (ctx, { data }) => {
+  const c = obj('client', data.clientId)
+  const coach = user(data.coachId)
+  const [link, pairings] = await Promise.all([
+    existing(ctx, 'client', data.clientId),
+    readAll(ctx.engine, { resourceType: 'client', resourceId: data.clientId }),
+  ])
+  const primaries = pairings.filter((r) => r.relation === 'primary')
+  const isPrimary = primaries.some((p) => p.subject.id === data.coachId)
+  const plan = new WritePlan().require(link)
+  // Pin the primary as read: if another event changed it meanwhile, this write fails and is re-planned.
+  if (primaries.length === 0) plan.forbid({ resourceType: 'client', resourceId: data.clientId, relation: 'primary' })
+  for (const p of primaries) plan.require(p)
+  if (isPrimary && data.level !== 'primary') throw primaryRequired(data.clientId, data.coachId)
+  const mine = pairings.filter((r) => r.subject.type === 'user' && r.subject.id === data.coachId && PAIRING_RELATIONS.includes(r.relation as never))
+  plan.pinSet(c, ['coaching', 'view_only'], coach, new Set(mine.map((r) => r.relation)))
+  for (const r of mine) if (r.relation !== data.level) plan.remove(r)
+  if (data.level === 'none') return plan
+  plan.require(await pairableVia(ctx, link.subject.id, data.coachId))
+  if (data.level === 'primary') {
+    // I1: the previous primary becomes a coaching coach in the same write.
+    for (const p of primaries) if (p.subject.id !== data.coachId) plan.remove(p).touch(tuple(c, 'coaching', p.subject))
+  }
+  return plan.touch(tuple(c, data.level, coach))
+}

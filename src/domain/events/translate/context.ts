@@ -1,0 +1,54 @@
+/**
+ * What every translator receives, and the reads about organizations and people that several
+ * translators share.
+ */
+import type { EnginePort, Relationship } from '../../../engine/port.js'
+import { PAIRING_RELATIONS } from '../catalogue.js'
+import type { SchemaIndex } from '../schema-index.js'
+import type { EventOf, EventType } from '../schemas.js'
+import { inOrganization, obj, readAll, user, type WritePlan } from '../state.js'
+
+export interface TranslateContext {
+  engine: EnginePort
+  schema: SchemaIndex
+  /** the acting user's id, when the event names one */
+  actorId?: string
+}
+
+/** Reads the state an event depends on, enforces the invariants, and plans one write. */
+export type Translator<T extends EventType> = (ctx: TranslateContext, event: EventOf<T>) => Promise<WritePlan>
+
+export const org = (id: string) => obj('organization', id)
+
+export async function ownerTuple(ctx: TranslateContext, orgId: string): Promise<Relationship | undefined> {
+  const found = await readAll(ctx.engine, { resourceType: 'organization', resourceId: orgId, relation: 'owner' })
+  return found[0]
+}
+
+/** every relationship of the organization naming this person (roles, privileges, permissions) */
+export function memberTuples(ctx: TranslateContext, orgId: string, userId: string): Promise<Relationship[]> {
+  return readAll(ctx.engine, { resourceType: 'organization', resourceId: orgId, subject: user(userId) })
+}
+
+/** the relationships of a type whose object belongs to the organization and names this person */
+export async function personTuplesInOrg(ctx: TranslateContext, type: string, orgId: string, userId: string) {
+  const all = await readAll(ctx.engine, { resourceType: type, subject: user(userId) })
+  const ids = await inOrganization(ctx.engine, type, all.map((r) => r.resource.id), orgId)
+  return { inOrg: all.filter((r) => ids.has(r.resource.id)), all }
+}
+
+/**
+ * A person's pairings with the organization's clients, the clients they are primary of, and
+ * whether they are primary of any client anywhere (then no must_not_match pin is possible).
+ */
+export async function pairingsInOrg(ctx: TranslateContext, orgId: string, userId: string) {
+  const { inOrg, all } = await personTuplesInOrg(ctx, 'client', orgId, userId)
+  const primaryOf = inOrg.filter((r) => r.relation === 'primary').map((r) => r.resource.id)
+  const primaryAnywhere = all.some((r) => r.relation === 'primary')
+  return { tuples: inOrg, pairings: inOrg.filter((r) => (PAIRING_RELATIONS as readonly string[]).includes(r.relation)), primaryOf, primaryAnywhere }
+}
+
+/** Pins "this person is primary of no client" when that is true everywhere (SpiceDB filters cannot say "in this org"). */
+export function pinNoNewPrimary(plan: WritePlan, userId: string, primaryAnywhere: boolean) {
+  if (!primaryAnywhere) plan.forbid({ resourceType: 'client', relation: 'primary', subject: user(userId) })
+}

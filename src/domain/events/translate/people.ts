@@ -1,0 +1,79 @@
+/**
+ * Groups, courses (I6 co-authors), user supervision and certificates.
+ */
+import { alreadyExists, notCoAuthorEligible } from '../invariants.js'
+import { WritePlan, obj, readAll, tuple, user } from '../state.js'
+import { memberTuples, type TranslateContext, type Translator } from './context.js'
+import { createInOrganization, existing } from './program.js'
+
+export const groupCreated: Translator<'group.created'> = async (ctx, { data }) => {
+  const { plan, link } = await createInOrganization(ctx, 'group', data.groupId, data.organizationId)
+  return plan.touch(link)
+}
+
+/** Adds or removes a person in one relation of a group; adding needs the group to exist. */
+const groupRelation =
+  (relation: 'coach' | 'member', add: boolean) =>
+  async (ctx: TranslateContext, { data }: { data: { groupId: string; userId: string } }): Promise<WritePlan> => {
+    const r = tuple(obj('group', data.groupId), relation, user(data.userId))
+    if (!add) return new WritePlan().remove(r)
+    return new WritePlan().require(await existing(ctx, 'group', data.groupId)).touch(r)
+  }
+
+export const groupCoachAdded = groupRelation('coach', true)
+export const groupCoachRemoved = groupRelation('coach', false)
+export const groupMemberAdded = groupRelation('member', true)
+export const groupMemberRemoved = groupRelation('member', false)
+
+export const courseCreated: Translator<'course.created'> = async (ctx, { data }) => {
+  const { plan, existing: link, link: newLink } = await createInOrganization(ctx, 'course', data.courseId, data.organizationId)
+  const owners = await readAll(ctx.engine, { resourceType: 'course', resourceId: data.courseId, relation: 'owner' })
+  if (link && owners.some((o) => o.subject.id !== data.ownerId)) {
+    throw alreadyExists(`course:${data.courseId}`, 'it has another owner; change it with course.ownership_reassigned')
+  }
+  return plan.touch(newLink).touch(tuple(obj('course', data.courseId), 'owner', user(data.ownerId)))
+}
+
+const CO_AUTHOR_ROLES = ['owner', 'admin', 'author']
+
+export const coAuthorAdded: Translator<'course.co_author_added'> = async (ctx, { data }) => {
+  const link = await existing(ctx, 'course', data.courseId)
+  const orgId = link.subject.id
+  const role = (await memberTuples(ctx, orgId, data.userId)).find((r) => CO_AUTHOR_ROLES.includes(r.relation))
+  if (!role) throw notCoAuthorEligible(data.courseId, orgId, data.userId)
+  return new WritePlan().require(link).require(role).touch(tuple(obj('course', data.courseId), 'co_author', user(data.userId)))
+}
+
+export const coAuthorRemoved: Translator<'course.co_author_removed'> = async (_ctx, { data }) =>
+  new WritePlan().remove(tuple(obj('course', data.courseId), 'co_author', user(data.userId)))
+
+export const ownershipReassigned: Translator<'course.ownership_reassigned'> = async (ctx, { data }) => {
+  const c = obj('course', data.courseId)
+  const [link, owners] = await Promise.all([
+    existing(ctx, 'course', data.courseId),
+    readAll(ctx.engine, { resourceType: 'course', resourceId: data.courseId, relation: 'owner' }),
+  ])
+  const plan = new WritePlan().require(link)
+  for (const o of owners) plan.require(o).remove(o)
+  if (owners.length === 0) plan.forbid({ resourceType: 'course', resourceId: data.courseId, relation: 'owner' })
+  // The new owner needs no co-authorship on top of ownership.
+  return plan.remove(tuple(c, 'co_author', user(data.newOwnerId))).touch(tuple(c, 'owner', user(data.newOwnerId)))
+}
+
+export const managerAssigned: Translator<'user.manager_assigned'> = async (_ctx, { data }) =>
+  new WritePlan().touch(tuple(obj('user', data.userId), 'manager', user(data.managerId)))
+
+export const managerRemoved: Translator<'user.manager_removed'> = async (_ctx, { data }) =>
+  new WritePlan().remove(tuple(obj('user', data.userId), 'manager', user(data.managerId)))
+
+export const coachNominated: Translator<'user.coach_nominated'> = async (_ctx, { data }) =>
+  new WritePlan().touch(tuple(obj('user', data.learnerId), 'coach', user(data.coachId)))
+
+export const certificateAwarded: Translator<'certificate.awarded'> = async (ctx, { data }) => {
+  const learners = await readAll(ctx.engine, { resourceType: 'certificate', resourceId: data.certificateId, relation: 'learner' })
+  const other = learners.find((l) => l.subject.id !== data.learnerId)
+  if (other) throw alreadyExists(`certificate:${data.certificateId}`, `it was awarded to user:${other.subject.id}`)
+  const plan = new WritePlan()
+  if (learners.length === 0) plan.forbid({ resourceType: 'certificate', resourceId: data.certificateId, relation: 'learner' })
+  return plan.touch(tuple(obj('certificate', data.certificateId), 'learner', user(data.learnerId)))
+}

@@ -1,0 +1,107 @@
+/**
+ * Exactly-once in effect: an event id is claimed atomically before its event is applied, then
+ * completed with the write's ZedToken, or released if applying failed so a retry can claim it
+ * again. A second delivery, even one arriving while the first is still being applied, answers
+ * `duplicate` with the ORIGINAL writtenAt and writes nothing.
+ */
+import { randomUUID } from 'node:crypto'
+import { GatewayError } from './errors.js'
+
+export type Claim =
+  | { state: 'claimed'; token: string }
+  | { state: 'done'; writtenAt: string }
+  /** another delivery holds the claim and is applying the event now */
+  | { state: 'pending' }
+
+export interface IdempotencyStore {
+  /** e.g. "redis" or "in-process"; for logs */
+  readonly description: string
+  /** true when keys survive restarts and are shared by replicas */
+  readonly shared: boolean
+  claim(key: string): Promise<Claim>
+  complete(key: string, token: string, writtenAt: string): Promise<void>
+  release(key: string, token: string): Promise<void>
+}
+
+export interface Delivery {
+  status: 'applied' | 'duplicate'
+  writtenAt: string
+}
+
+export interface ApplyOnceOptions {
+  /** how long a duplicate waits for the delivery that holds the claim */
+  waitMs?: number
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export async function applyOnce(
+  store: IdempotencyStore,
+  key: string,
+  apply: () => Promise<string>,
+  options: ApplyOnceOptions = {},
+): Promise<Delivery> {
+  const deadline = Date.now() + (options.waitMs ?? 30_000)
+  for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
+    const claim = await store.claim(key)
+    if (claim.state === 'done') return { status: 'duplicate', writtenAt: claim.writtenAt }
+    if (claim.state === 'claimed') {
+      let writtenAt: string
+      try {
+        writtenAt = await apply()
+      } catch (err) {
+        await store.release(key, claim.token)
+        throw err
+      }
+      await store.complete(key, claim.token, writtenAt)
+      return { status: 'applied', writtenAt }
+    }
+    if (Date.now() > deadline) {
+      throw new GatewayError('GW_EVENT_IN_PROGRESS', 503, `event ${key} is being applied by another delivery; retry later`)
+    }
+    await sleep(wait)
+  }
+}
+
+interface Entry {
+  token?: string
+  writtenAt?: string
+  expiresAt: number
+}
+
+/** Keys in this process only: duplicates are caught within this process, not across restarts or replicas. */
+export class MemoryIdempotencyStore implements IdempotencyStore {
+  readonly description = 'in-process'
+  readonly shared = false
+  private readonly entries = new Map<string, Entry>()
+  private claims = 0
+
+  constructor(
+    private readonly ttlSeconds: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async claim(key: string): Promise<Claim> {
+    if (++this.claims % 1000 === 0) this.purge()
+    const entry = this.entries.get(key)
+    if (entry && entry.expiresAt > this.now()) {
+      return entry.writtenAt ? { state: 'done', writtenAt: entry.writtenAt } : { state: 'pending' }
+    }
+    const token = randomUUID()
+    this.entries.set(key, { token, expiresAt: Number.POSITIVE_INFINITY })
+    return { state: 'claimed', token }
+  }
+
+  async complete(key: string, _token: string, writtenAt: string): Promise<void> {
+    this.entries.set(key, { writtenAt, expiresAt: this.now() + this.ttlSeconds * 1000 })
+  }
+
+  async release(key: string, token: string): Promise<void> {
+    if (this.entries.get(key)?.token === token) this.entries.delete(key)
+  }
+
+  private purge() {
+    const now = this.now()
+    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key)
+  }
+}

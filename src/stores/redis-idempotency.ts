@@ -1,0 +1,73 @@
+/**
+ * Idempotency keys in Redis: they survive restarts and are shared by every replica. A claim is
+ * one atomic SET NX with a short lease (so a replica that dies mid-apply does not block the
+ * event forever); completion stores the ZedToken for the configured retention period.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import type { Claim, IdempotencyStore } from '../domain/idempotency.js'
+import { GatewayError } from '../domain/errors.js'
+
+/** SET NX, or the value already there, in one round trip */
+const CLAIM = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return '' end
+return redis.call('GET', KEYS[1])`
+
+/** deletes the key only if this delivery still holds the claim */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`
+
+export interface RedisIdempotencyOptions {
+  ttlSeconds: number
+  /** how long a claim holds before another delivery may take over (default 120 s) */
+  leaseSeconds?: number
+  prefix?: string
+}
+
+const unavailable = (err: unknown) =>
+  new GatewayError('GW_STORE_UNAVAILABLE', 503, `the idempotency store (redis) is unavailable: ${(err as Error).message}`)
+
+export class RedisIdempotencyStore implements IdempotencyStore {
+  readonly description = 'redis'
+  readonly shared = true
+  private readonly prefix: string
+  private readonly lease: number
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisIdempotencyOptions,
+  ) {
+    this.prefix = options.prefix ?? 'trellis:event:'
+    this.lease = options.leaseSeconds ?? 120
+  }
+
+  async claim(key: string): Promise<Claim> {
+    const token = `pending:${randomUUID()}`
+    let found: unknown
+    try {
+      found = await this.redis.eval(CLAIM, 1, this.prefix + key, token, String(this.lease))
+    } catch (err) {
+      throw unavailable(err)
+    }
+    if (found === '') return { state: 'claimed', token }
+    if (typeof found === 'string' && found.startsWith('done:')) return { state: 'done', writtenAt: found.slice('done:'.length) }
+    return { state: 'pending' }
+  }
+
+  async complete(key: string, _token: string, writtenAt: string): Promise<void> {
+    try {
+      await this.redis.set(this.prefix + key, `done:${writtenAt}`, 'EX', this.options.ttlSeconds)
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  async release(key: string, token: string): Promise<void> {
+    try {
+      await this.redis.eval(RELEASE, 1, this.prefix + key, token)
+    } catch {
+      // The lease expires on its own; the caller is already reporting the original failure.
+    }
+  }
+}
