@@ -1,0 +1,52 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { buildTestApp, requirePart } from './helpers/app.js'
+import { apply, ev, post, seedOrg, snapshot } from './helpers/events.js'
+import { RedisIdempotencyStore } from '../src/stores/redis-idempotency.js'
+
+const url = process.env.TEST_REDIS_URL
+
+t.test('redis store: duplicates caught concurrently, across a restart, with the configured retention', async (t) => {
+  if (!requirePart(t, 'redis', Boolean(url))) return
+  const app = await buildTestApp(t, { overrides: { redisUrl: url, idempotencyTtlSeconds: 3600 } })
+  t.equal(app.events.store.description, 'redis')
+  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).json().checks.redis.ok, true, '/readyz probes redis')
+  await seedOrg(t, app)
+  await apply(t, app, ev('client.created', { clientId: 'c1', organizationId: 'acme', primaryCoachId: 'rob' }))
+  const event = ev('pairing.set', { clientId: 'c1', coachId: 'cara', level: 'primary' })
+  const answers = await Promise.all(Array.from({ length: 20 }, () => post(app, event)))
+  const results = answers.map((a) => a.json().results[0])
+  t.equal(results.filter((r) => r.status === 'applied').length, 1, 'one delivery applied')
+  t.equal(new Set(results.map((r) => r.writtenAt)).size, 1, 'all answer the original writtenAt')
+
+  const redis = new Redis(url!)
+  t.teardown(() => redis.quit())
+  const ttl = await redis.ttl(`trellis:event:${event.id}`)
+  t.ok(ttl > 3500 && ttl <= 3600, `retention is IDEMPOTENCY_TTL_SECONDS (ttl ${ttl})`)
+
+  // A new gateway on the same engine and the same Redis: the id is still known.
+  const restarted = await buildTestApp(t, { engine: app.engine, overrides: { redisUrl: url } })
+  const before = await snapshot(restarted)
+  const again = await post(restarted, event)
+  t.same(again.json().results[0], { id: event.id, status: 'duplicate', writtenAt: results[0].writtenAt })
+  t.same(await snapshot(restarted), before, 'nothing written')
+})
+
+t.test('redis store: a failed apply releases the claim; another delivery never steals a live claim', async (t) => {
+  if (!requirePart(t, 'redis', Boolean(url))) return
+  const redis = new Redis(url!)
+  t.teardown(() => redis.quit())
+  const store = new RedisIdempotencyStore(redis, { ttlSeconds: 60, prefix: `test:${Date.now()}:` })
+  const a = await store.claim('k')
+  t.equal(a.state, 'claimed')
+  t.same(await store.claim('k'), { state: 'pending' })
+  if (a.state === 'claimed') {
+    await store.release('k', 'someone-else')
+    t.same(await store.claim('k'), { state: 'pending' }, 'only the holder releases')
+    await store.release('k', a.token)
+  }
+  const b = await store.claim('k')
+  t.equal(b.state, 'claimed')
+  if (b.state === 'claimed') await store.complete('k', b.token, 'zed-1')
+  t.same(await store.claim('k'), { state: 'done', writtenAt: 'zed-1' })
+})
