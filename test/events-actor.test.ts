@@ -56,3 +56,17 @@ t.test('docs/events.md shows the governing table as governing.ts defines it', as
   const docs = await readFile(new URL('../docs/events.md', import.meta.url), 'utf8')
   t.ok(docs.includes(renderGoverningTable()), 'regenerate the table in docs/events.md from renderGoverningTable()')
 })
+
+t.test('an unauthorized actor learns nothing from invariants: 403 wins over the 409 the event would meet', async (t) => {
+  const app = await buildTestApp(t)
+  await seedOrg(t, app)
+  await apply(t, app, ev('client.created', { clientId: 'c1', organizationId: 'acme', primaryCoachId: 'rob' }))
+  const before = await snapshot(app)
+  // Demoting the only primary breaks I1 (409 GW_PRIMARY_REQUIRED) for an authorized actor...
+  await refused(t, app, ev('pairing.set', { clientId: 'c1', coachId: 'rob', level: 'none' }), 409, 'GW_PRIMARY_REQUIRED')
+  // ...but rob may not manage pairings, so he only ever hears 403.
+  for (let i = 0; i < 5; i++) {
+    await refused(t, app, ev('pairing.set', { clientId: 'c1', coachId: 'rob', level: 'none' }, 'user:rob'), 403, 'GW_FORBIDDEN')
+  }
+  t.same(await snapshot(app), before, 'nothing changed')
+})

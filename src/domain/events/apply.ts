@@ -53,10 +53,15 @@ async function write(engine: EnginePort, p: WritePlan): Promise<string> {
  */
 export async function translateEvent(deps: ApplyDeps, event: DomainEvent): Promise<string> {
   try {
-    await authorizeActor(deps.engine, event, deps.clock())
     const ctx: TranslateContext = { engine: deps.engine, schema: deps.schema, actorId: event.actor?.slice('user:'.length) }
+    // The actor check and the first plan only read, so they run together (one round trip
+    // less per event). The actor's refusal always wins: an actor without the permission must
+    // not learn from a 409 what state the plan found.
+    const [actor, first] = await Promise.allSettled([authorizeActor(deps.engine, event, deps.clock()), plan(ctx, event)])
+    if (actor.status === 'rejected') throw actor.reason
     for (let attempt = 1; ; attempt++) {
-      const p = await plan(ctx, event)
+      if (attempt === 1 && first.status === 'rejected') throw first.reason
+      const p = attempt === 1 && first.status === 'fulfilled' ? first.value : await plan(ctx, event)
       try {
         return await write(deps.engine, p)
       } catch (err) {
