@@ -50,3 +50,34 @@ t.test('redis store: a failed apply releases the claim; another delivery never s
   if (b.state === 'claimed') await store.complete('k', b.token, 'zed-1')
   t.same(await store.claim('k'), { state: 'done', writtenAt: 'zed-1' })
 })
+
+t.test('redis store: a live holder renews its short lease; a dead holder\'s claim lapses', async (t) => {
+  if (!requirePart(t, 'redis', Boolean(url))) return
+  const redis = new Redis(url!)
+  t.teardown(() => redis.quit())
+  const store = new RedisIdempotencyStore(redis, { ttlSeconds: 60, leaseSeconds: 1, prefix: `lease-test:${Date.now()}:` })
+  const { applyOnce } = await import('../src/domain/idempotency.js')
+
+  // A slow apply (2.5 s, two and a half leases) keeps its claim: a second delivery waits for
+  // it and answers duplicate instead of applying the event a second time.
+  let applied = 0
+  const slow = applyOnce(store, 'slow', async () => {
+    applied++
+    await new Promise((r) => setTimeout(r, 2500))
+    return 'token-slow'
+  })
+  await new Promise((r) => setTimeout(r, 1500))
+  const second = await applyOnce(store, 'slow', async () => {
+    applied++
+    return 'token-second'
+  })
+  t.same(await slow, { status: 'applied', writtenAt: 'token-slow' })
+  t.same(second, { status: 'duplicate', writtenAt: 'token-slow' })
+  t.equal(applied, 1, 'applied once')
+
+  // A holder that died (claimed, never renewed) frees the event once its lease runs out.
+  t.equal((await store.claim('dead')).state, 'claimed')
+  t.equal((await store.claim('dead')).state, 'pending')
+  await new Promise((r) => setTimeout(r, 1300))
+  t.equal((await store.claim('dead')).state, 'claimed', 'the lapsed claim can be taken')
+})

@@ -21,6 +21,14 @@ export interface IdempotencyStore {
   claim(key: string): Promise<Claim>
   complete(key: string, token: string, writtenAt: string): Promise<void>
   release(key: string, token: string): Promise<void>
+  /**
+   * Extends a claim this delivery still holds. Stores whose claims expire (Redis) keep them
+   * short, so a replica that dies mid-apply frees the event quickly, and the living holder
+   * renews while it works, so a slow apply is never taken over and applied twice.
+   */
+  renew?(key: string, token: string): Promise<void>
+  /** how often renew must run while applying, in ms */
+  readonly renewEveryMs?: number
 }
 
 export interface Delivery {
@@ -47,11 +55,17 @@ export async function applyOnce(
     if (claim.state === 'done') return { status: 'duplicate', writtenAt: claim.writtenAt }
     if (claim.state === 'claimed') {
       let writtenAt: string
+      const renewal =
+        store.renew && store.renewEveryMs
+          ? setInterval(() => void store.renew!(key, claim.token).catch(() => undefined), store.renewEveryMs)
+          : undefined
       try {
         writtenAt = await apply()
       } catch (err) {
         await store.release(key, claim.token)
         throw err
+      } finally {
+        clearInterval(renewal)
       }
       await store.complete(key, claim.token, writtenAt)
       return { status: 'applied', writtenAt }

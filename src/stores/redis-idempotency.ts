@@ -1,7 +1,7 @@
 /**
  * Idempotency keys in Redis: they survive restarts and are shared by every replica. A claim is
- * one atomic SET NX with a short lease (so a replica that dies mid-apply does not block the
- * event forever); completion stores the ZedToken for the configured retention period.
+ * one atomic SET NX with a short lease that the holder renews while applying (so a replica
+ * that dies mid-apply frees the event within seconds, and a slow one is never taken over); completion stores the ZedToken for the configured retention period.
  */
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
@@ -18,9 +18,18 @@ const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`
 
+/** extends the lease only if this delivery still holds the claim */
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0`
+
 export interface RedisIdempotencyOptions {
   ttlSeconds: number
-  /** how long a claim holds before another delivery may take over (default 120 s) */
+  /**
+   * how long a claim holds unless renewed (default 15 s; the holder renews every third of it).
+   * Shorter than the stream consumer's takeover idle time (30 s), so a message reclaimed from
+   * a dead replica finds its claim already lapsed.
+   */
   leaseSeconds?: number
   prefix?: string
 }
@@ -33,13 +42,19 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   readonly shared = true
   private readonly prefix: string
   private readonly lease: number
+  readonly renewEveryMs: number
 
   constructor(
     private readonly redis: Redis,
     private readonly options: RedisIdempotencyOptions,
   ) {
     this.prefix = options.prefix ?? 'trellis:event:'
-    this.lease = options.leaseSeconds ?? 120
+    this.lease = options.leaseSeconds ?? 15
+    this.renewEveryMs = (this.lease * 1000) / 3
+  }
+
+  async renew(key: string, token: string): Promise<void> {
+    await this.redis.eval(RENEW, 1, this.prefix + key, token, String(this.lease))
   }
 
   async claim(key: string): Promise<Claim> {
