@@ -16,3 +16,13 @@ t.test('the schema in force is served, and rewritten only when it differs', asyn
   t.equal(await syncSchema(app.engine, changed), true, 'a different schema is written')
   t.match((await app.inject({ method: 'GET', url: '/v1/schema' })).json().schema, /definition badge/)
 })
+
+t.test('schema comparison follows SpiceDB precedence: dropped parentheses are equal, regroupings are not', async (t) => {
+  const { canonicalExpression } = await import('../src/domain/schema-sync.js')
+  t.equal(canonicalExpression('a & (b + c)'), canonicalExpression('a & b + c'))
+  t.not(canonicalExpression('(a & b) + c'), canonicalExpression('a & b + c'))
+  t.equal(canonicalExpression('a - b - c'), canonicalExpression('(a - b) - c'))
+  t.not(canonicalExpression('a - (b - c)'), canonicalExpression('a - b - c'))
+  t.equal(canonicalExpression('a + (b + c)'), canonicalExpression('a + b + c'))
+  t.equal(canonicalExpression('org->administer + x.any(y)'), '(org->administer + x.any(y))')
+})

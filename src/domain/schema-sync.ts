@@ -13,8 +13,11 @@ export class SchemaError extends Error {
 }
 
 /**
- * SpiceDB stores the schema it compiled and echoes it back with definitions sorted and doc
- * comments re-flowed, so texts are compared without comments, spacing or block order.
+ * SpiceDB stores the schema it compiled and echoes it back regenerated: definitions sorted,
+ * doc comments re-flowed, and parentheses dropped where its precedence makes them redundant
+ * (`a & (b + c)` comes back as `a & b + c`). Texts are compared without comments, spacing
+ * or block order, and with each permission expression parsed by SpiceDB's precedence and
+ * printed fully parenthesised, so only a change of meaning counts as a difference.
  */
 export function canonicalSchema(text: string): string {
   const lines = text
@@ -23,11 +26,55 @@ export function canonicalSchema(text: string): string {
     .split('\n')
     .map((l) => l.trim().replace(/\s+/g, ' '))
     .filter(Boolean)
+    .map((l) => {
+      const m = /^permission (\w+) = (.+)$/.exec(l)
+      return m ? `permission ${m[1]} = ${canonicalExpression(m[2]!)}` : l
+    })
     .join('\n')
   return lines
     .split(/\n(?=(?:definition|caveat) )/)
     .sort()
     .join('\n')
+}
+
+// SpiceDB's parser (pkg/schemadsl/parser, ComputeExpressionOperators): `-` binds loosest,
+// then `&`, then `+`; each is left-associative.
+const LEVELS = ['-', '&', '+'] as const
+type Expr = string | { op: string; args: Expr[] }
+
+export function canonicalExpression(expr: string): string {
+  const tokens = expr.match(/[A-Za-z_][\w]*(?:->\w+|\.(?:any|all)\(\w+\))?|[()+&-]/g) ?? []
+  let i = 0
+  const parse = (level: number): Expr => {
+    if (level === LEVELS.length) {
+      const t = tokens[i++]
+      if (t === '(') {
+        const inner = parse(0)
+        if (tokens[i++] !== ')') throw new Error('unbalanced')
+        return inner
+      }
+      if (!t || '()+&-'.includes(t)) throw new Error('operand expected')
+      return t
+    }
+    const op = LEVELS[level]!
+    let left = parse(level + 1)
+    while (tokens[i] === op) {
+      i++
+      const right = parse(level + 1)
+      // union and intersection are associative: a + (b + c) means (a + b) + c
+      const flat = (e: Expr) => (op !== '-' && typeof e !== 'string' && e.op === op ? e.args : [e])
+      left = { op, args: [...flat(left), ...flat(right)] }
+    }
+    return left
+  }
+  const print = (e: Expr): string => (typeof e === 'string' ? e : `(${e.args.map(print).join(` ${e.op} `)})`)
+  try {
+    const tree = parse(0)
+    if (i !== tokens.length || tokens.join('') !== expr.replace(/\s+/g, '')) throw new Error('trailing input')
+    return print(tree)
+  } catch {
+    return expr // not understood: compared as written, so a doubt means a rewrite
+  }
 }
 
 export async function readSchemaFile(path: string): Promise<string> {
