@@ -2,14 +2,14 @@
  * REST ingestion rate: posts N events (default 2000) in batches of B (default 100) via inject
  * to a fresh app on the embedded engine, and prints events/s. A mix of the common events:
  * program enrolments, client creation with a primary coach, group membership, pairings.
- *   npx tsx bench/events.ts [events] [batch]
+ *   npx tsx bench/events.ts [events] [batch]    (SPICEDB_ENDPOINT=... to measure a SpiceDB server)
  */
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 
 const total = Number(process.argv[2] ?? 2000)
 const batch = Number(process.argv[3] ?? 100)
-const app = await buildApp({ logger: false, config: loadConfig({ ...process.env, REDIS_URL: undefined, SPICEDB_ENDPOINT: undefined }) })
+const app = await buildApp({ logger: false, config: loadConfig({ ...process.env, REDIS_URL: undefined }) })
 let n = 0
 const event = (type: string, data: Record<string, unknown>) => ({ id: `bench-${++n}`, type, data })
 const send = async (events: object[]) => {
