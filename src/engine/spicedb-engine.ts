@@ -59,7 +59,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async readSchema(): Promise<string | undefined> {
     try {
-      const res = await this.call(() => this.transport.readSchema(v1.ReadSchemaRequest.create({})))
+      const res = await this.call(() => this.transport.call('readSchema', v1.ReadSchemaRequest.create({})))
       return res.schemaText
     } catch (err) {
       if (err instanceof EngineError && err.kind === 'not_found') return undefined
@@ -68,7 +68,7 @@ export class SpiceDbEngine implements EnginePort {
   }
 
   async writeSchema(schema: string): Promise<void> {
-    await this.call(() => this.transport.writeSchema(v1.WriteSchemaRequest.create({ schema })))
+    await this.call(() => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema })))
   }
 
   check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
@@ -77,7 +77,7 @@ export class SpiceDbEngine implements EnginePort {
 
   private async bulkCheck(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
     const res = await this.call(() =>
-      this.transport.checkBulkPermissions(
+      this.transport.call('checkBulkPermissions', 
         v1.CheckBulkPermissionsRequest.create({ consistency: pb.consistency(consistency), items: items.map(pb.checkItem) }),
       ),
     )
@@ -100,7 +100,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async checkWithTrace(item: CheckItem, consistency: Consistency) {
     const res = await this.call(() =>
-      this.transport.checkPermission(
+      this.transport.call('checkPermission', 
         v1.CheckPermissionRequest.create({
           consistency: pb.consistency(consistency),
           resource: pb.objectRef(item.resource),
@@ -120,7 +120,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async lookupResources(req: LookupResourcesRequest, consistency: Consistency) {
     const stream = await this.call(() =>
-      this.transport.lookupResources(
+      this.transport.call('lookupResources', 
         v1.LookupResourcesRequest.create({
           consistency: pb.consistency(consistency),
           resourceObjectType: req.resourceType,
@@ -145,7 +145,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency) {
     const stream = await this.call(() =>
-      this.transport.lookupSubjects(
+      this.transport.call('lookupSubjects', 
         v1.LookupSubjectsRequest.create({
           consistency: pb.consistency(consistency),
           resource: pb.objectRef(req.resource),
@@ -170,7 +170,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async expand(resource: ObjectRef, permission: string, consistency: Consistency) {
     const res = await this.call(() =>
-      this.transport.expandPermissionTree(
+      this.transport.call('expandPermissionTree', 
         v1.ExpandPermissionTreeRequest.create({
           consistency: pb.consistency(consistency),
           resource: pb.objectRef(resource),
@@ -183,7 +183,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, consistency: Consistency) {
     const stream = await this.call(() =>
-      this.transport.readRelationships(
+      this.transport.call('readRelationships', 
         v1.ReadRelationshipsRequest.create({
           consistency: pb.consistency(consistency),
           relationshipFilter: pb.filter(filter),
@@ -199,7 +199,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async writeRelationships(updates: RelationshipUpdate[], preconditions: Precondition[] = []): Promise<string> {
     const res = await this.call(() =>
-      this.transport.writeRelationships(
+      this.transport.call('writeRelationships', 
         v1.WriteRelationshipsRequest.create({
           updates: updates.map(pb.update),
           optionalPreconditions: preconditions.map(pb.precondition),
@@ -211,7 +211,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async deleteRelationships(filter: RelationshipFilter, preconditions: Precondition[] = []) {
     const res = await this.call(() =>
-      this.transport.deleteRelationships(
+      this.transport.call('deleteRelationships', 
         v1.DeleteRelationshipsRequest.create({
           relationshipFilter: pb.filter(filter),
           optionalPreconditions: preconditions.map(pb.precondition),

@@ -5,7 +5,8 @@
 import type { v1 } from '@authzed/authzed-node'
 import { EngineError, type EngineErrorKind } from './port.js'
 
-export interface SpiceTransport {
+/** SpiceDB's methods as the transports serve them (types only). */
+export interface SpiceApi {
   checkPermission(req: v1.CheckPermissionRequest): Promise<v1.CheckPermissionResponse>
   checkBulkPermissions(req: v1.CheckBulkPermissionsRequest): Promise<v1.CheckBulkPermissionsResponse>
   expandPermissionTree(req: v1.ExpandPermissionTreeRequest): Promise<v1.ExpandPermissionTreeResponse>
@@ -16,6 +17,14 @@ export interface SpiceTransport {
   readRelationships(req: v1.ReadRelationshipsRequest): Promise<v1.ReadRelationshipsResponse[]>
   lookupResources(req: v1.LookupResourcesRequest): Promise<v1.LookupResourcesResponse[]>
   lookupSubjects(req: v1.LookupSubjectsRequest): Promise<v1.LookupSubjectsResponse[]>
+}
+
+export type Method = keyof SpiceApi
+export type Req<M extends Method> = Parameters<SpiceApi[M]>[0]
+export type Res<M extends Method> = Awaited<ReturnType<SpiceApi[M]>>
+
+export interface SpiceTransport {
+  call<M extends Method>(method: M, req: Req<M>): Promise<Res<M>>
   close(): Promise<void>
 }
 

@@ -71,3 +71,15 @@ export const errorResponses = {
   400: Type.Ref('ErrorResponse'),
   503: Type.Ref('ErrorResponse'),
 }
+
+/** The body of a single check; explain takes the same question. */
+export const CheckQuestion = Type.Object(
+  {
+    resource: ObjectRefString,
+    permission: PermissionName,
+    subject: SubjectRefString,
+    context: Type.Optional(Context),
+    consistency: Type.Optional(Consistency),
+  },
+  { additionalProperties: false },
+)

@@ -3,6 +3,7 @@ import Type from 'typebox'
 import { checkBulk, checkPermission } from '../../domain/check.js'
 import { badRequest } from '../../domain/errors.js'
 import {
+  CheckQuestion,
   Consistency,
   Context,
   ObjectRefString,
@@ -12,17 +13,6 @@ import {
   ZedToken,
   errorResponses,
 } from '../../schemas/common.js'
-
-const CheckBody = Type.Object(
-  {
-    resource: ObjectRefString,
-    permission: PermissionName,
-    subject: SubjectRefString,
-    context: Type.Optional(Context),
-    consistency: Type.Optional(Consistency),
-  },
-  { additionalProperties: false },
-)
 
 const CheckAnswer = Type.Object({
   allowed: Type.Boolean(),
@@ -43,7 +33,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
       schema: {
         tags: ['questions'],
         summary: 'May this subject do this on this resource?',
-        body: CheckBody,
+        body: CheckQuestion,
         response: { 200: CheckAnswer, ...errorResponses },
       },
     },

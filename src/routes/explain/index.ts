@@ -7,12 +7,11 @@ import { expandFully } from '../../domain/expand.js'
 import { explain } from '../../domain/explain.js'
 import { parseObject } from '../../domain/refs.js'
 import {
+  CheckQuestion,
   Consistency,
-  Context,
   ObjectRefString,
   PermissionName,
   Permissionship,
-  SubjectRefString,
   TypeName,
   ZedToken,
   errorResponses,
@@ -58,16 +57,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['questions'],
         summary: 'Why a check answers what it does: every path that grants it, or what was tried',
-        body: Type.Object(
-          {
-            resource: ObjectRefString,
-            permission: PermissionName,
-            subject: SubjectRefString,
-            context: Type.Optional(Context),
-            consistency: Type.Optional(Consistency),
-          },
-          { additionalProperties: false },
-        ),
+        body: CheckQuestion,
         response: {
           200: Type.Object({
             resource: Type.String(),
