@@ -4,7 +4,7 @@
  * finds, an auditor wants all of them); when nothing grants it, the trace lists what was tried.
  */
 import type { Consistency, EnginePort, TraceNode } from '../engine/port.js'
-import { checkPermission, toCheckItem, type CheckInput } from './check.js'
+import { outcome, toCheckItem, type CheckInput } from './check.js'
 import { fromEngineError } from './engine-errors.js'
 import { expandFully, pathsBySubject } from './expand.js'
 import { formatObject, formatSubject } from './refs.js'
@@ -51,7 +51,8 @@ export async function explain(
   const consistency: Consistency = resolveConsistency(input.consistency)
   try {
     const traced = await engine.checkWithTrace(item, consistency)
-    const answer = await checkPermission(engine, input, now)
+    if (traced.result.error) throw traced.result.error
+    const answer = { ...outcome(traced.result), checkedAt: traced.checkedAt }
     const pinned: Consistency = { mode: 'at_least_as_fresh', token: traced.checkedAt }
     let paths: string[][] = []
     if (answer.permissionship !== 'no_permission') {
