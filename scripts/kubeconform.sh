@@ -33,27 +33,22 @@ mkdir -p "$DIR"
 exec 6>"$DIR/.kubeconform.lock"
 flock 6
 
-if [ ! -x "$BIN" ]; then
-  command -v go >/dev/null || { log "go is required to build kubeconform $KUBECONFORM_VERSION"; exit 1; }
-  log "building kubeconform $KUBECONFORM_VERSION from the Go module proxy"
-  start=$SECONDS
+# go_tool OUT PACKAGE@VERSION NAME: builds a pinned tool (binary NAME) from the Go module proxy once.
+go_tool() {
+  local out=$1 pkg=$2 name=$3 start=$SECONDS tmp
+  [ -x "$out" ] && return
+  command -v go >/dev/null || { log "go is required to build $pkg"; exit 1; }
+  log "building $pkg from the Go module proxy"
   tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  GOBIN=$tmp GOFLAGS=-mod=mod go install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
-  mv -f "$tmp/kubeconform" "$BIN" && rm -rf "$tmp"
+  GOBIN=$tmp GOFLAGS=-mod=mod go install "$pkg"
+  mv -f "$tmp/$name" "$out"
+  rm -rf "$tmp"
   log "built in $((SECONDS - start))s"
-fi
+}
 
+go_tool "$BIN" "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" kubeconform
 KUSTOMIZE=$DIR/kustomize-$KUSTOMIZE_VERSION
-if [ ! -x "$KUSTOMIZE" ]; then
-  log "building kustomize $KUSTOMIZE_VERSION from the Go module proxy"
-  start=$SECONDS
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  GOBIN=$tmp GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
-  mv -f "$tmp/kustomize" "$KUSTOMIZE" && rm -rf "$tmp"
-  log "built in $((SECONDS - start))s"
-fi
+go_tool "$KUSTOMIZE" "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" kustomize
 
 if [ ! -f "$SCHEMAS/.complete" ]; then
   py=$(command -v python3 || command -v python) || { log "python3 with pip is needed to fetch $SCHEMAS_PACKAGE"; exit 1; }

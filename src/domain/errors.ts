@@ -36,22 +36,3 @@ export const forbidden = (message: string, details?: Record<string, unknown>) =>
 
 export const engineUnavailable = (message = 'the authorization engine is unavailable') =>
   new GatewayError('GW_ENGINE_UNAVAILABLE', 503, message)
-
-/** Codes used across the gateway, listed once so docs and tests can refer to them. */
-export const ERROR_CODES = {
-  GW_INVALID_REFERENCE: 400,
-  GW_INVALID_ARGUMENT: 400,
-  GW_VALIDATION: 400,
-  GW_RESERVED_CONTEXT: 400,
-  GW_TOO_MANY_ITEMS: 400,
-  GW_UNKNOWN_PERMISSION: 400,
-  GW_UNAUTHORIZED: 401,
-  GW_FORBIDDEN: 403,
-  GW_NOT_FOUND: 404,
-  GW_PRECONDITION_FAILED: 409,
-  GW_PAYLOAD_TOO_LARGE: 413,
-  GW_RATE_LIMITED: 429,
-  GW_INTERNAL: 500,
-  GW_ENGINE_UNAVAILABLE: 503,
-  GW_STORE_UNAVAILABLE: 503,
-} as const

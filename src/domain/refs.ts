@@ -14,8 +14,6 @@ const TYPE = '(?:[a-z][a-z0-9_]{1,61}[a-z0-9]/)*[a-z][a-z0-9_]{1,62}[a-z0-9]'
 const ID = '[a-zA-Z0-9/_|\\-=+]{1,1024}'
 const RELATION = '[a-z][a-z0-9_]{1,62}[a-z0-9]'
 
-export const TYPE_RE = new RegExp(`^${TYPE}$`)
-export const RELATION_RE = new RegExp(`^${RELATION}$`)
 const OBJECT_RE = new RegExp(`^(${TYPE}):(${ID})$`)
 const SUBJECT_RE = new RegExp(`^(${TYPE}):(${ID}|\\*)(?:#(${RELATION}|\\.\\.\\.))?$`)
 const RELATIONSHIP_RE = new RegExp(`^([^#@\\[]+)#(${RELATION})@([^\\[]+?)(?:\\[(${RELATION})(?::(\\{.*\\}))?\\])?$`)
@@ -79,7 +77,3 @@ export function formatRelationship(r: Relationship): string {
   if (!r.caveat) return base
   return r.caveat.context ? `${base}[${r.caveat.name}:${JSON.stringify(r.caveat.context)}]` : `${base}[${r.caveat.name}]`
 }
-
-/** The shorthand helpers tests and validation files use. */
-export const obj = (text: string) => parseObject(text, 'object')
-export const sub = (text: string) => parseSubject(text, 'subject')
