@@ -30,7 +30,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export const eventsBodyScope: BodyScope = Object.assign((body: unknown): BodyScopeNeed | undefined => {
   const batch = isRecord(body) && Array.isArray(body.events) && !('type' in body)
   const events: unknown[] = batch ? (body as { events: unknown[] }).events : [body]
-  const index = events.findIndex((e) => isRecord(e) && (e.actor === undefined || e.actor === null || e.actor === ''))
+  const index = events.findIndex((e) => isRecord(e) && typeof e.type === 'string' && (e.actor === undefined || e.actor === null || e.actor === ''))
   if (index < 0) return undefined
   return { scope: 'platform', why: batch ? `events[${index}] has no actor` : 'the event has no actor' }
 }, { doc: 'An event without an actor needs `platform` (which also covers events with one).' })
