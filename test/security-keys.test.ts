@@ -122,6 +122,17 @@ t.test('with Redis, replicas share the counters', async (t) => {
   t.same(onB, [...Array(5).fill(401), ...Array(5).fill(429)], 'B counts the failures A saw')
   const good = async (app: TestApp) => (await app.inject({ method: 'POST', url: '/v1/check', payload: check, headers: auth(name) })).statusCode
   t.same([await good(a), await good(a), await good(a), await good(b), await good(b), await good(b)], [200, 200, 200, 200, 200, 429])
+
+  // Redis gone: checks do not wait on it, and this replica's own counters still limit
+  const c = await buildTestApp(t, { overrides: { apiKeys: [entry(`${name}c`)], redisUrl: url, rateLimit: { ...rateLimit, perKey: 1000 } } })
+  c.redis!.disconnect()
+  const started = Date.now()
+  const served = await c.inject({ method: 'POST', url: '/v1/check', payload: check, headers: auth(`${name}c`) })
+  t.equal(served.statusCode, 200)
+  t.ok(Date.now() - started < 2000, `served in ${Date.now() - started} ms without Redis`)
+  const local = []
+  for (let i = 0; i < 25; i++) local.push((await wrong(c)).statusCode)
+  t.same(local, [...Array(20).fill(401), ...Array(5).fill(429)], 'failures counted in the process while Redis is away')
 })
 
 t.test('API_KEYS_FILE: hashes only, several keys at once, rotation without a restart', async (t) => {

@@ -8,10 +8,9 @@
  * - requests per key: past RATE_LIMIT_PER_KEY in a window, that key gets 429.
  *
  * Counters live in Redis when REDIS_URL is set (replicas share them), in memory otherwise.
- * A blocked address is also remembered here, so the requests of good callers cost no store
- * round trip; across replicas an address is blocked on each one at its first failure there.
- * A store that fails lets requests through (logged): limits protect capacity, the key
- * check itself never depends on them.
+ * When Redis is down or slower than STORE_WAIT_MS the counters of this process stand in:
+ * limits stay per replica rather than shared, and checks never wait on Redis. A blocked
+ * address is also remembered here, so a good caller's request costs no extra round trip.
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -44,59 +43,91 @@ declare module 'fastify' {
 
 /** the most addresses remembered as blocked; the oldest are forgotten first */
 const MAX_BLOCKED = 10_000
+/** how long a request waits for the shared store before this process's counters decide */
+const STORE_WAIT_MS = 200
 
 export const rateLimited = (retryAfterSeconds: number, what: string) =>
   new GatewayError('GW_RATE_LIMITED', 429, `${what}; retry after ${retryAfterSeconds} s`, undefined, { retryAfter: retryAfterSeconds })
 
-async function rateLimitPlugin(app: FastifyInstance, opts: RateLimitSettings) {
-  const timeWindow = opts.windowSeconds * 1000
-  await app.register(rateLimit, {
-    global: false,
-    timeWindow,
-    skipOnError: true,
-    nameSpace: 'trellis:rate-limit:',
-    ...(app.redis ? { redis: app.redis } : {}),
-  })
-  const address = (req: FastifyRequest) => normalizeIP(req.ip)
-  const failures = app.createRateLimit({ max: opts.authFailures, keyGenerator: (req) => `auth-failures:${address(req)}` })
-  const perKey = app.createRateLimit({
-    max: opts.perKey,
-    keyGenerator: (req) => `key:${req.caller?.keyName ?? 'anonymous'}`,
-  })
-  const blocked = new Map<string, number>()
+type Limiter = (req: FastifyRequest) => Promise<{ exceeded: boolean; ttlMs: number }>
 
-  const refuse = (reply: FastifyReply, retryAfter: number, what: string): never => {
-    const seconds = Math.max(1, retryAfter)
+/** the two limiters over one store: @fastify/rate-limit registered in `scope` */
+async function limiters(scope: FastifyInstance, opts: RateLimitSettings, redis?: FastifyInstance['redis']) {
+  await scope.register(rateLimit, {
+    global: false,
+    timeWindow: opts.windowSeconds * 1000,
+    skipOnError: false,
+    nameSpace: 'trellis:rate-limit:',
+    ...(redis ? { redis } : {}),
+  })
+  const wrap = (create: ReturnType<FastifyInstance['createRateLimit']>): Limiter => async (req) => {
+    const r = await create(req)
+    return r.isAllowed ? { exceeded: false, ttlMs: 0 } : { exceeded: r.isExceeded, ttlMs: r.ttl }
+  }
+  return {
+    failures: wrap(scope.createRateLimit({ max: opts.authFailures, keyGenerator: (req) => `auth-failures:${normalizeIP(req.ip)}` })),
+    perKey: wrap(scope.createRateLimit({ max: opts.perKey, keyGenerator: (req) => `key:${req.caller?.keyName ?? 'anonymous'}` })),
+  }
+}
+
+async function rateLimitPlugin(app: FastifyInstance, opts: RateLimitSettings) {
+  const windowMs = opts.windowSeconds * 1000
+  let local!: Awaited<ReturnType<typeof limiters>>
+  // encapsulated, so that its createRateLimit (memory) is not the app's (Redis)
+  await app.register(async (scope) => {
+    local = await limiters(scope, opts)
+  })
+  const redis = app.redis
+  const shared = redis ? await limiters(app, opts, redis) : local
+
+  /** the shared count when Redis answers in time, this process's otherwise */
+  const count = async (which: 'failures' | 'perKey', req: FastifyRequest) => {
+    if (shared === local || redis?.status !== 'ready') return local[which](req)
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STORE_WAIT_MS)))
+    try {
+      const r = await Promise.race([shared[which](req), late])
+      if (r !== 'late') return r
+      app.log.warn('rate-limit store slow to answer: counting in this process')
+    } catch (err) {
+      app.log.warn({ err }, 'rate-limit store failed: counting in this process')
+    } finally {
+      clearTimeout(timer)
+    }
+    return local[which](req)
+  }
+
+  const blocked = new Map<string, number>()
+  const refuse = (reply: FastifyReply, retryAfterMs: number, what: string): never => {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
     reply.header('retry-after', String(seconds))
     throw rateLimited(seconds, what)
   }
+  const TOO_MANY_FAILURES = 'too many failed authentications from this address'
 
   app.decorate('callerLimits', {
     refuseBlocked(req, reply) {
       if (opts.authFailures === 0 || blocked.size === 0) return
-      const ip = address(req)
+      const ip = normalizeIP(req.ip)
       const until = blocked.get(ip)
       if (until === undefined) return
-      if (until <= Date.now()) {
-        blocked.delete(ip)
-        return
-      }
-      refuse(reply, Math.ceil((until - Date.now()) / 1000), 'too many failed authentications from this address')
+      if (until > Date.now()) refuse(reply, until - Date.now(), TOO_MANY_FAILURES)
+      blocked.delete(ip)
     },
     async failed(req, reply) {
       if (opts.authFailures === 0) return
-      const r = await failures(req)
-      if (r.isAllowed || !r.isExceeded) return
-      const ip = address(req)
-      blocked.delete(ip)
-      blocked.set(ip, Date.now() + (r.ttl || timeWindow))
+      const r = await count('failures', req)
+      if (!r.exceeded) return
+      const ip = normalizeIP(req.ip)
+      blocked.delete(ip) // re-inserted last: the map's order is the order of expiry
+      blocked.set(ip, Date.now() + (r.ttlMs || windowMs))
       if (blocked.size > MAX_BLOCKED) blocked.delete(blocked.keys().next().value!)
-      refuse(reply, r.ttlInSeconds || opts.windowSeconds, 'too many failed authentications from this address')
+      refuse(reply, r.ttlMs || windowMs, TOO_MANY_FAILURES)
     },
     async request(req, reply, keyName) {
       if (opts.perKey === 0) return
-      const r = await perKey(req)
-      if (!r.isAllowed && r.isExceeded) refuse(reply, r.ttlInSeconds || opts.windowSeconds, `key ${keyName} is over its rate limit`)
+      const r = await count('perKey', req)
+      if (r.exceeded) refuse(reply, r.ttlMs || windowMs, `key ${keyName} is over its rate limit`)
     },
   } satisfies CallerLimits)
 }
