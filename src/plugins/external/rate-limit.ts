@@ -50,6 +50,36 @@ export const rateLimited = (retryAfterSeconds: number, what: string) =>
   new GatewayError('GW_RATE_LIMITED', 429, `${what}; retry after ${retryAfterSeconds} s`, undefined, { retryAfter: retryAfterSeconds })
 
 type Limiter = (req: FastifyRequest) => Promise<{ exceeded: boolean; ttlMs: number }>
+type Answer = (err: Error | null, res: { current: number; ttl: number }) => void
+
+/**
+ * Fixed-window counters in this process, in place of the plugin's LocalStore: that one hands
+ * every caller its live counter object, so concurrent requests read the count after later
+ * increments (in a burst of 500 failures every one answered 429, the first 300 included).
+ * Each answer here is a copy. The oldest entries go first past MAX_COUNTERS.
+ */
+const MAX_COUNTERS = 100_000
+class MemoryStore {
+  private readonly counters = new Map<string, { current: number; resetAt: number }>()
+  incr(key: string, cb: Answer, timeWindow: number) {
+    const now = Date.now()
+    let c = this.counters.get(key)
+    if (!c || c.resetAt <= now) c = { current: 0, resetAt: now + timeWindow }
+    c.current++
+    this.counters.delete(key)
+    this.counters.set(key, c)
+    if (this.counters.size > MAX_COUNTERS) this.counters.delete(this.counters.keys().next().value!)
+    cb(null, { current: c.current, ttl: c.resetAt - now })
+  }
+  read(key: string, cb: Answer) {
+    const c = this.counters.get(key)
+    const now = Date.now()
+    cb(null, c && c.resetAt > now ? { current: c.current, ttl: c.resetAt - now } : { current: 0, ttl: 0 })
+  }
+  child() {
+    return new MemoryStore()
+  }
+}
 
 /** the two limiters over one store: @fastify/rate-limit registered in `scope` */
 async function limiters(scope: FastifyInstance, opts: RateLimitSettings, redis?: FastifyInstance['redis']) {
@@ -58,7 +88,7 @@ async function limiters(scope: FastifyInstance, opts: RateLimitSettings, redis?:
     timeWindow: opts.windowSeconds * 1000,
     skipOnError: false,
     nameSpace: 'trellis:rate-limit:',
-    ...(redis ? { redis } : {}),
+    ...(redis ? { redis } : { store: MemoryStore }),
   })
   const wrap = (create: ReturnType<FastifyInstance['createRateLimit']>): Limiter => async (req) => {
     const r = await create(req)
