@@ -4,8 +4,9 @@
 # library links against glibc and will not load on Alpine (musl).
 #
 #   docker build -t trellis .
-#   docker run -p 8080:8080 trellis                      # embedded engine, in memory
-#   docker run -p 8080:8080 -e SPICEDB_ENDPOINT=spicedb:50051 -e SPICEDB_PRESHARED_KEY=... trellis
+#   docker run -p 127.0.0.1:8080:8080 -e API_KEYS trellis   # embedded engine, in memory
+#   docker run -p 127.0.0.1:8080:8080 -e API_KEYS -e SPICEDB_ENDPOINT=spicedb:50051 -e SPICEDB_PRESHARED_KEY trellis
+# (`-e NAME` passes the variable from your environment: keys stay out of shell history)
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 

@@ -11,6 +11,8 @@ import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
 import engine from './plugins/app/engine.js'
 import auth from './plugins/app/auth.js'
+import apiKeys from './plugins/app/api-keys.js'
+import rateLimit from './plugins/external/rate-limit.js'
 import underPressure from './plugins/external/under-pressure.js'
 import swagger from './plugins/external/swagger.js'
 import redis from './plugins/external/redis.js'
@@ -44,6 +46,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     logger: options.logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+    trustProxy: config.trustProxy,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
@@ -54,10 +57,13 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(errorHandler)
   await app.register(metrics)
   await app.register(swagger)
-  await app.register(auth, { apiKeys: config.apiKeys })
   await app.register(underPressure)
   await app.register(engine, { config, engine: options.engine, clock: options.clock })
   await app.register(redis, { url: config.redisUrl })
+  // authentication is decided per route, so it is in place before any /v1 route is added
+  await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile })
+  await app.register(rateLimit, config.rateLimit)
+  await app.register(auth, { metricsPublic: config.metricsPublic })
   await app.register(events)
   await app.register(eventStream, options.streamConsumer ?? {})
 

@@ -4,6 +4,7 @@
  */
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { ApiKeyError, parseKeyEntries } from './domain/api-keys.js'
 
 const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')])
 
@@ -39,7 +40,22 @@ export const EnvSchema = Type.Object({
   API_KEYS: Type.Optional(
     Type.String({ pattern: '^[^\\s,]{16,}(,[^\\s,]{16,})*$', description: 'comma-separated bearer keys, 16+ characters each' }),
   ),
+  API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'file of `name scopes sha256` lines, re-read on change and SIGHUP' })),
+  METRICS_PUBLIC: Type.Optional(Bool),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$' })),
+  RATE_LIMIT_AUTH_FAILURES: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'failed authentications per address and window; 0: no limit' })),
+  RATE_LIMIT_PER_KEY: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'requests per key and window; 0: no limit' })),
+  TRUST_PROXY: Type.Optional(
+    Type.String({ pattern: '^(true|false|[0-9]{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$', description: 'proxies whose X-Forwarded-For names the client' }),
+  ),
 })
+
+/**
+ * Settings whose values are secrets. No message from loadConfig prints a setting's value at
+ * all (a secret pasted into the wrong setting is still a secret); these are the ones that
+ * must never be printed or logged anywhere.
+ */
+export const SECRET_SETTINGS = ['API_KEYS', 'SPICEDB_PRESHARED_KEY', 'SPICEDB_DATASTORE_URI', 'REDIS_URL', 'CURSOR_SECRET'] as const
 
 export interface Config {
   port: number
@@ -61,8 +77,18 @@ export interface Config {
   }
   bodyLimitBytes: number
   maxBulkItems: number
-  /** bearer keys callers must present on /v1; empty: no authentication */
+  /**
+   * API_KEYS entries (`key`, `name:key` or `name:key:scope+scope`); with apiKeysFile empty too:
+   * no authentication
+   */
   apiKeys: string[]
+  /** API_KEYS_FILE: `name scopes sha256-hex` lines */
+  apiKeysFile?: string
+  /** /metrics answers without a key */
+  metricsPublic: boolean
+  rateLimit: { windowSeconds: number; authFailures: number; perKey: number }
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address */
+  trustProxy: boolean | string[] | ((address: string, hop: number) => boolean)
 }
 
 export class ConfigError extends Error {
@@ -83,7 +109,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const first = Value.Errors(EnvSchema, picked)[0]
   if (first) {
     const name = first.instancePath.replace(/^\//, '') || 'environment'
-    throw new ConfigError(`invalid setting ${name}=${JSON.stringify(picked[name] ?? '')}: ${first.message}`)
+    // the setting is named, its value never printed (see SECRET_SETTINGS)
+    throw new ConfigError(`invalid setting ${name}: ${first.message}`)
   }
   const e = picked as Env
   const port = Number(e.PORT ?? 8080)
@@ -126,6 +153,38 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     bodyLimitBytes: Number(e.BODY_LIMIT_BYTES ?? 1024 * 1024),
     maxBulkItems: Number(e.MAX_BULK_ITEMS ?? 1000),
-    apiKeys: e.API_KEYS ? e.API_KEYS.split(',') : [],
+    apiKeys: apiKeyEntries(e.API_KEYS),
+    apiKeysFile: e.API_KEYS_FILE,
+    metricsPublic: e.METRICS_PUBLIC !== 'false',
+    rateLimit: {
+      windowSeconds: Number(e.RATE_LIMIT_WINDOW_SECONDS ?? 60),
+      // high enough for a burst of honest mistakes and for tests; low enough that guessing
+      // keys from one address is pointless
+      authFailures: Number(e.RATE_LIMIT_AUTH_FAILURES ?? 300),
+      // 10,000 a second per key: a runaway client, not normal load
+      perKey: Number(e.RATE_LIMIT_PER_KEY ?? 600_000),
+    },
+    trustProxy: trustProxy(e.TRUST_PROXY),
   }
+}
+
+/** API_KEYS entries, each checked now so that a bad one stops the start (named, not shown) */
+function apiKeyEntries(value: string | undefined): string[] {
+  if (!value) return []
+  const entries = value.split(',')
+  try {
+    parseKeyEntries(entries)
+  } catch (err) {
+    if (err instanceof ApiKeyError) throw new ConfigError(`invalid setting ${err.message}`)
+    throw err
+  }
+  return entries
+}
+
+function trustProxy(value: string | undefined): Config['trustProxy'] {
+  if (value === undefined || value === 'false') return false
+  if (value === 'true') return true
+  // a count of proxies in front: trust that many hops, nearest first
+  if (/^[0-9]+$/.test(value)) return (_address, hop) => hop < Number(value)
+  return value.split(',')
 }

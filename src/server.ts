@@ -30,7 +30,8 @@ async function main() {
     throw err
   }
 
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  // SIGHUP re-reads API_KEYS_FILE (plugins/app/api-keys.ts) instead of stopping the server
+  closeWithGrace({ delay: 10_000, skip: config.apiKeysFile ? ['SIGHUP'] : [] }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down')
     await app.close()

@@ -4,7 +4,7 @@
  * Dockerfile's runtime contract. What the engine would add (images pull, services start) is
  * covered by the engine matrix on real processes.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parse } from 'yaml'
@@ -28,10 +28,17 @@ type Compose = { services: Record<string, Service>; volumes?: Record<string, unk
 const raw = parse(read('docker-compose.yml'), { merge: true }) as Compose
 const spicedbVersion = /github\.com\/authzed\/spicedb (v[0-9.]+)/.exec(read('tools/spicedb/go.mod'))?.[1]
 
-/** `docker compose config` through scripts/docker-compose.sh, with only the given variables set. */
+/**
+ * `docker compose config` through scripts/docker-compose.sh, with only the given variables set
+ * (a developer's own .env is left out).
+ */
+const composeArgs = [root + 'scripts/docker-compose.sh', '--env-file', '/dev/null', '-f', root + 'docker-compose.yml', 'config', '--format', 'json']
+const composeEnv = (env: Record<string, string>) =>
+  ({ PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, TRELLIS_TOOLS_DIR: process.env.TRELLIS_TOOLS_DIR, ...env }) as NodeJS.ProcessEnv
+
 function composeConfig(env: Record<string, string> = {}): Compose {
-  const out = execFileSync('bash', [root + 'scripts/docker-compose.sh', '-f', root + 'docker-compose.yml', 'config', '--format', 'json'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, TRELLIS_TOOLS_DIR: process.env.TRELLIS_TOOLS_DIR, ...env } as NodeJS.ProcessEnv,
+  const out = execFileSync('bash', composeArgs, {
+    env: composeEnv(env),
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     timeout: 240_000,
@@ -91,10 +98,14 @@ t.test('the gateway talks to the spicedb and redis services, and its settings lo
   t.match(JSON.stringify(raw.services.gateway?.ports), /:8080"/)
 })
 
+const DEV_KEY = 'dev:key-from-env-0123456789'
+
 t.test('no secret is written into the file: only ${VAR:-default} dev defaults', async (t) => {
   for (const [name, svc] of Object.entries(raw.services)) {
     for (const [key, value] of Object.entries(svc.environment ?? {})) {
-      if (/PASSWORD|PRESHARED_KEY|API_KEYS|SECRET|TOKEN/.test(key)) {
+      if (key === 'API_KEYS') {
+        t.match(value, /^\$\{API_KEYS:\?[^}]+\}$/, `${name}.${key} is required from the environment, with no default`)
+      } else if (/PASSWORD|PRESHARED_KEY|SECRET|TOKEN/.test(key)) {
         t.match(value, /^\$\{[A-Z_]+:-[a-z-]*dev[a-z-]*\}$/, `${name}.${key} comes from the environment`)
       }
       const userinfo = /^[a-z]+:\/\/[^:/@]+:([^@]*)@/.exec(String(value))?.[1]
@@ -103,8 +114,26 @@ t.test('no secret is written into the file: only ${VAR:-default} dev defaults', 
   }
 })
 
+t.test('compose refuses to start the gateway without API_KEYS, naming it', async (t) => {
+  const r = spawnSync('bash', composeArgs, { env: composeEnv({}), encoding: 'utf8', timeout: 240_000 })
+  t.not(r.status, 0)
+  t.match(r.stderr, /required variable API_KEYS is missing/)
+})
+
+t.test('the gateway is published on loopback unless TRELLIS_BIND says otherwise', async (t) => {
+  type Port = { host_ip?: string; published?: string; target?: number }
+  const ports = (c: Compose) => c.services.gateway?.ports as Port[]
+  t.match(ports(composeConfig({ API_KEYS: DEV_KEY })), [{ host_ip: '127.0.0.1', published: '8080', target: 8080 }])
+  t.match(ports(composeConfig({ API_KEYS: DEV_KEY, TRELLIS_BIND: '0.0.0.0', TRELLIS_PORT: '9000' })), [
+    { host_ip: '0.0.0.0', published: '9000', target: 8080 },
+  ])
+  for (const [name, svc] of Object.entries(composeConfig({ API_KEYS: DEV_KEY }).services)) {
+    for (const p of (svc.ports ?? []) as Port[]) t.equal(p.host_ip, '127.0.0.1', `${name} publishes ${p.target} on loopback only`)
+  }
+})
+
 t.test('docker compose config accepts the file and resolves it as intended', async (t) => {
-  const dev = composeConfig()
+  const dev = composeConfig({ API_KEYS: DEV_KEY })
   t.equal(dev.services.gateway?.depends_on?.spicedb?.condition, 'service_healthy')
   t.equal(dev.services.spicedb?.depends_on?.['spicedb-migrate']?.condition, 'service_completed_successfully')
   const gatewayEnv = dev.services.gateway?.environment ?? {}
@@ -112,7 +141,7 @@ t.test('docker compose config accepts the file and resolves it as intended', asy
   t.match(config.engine, { kind: 'remote', endpoints: ['spicedb:50051'], insecure: true }, 'the gateway accepts its compose settings')
   t.equal(config.redisUrl, 'redis://redis:6379')
   t.equal(config.host, '0.0.0.0')
-  t.same(config.apiKeys, ['trellis-dev-only-api-key'], 'the published port is not open without a key')
+  t.same(config.apiKeys, [DEV_KEY], 'the key comes from the environment')
 
   const prod = composeConfig({ SPICEDB_PRESHARED_KEY: 'k-from-env', POSTGRES_PASSWORD: 'pw-from-env', API_KEYS: 'key-from-env-0123456789' })
   t.equal(prod.services.gateway?.environment?.API_KEYS, 'key-from-env-0123456789')

@@ -1,29 +1,143 @@
 /**
- * Caller authentication for the API: when API_KEYS is set, every /v1 request must carry
- * `Authorization: Bearer <key>` with one of them (401 otherwise). Health, metrics and docs
- * stay open for probes and scrapers. Keys are compared in constant time.
+ * Who may call what. Decided on the route the router matched, never on the URL as written:
+ * `/%761/check`, `/v1//check`, `http://host/v1/check` and HEAD reach a route's handler only
+ * through its own rule. Deny by default: a route is open only when it is in PUBLIC_ROUTES
+ * below, a route that declares no scope needs `admin`, and an unmatched path answers 401 to a
+ * caller without a valid key (404 only once authenticated, so no one maps the API unasked).
+ *
+ * Routes declare `config: { scope }` (one scope, several of which one suffices, or `any-key`)
+ * and, where the body decides, `config: { bodyScope }` (checked once the body is parsed).
+ * After authentication `request.caller` is `{ keyName, scopes }`; it is undefined only when
+ * no keys are configured (API_KEYS and API_KEYS_FILE unset), which means full access.
  */
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
-import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
+import Type from 'typebox'
+import { bearer, type Scope } from '../../domain/api-keys.js'
 import { GatewayError } from '../../domain/errors.js'
+import { scopesOf, type BodyScope, type RouteScope } from '../../domain/scopes.js'
 
-const digest = (s: string) => createHash('sha256').update(s).digest()
+export type { Scope } from '../../domain/api-keys.js'
 
-async function authPlugin(app: FastifyInstance, opts: { apiKeys: string[] }) {
-  if (opts.apiKeys.length === 0) {
-    app.log.warn('API_KEYS is not set: the API accepts unauthenticated callers (fine on a private network only)')
-    return
-  }
-  const keys = opts.apiKeys.map(digest)
-  app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/v1/')) return
-    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')
-    const given = m ? digest(m[1]!) : undefined
-    if (!given || !keys.some((k) => timingSafeEqual(k, given))) {
-      throw new GatewayError('GW_UNAUTHORIZED', 401, 'missing or unknown API key: send Authorization: Bearer <key>')
-    }
-  })
+export interface Caller {
+  keyName: string
+  scopes: ReadonlySet<Scope>
 }
 
-export default fp(authPlugin, { name: 'auth' })
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the authenticated key; undefined only when no keys are configured (full access) */
+    caller?: Caller
+  }
+  interface FastifyContextConfig {
+    /** what the route needs of the caller's key (default: `admin`) */
+    scope?: Exclude<RouteScope, 'public'>
+    /** a further scope some bodies need, checked after the body is parsed */
+    bodyScope?: BodyScope
+  }
+}
+
+/**
+ * The only routes anyone may call without a key: probes, and the API's own description.
+ * /metrics too unless METRICS_PUBLIC=false: Prometheus scrapers rarely carry keys, and it
+ * holds counts by route pattern and status, no names or ids.
+ */
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json', '/docs'])
+const isPublicUrl = (url: string) => PUBLIC_ROUTES.has(url) || url.startsWith('/docs/')
+
+/**
+ * Scopes for contract routes built on other branches, until their files declare a scope
+ * themselves (a declaration on the route wins).
+ */
+const CONTRACT_SCOPES: Record<string, Scope> = {
+  '/v1/permissions': 'check',
+  '/v1/audit': 'audit',
+  '/v1/changes': 'audit',
+  '/explorer': 'audit',
+}
+
+export interface AuthOptions {
+  /** /metrics without a key (default true) */
+  metricsPublic?: boolean
+}
+
+/** undefined: no route matched */
+export function routeScopeOf(routeUrl: string | undefined, config: { scope?: RouteScope } | undefined, metricsPublic: boolean): RouteScope | undefined {
+  if (routeUrl === undefined) return undefined
+  if (isPublicUrl(routeUrl)) return 'public'
+  if (routeUrl === '/metrics' && !config?.scope) return metricsPublic ? 'public' : 'any-key'
+  return config?.scope ?? CONTRACT_SCOPES[routeUrl] ?? 'admin'
+}
+
+const unauthorized = () =>
+  new GatewayError('GW_UNAUTHORIZED', 401, 'missing or unknown API key: send Authorization: Bearer <key>')
+
+export const missingScope = (caller: Caller, scopes: readonly Scope[], why?: string) =>
+  new GatewayError(
+    'GW_MISSING_SCOPE',
+    403,
+    `key ${caller.keyName} lacks the scope ${scopes.join(' or ')}${why ? `, needed for ${why}` : ''}`,
+    undefined,
+    { required: scopes },
+  )
+
+function requireScope(caller: Caller, route: RouteScope) {
+  if (route === 'public' || route === 'any-key') return
+  const anyOf = scopesOf(route)
+  if (!anyOf.some((s) => caller.scopes.has(s))) throw missingScope(caller, anyOf)
+}
+
+async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
+  const metricsPublic = opts.metricsPublic ?? true
+  app.decorateRequest('caller', undefined)
+  const scopeOf = (req: FastifyRequest) =>
+    req.is404 ? undefined : routeScopeOf(req.routeOptions.url, req.routeOptions.config, metricsPublic)
+
+  app.addHook('onRequest', async (req, reply) => {
+    const route = scopeOf(req)
+    if (route === 'public' || !app.apiKeys.enabled) return
+    app.callerLimits.refuseBlocked(req, reply)
+    const presented = bearer(req.headers.authorization)
+    const key = presented === undefined ? undefined : app.apiKeys.find(presented)
+    if (!key) {
+      await app.callerLimits.failed(req, reply)
+      reply.header('www-authenticate', 'Bearer')
+      throw unauthorized()
+    }
+    req.caller = { keyName: key.name, scopes: key.scopes }
+    await app.callerLimits.request(req, reply, key.name)
+    // unmatched: the 404 handler answers, now that the caller is known
+    if (route !== undefined) requireScope(req.caller, route)
+  })
+
+  app.addHook('preHandler', async (req) => {
+    const need = req.caller && req.routeOptions.config?.bodyScope?.(req.body)
+    if (need && !req.caller!.scopes.has(need.scope)) throw missingScope(req.caller!, [need.scope], need.why)
+  })
+
+  app.addHook('onRoute', (route) => documentAccess(route, metricsPublic))
+}
+
+const ErrorRef = Type.Ref('ErrorResponse')
+
+/** OpenAPI: open routes carry no security; the others name their scopes and 401/403/429 */
+function documentAccess(route: RouteOptions, metricsPublic: boolean) {
+  const schema = route.schema as (Record<string, unknown> & { response?: Record<string, unknown>; hide?: boolean }) | undefined
+  if (!schema || schema.hide || route.method === 'HEAD') return
+  const scope = routeScopeOf(route.url, route.config as { scope?: RouteScope }, metricsPublic)!
+  if (scope === 'public') {
+    route.schema = { ...schema, security: [] }
+    return
+  }
+  const scopes = scope === 'any-key' ? [] : scopesOf(scope)
+  const bodyScope = (route.config as { bodyScope?: BodyScope } | undefined)?.bodyScope
+  const needs = scopes.length ? `Needs a key with the scope ${scopes.map((s) => `\`${s}\``).join(' or ')}.` : 'Needs a valid key.'
+  route.schema = {
+    ...schema,
+    security: [{ apiKey: scopes }],
+    response: { 401: ErrorRef, 403: ErrorRef, 429: ErrorRef, ...schema.response },
+    description: [schema.description, [needs, bodyScope?.doc].filter(Boolean).join(' ')].filter(Boolean).join('\n\n'),
+  }
+}
+
+export default fp(authPlugin, { name: 'auth', dependencies: ['api-keys', 'rate-limit'] })

@@ -22,7 +22,16 @@ async function swaggerPlugin(app: FastifyInstance) {
       info: OPENAPI_INFO,
       components: {
         securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'one of API_KEYS; required on /v1 when API_KEYS is set' },
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'An API key from API_KEYS or API_KEYS_FILE, required on every route but health, metrics and these docs ' +
+              'once keys are configured. Each operation lists the scopes of which the key needs one: check, audit, ' +
+              'write, events, platform, admin (a key configured without scopes has them all). 401: no or unknown key; ' +
+              '403 GW_MISSING_SCOPE: the key lacks the scope; 429 GW_RATE_LIMITED: too many failed authentications ' +
+              'from the address, or requests on the key (see retry-after).',
+          },
         },
       },
       security: [{ apiKey: [] }],

@@ -30,6 +30,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
   app.post(
     '/v1/check',
     {
+      config: { scope: 'check' },
       schema: {
         tags: ['questions'],
         summary: 'May this subject do this on this resource?',
@@ -47,6 +48,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
   app.post(
     '/v1/check/bulk',
     {
+      config: { scope: 'check' },
       schema: {
         tags: ['questions'],
         summary: 'Many checks in one call, answered in the order asked',

@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { badRequest } from '../../domain/errors.js'
 import { DomainEventSchema } from '../../domain/events/schemas.js'
+import { eventsBodyScope } from '../../domain/scopes.js'
 import { ZedToken, errorResponses } from '../../schemas/common.js'
 
 const Batch = Type.Object(
@@ -32,6 +33,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opts
   app.post(
     '/v1/events',
     {
+      config: { scope: ['events', 'platform'], bodyScope: eventsBodyScope },
       schema: {
         tags: ['events'],
         summary: 'Apply domain events: each becomes one atomic relationship write, once per id',

@@ -30,6 +30,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/expand',
     {
+      config: { scope: 'check' },
       schema: {
         tags: ['questions'],
         summary: 'The whole tree of who holds a permission, recursively expanded',
@@ -54,6 +55,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/explain',
     {
+      config: { scope: 'check' },
       schema: {
         tags: ['questions'],
         summary: 'Why a check answers what it does: every path that grants it, or what was tried',
@@ -80,6 +82,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/access-report',
     {
+      config: { scope: 'audit' },
       schema: {
         tags: ['questions'],
         summary: 'Everyone who holds a permission on an object, and every path by which they hold it',

@@ -22,6 +22,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/lookup/resources',
     {
+      config: { scope: 'check' },
       schema: {
         tags: ['questions'],
         summary: 'Which resources of a type can this subject reach with this permission?',
@@ -52,6 +53,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/lookup/subjects',
     {
+      config: { scope: 'check' },
       schema: {
         tags: ['questions'],
         summary: 'Which subjects of a type hold this permission on this resource?',

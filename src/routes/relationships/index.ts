@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { deleteRelationships, readRelationships, writeRelationships } from '../../domain/relationships.js'
+import { deleteBodyScope } from '../../domain/scopes.js'
 import {
   ObjectRefString,
   PermissionName,
@@ -37,6 +38,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
   app.get(
     '/v1/relationships',
     {
+      config: { scope: 'audit' },
       schema: {
         tags: ['relationships'],
         summary: 'Read relationships matching a filter',
@@ -61,6 +63,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
   app.post(
     '/v1/relationships',
     {
+      config: { scope: 'write' },
       schema: {
         tags: ['relationships'],
         summary: 'Write relationship updates atomically, optionally guarded by preconditions',
@@ -89,6 +92,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
   app.delete(
     '/v1/relationships',
     {
+      config: { scope: 'write', bodyScope: deleteBodyScope },
       schema: {
         tags: ['relationships'],
         summary: 'Delete every relationship matching a filter',

@@ -6,6 +6,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/schema',
     {
+      config: { scope: 'admin' },
       schema: {
         tags: ['schema'],
         summary: 'The schema text in force in the engine',
