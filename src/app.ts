@@ -10,6 +10,7 @@ import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
 import engine from './plugins/app/engine.js'
+import inputHygiene, { clientErrorHandler, frameworkErrors } from './plugins/app/input-hygiene.js'
 import auth from './plugins/app/auth.js'
 import underPressure from './plugins/external/under-pressure.js'
 import swagger from './plugins/external/swagger.js'
@@ -44,6 +45,16 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     logger: options.logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+    // A stalled body or an idle socket is closed rather than held open indefinitely.
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
+    http: {
+      headersTimeout: Math.min(config.requestTimeoutMs || 60_000, 60_000),
+      // how often Node looks for requests past their timeout (its default is 30 s)
+      connectionsCheckingInterval: 1000,
+    },
+    clientErrorHandler,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
@@ -57,6 +68,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(auth, { apiKeys: config.apiKeys })
   await app.register(underPressure)
   await app.register(engine, { config, engine: options.engine, clock: options.clock })
+  await app.register(inputHygiene)
   await app.register(redis, { url: config.redisUrl })
   await app.register(events)
   await app.register(eventStream, options.streamConsumer ?? {})

@@ -36,6 +36,12 @@ export const EnvSchema = Type.Object({
   EVENTS_STREAM_ENABLED: Type.Optional(Bool),
   BODY_LIMIT_BYTES: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
   MAX_BULK_ITEMS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
+  CURSOR_SECRET: Type.Optional(
+    Type.String({ minLength: 32, description: 'HMAC key for lookup cursors, shared by every replica (32+ characters)' }),
+  ),
+  REQUEST_TIMEOUT_MS: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'time to receive a whole request, body included' })),
+  CONNECTION_TIMEOUT_MS: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'idle socket timeout' })),
+  CONTEXT_MAX_BYTES: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'largest caveat context, serialized' })),
   API_KEYS: Type.Optional(
     Type.String({ pattern: '^[^\\s,]{16,}(,[^\\s,]{16,})*$', description: 'comma-separated bearer keys, 16+ characters each' }),
   ),
@@ -63,6 +69,14 @@ export interface Config {
   maxBulkItems: number
   /** bearer keys callers must present on /v1; empty: no authentication */
   apiKeys: string[]
+  /** HMAC key for lookup cursors; absent: a random key per process */
+  cursorSecret?: string
+  /** longest time to receive a whole request (headers and body); 0 disables */
+  requestTimeoutMs: number
+  /** idle socket timeout; 0 disables */
+  connectionTimeoutMs: number
+  /** largest caveat context a caller may send or write, serialized as JSON */
+  contextMaxBytes: number
 }
 
 export class ConfigError extends Error {
@@ -127,5 +141,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimitBytes: Number(e.BODY_LIMIT_BYTES ?? 1024 * 1024),
     maxBulkItems: Number(e.MAX_BULK_ITEMS ?? 1000),
     apiKeys: e.API_KEYS ? e.API_KEYS.split(',') : [],
+    cursorSecret: e.CURSOR_SECRET,
+    requestTimeoutMs: Number(e.REQUEST_TIMEOUT_MS ?? 30_000),
+    connectionTimeoutMs: Number(e.CONNECTION_TIMEOUT_MS ?? 60_000),
+    contextMaxBytes: Number(e.CONTEXT_MAX_BYTES ?? 4096),
   }
 }

@@ -18,7 +18,7 @@ export const SubjectRefString = Type.String({
   examples: ['user:rob'],
 })
 
-export const TypeName = Type.String({ pattern: PATTERNS.type, description: 'an object type', examples: ['program'] })
+export const TypeName = Type.String({ pattern: PATTERNS.type, maxLength: 128, description: 'an object type', examples: ['program'] })
 export const PermissionName = Type.String({
   pattern: PATTERNS.relation,
   description: 'a permission or relation name',

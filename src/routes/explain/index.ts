@@ -74,7 +74,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (req) => explain(app.engine, req.body, app.clock()),
+    async (req) => {
+      app.contextRules.request(req.body.context)
+      return explain(app.engine, req.body, app.clock())
+    },
   )
 
   app.get(
