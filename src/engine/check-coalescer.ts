@@ -5,8 +5,9 @@
  * about a millisecond), while a bulk call of a hundred items costs little more than one.
  * Checks that arrive in the same turn of the event loop with the same consistency are sent
  * together, in chunks of at most `maxBatch` items, and each caller gets its own slice back.
+ * A merged call that fails is split: each caller is answered by a call of its own.
  */
-import type { CheckAnswer, CheckItem, Consistency } from './port.js'
+import { EngineError, type CheckAnswer, type CheckItem, type Consistency } from './port.js'
 
 type BulkFn = (items: CheckItem[], consistency: Consistency) => Promise<CheckAnswer>
 
@@ -73,7 +74,14 @@ export class CheckCoalescer {
         }
       },
       (err) => {
-        for (const w of p.waiters) w.reject(err)
+        // One caller's input can fail the whole merged call (a context the engine refuses): no
+        // other caller may get that error. Each caller's checks are sent again on their own, so
+        // only the caller at fault fails. An engine that is down fails everyone alike: no retry.
+        if (p.waiters.length === 1 || (err instanceof EngineError && err.kind === 'unavailable')) {
+          for (const w of p.waiters) w.reject(err)
+          return
+        }
+        for (const w of p.waiters) this.bulk(w.items, p.consistency).then(w.resolve, w.reject)
       },
     )
   }

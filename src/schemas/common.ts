@@ -63,6 +63,7 @@ export const ErrorResponse = Type.Object(
     message: Type.String(),
     field: Type.Optional(Type.String({ description: 'the request field at fault (400s)' })),
     details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    requestId: Type.Optional(Type.String({ description: 'on 5xx: quote it to operators, who find the cause in the log' })),
   },
   { $id: 'ErrorResponse' },
 )

@@ -14,6 +14,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   401: 'GW_UNAUTHORIZED',
   403: 'GW_FORBIDDEN',
   404: 'GW_NOT_FOUND',
+  408: 'GW_REQUEST_TIMEOUT',
   413: 'GW_PAYLOAD_TOO_LARGE',
   415: 'GW_UNSUPPORTED_MEDIA_TYPE',
   429: 'GW_RATE_LIMITED',
@@ -32,14 +33,41 @@ function validationField(err: FastifyError): string {
   return parts.join('.')
 }
 
+/** The only words a 5xx ever says: engine text, addresses and stack traces stay in the log. */
+const FIXED_5XX: Record<number, string> = {
+  500: 'internal error',
+  502: 'bad gateway',
+  503: 'the authorization engine or a required store is unavailable',
+  504: 'the authorization engine did not answer in time',
+}
+
+/** 5xx codes whose messages the gateway writes itself, from nothing but the caller's own input. */
+const AUTHORED_5XX = new Set(['GW_WRITE_CONTENTION', 'GW_EVENT_IN_PROGRESS', 'GW_OVERLOADED'])
+
+function message5xx(err: FastifyError, status: number): string {
+  if (err instanceof GatewayError && AUTHORED_5XX.has(err.code)) return err.message
+  return FIXED_5XX[status] ?? 'internal error'
+}
+
 async function errorHandlerPlugin(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (err instanceof EngineError) {
-      app.metrics?.engineErrors.inc({ kind: err.kind })
-      err = fromEngineError(err) as unknown as FastifyError
+    if (err instanceof EngineError) err = fromEngineError(err) as unknown as FastifyError
+    const cause = (err as { cause?: unknown }).cause
+    if (cause instanceof EngineError) app.metrics?.engineErrors.inc({ kind: cause.kind })
+
+    const status = err instanceof GatewayError ? err.statusCode : err.validation ? 400 : err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+    if (status >= 500) {
+      req.log.error({ err, cause }, 'request failed')
+      return reply.code(status).send({
+        statusCode: status,
+        code: err instanceof GatewayError ? err.code : (CODE_BY_STATUS[status] ?? 'GW_INTERNAL'),
+        error: STATUS_CODES[status] ?? 'Error',
+        message: `${message5xx(err, status)} (request ${req.id})`,
+        requestId: req.id,
+      })
     }
     if (err instanceof GatewayError) {
-      if (err.statusCode >= 500) req.log.error({ err }, err.message)
+      if (cause) req.log.info({ cause }, err.message)
       return reply.code(err.statusCode).send({
         statusCode: err.statusCode,
         code: err.code,
@@ -59,16 +87,6 @@ async function errorHandlerPlugin(app: FastifyInstance) {
         error: 'Bad Request',
         message: `${field}: ${detail}`,
         field,
-      })
-    }
-    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
-    if (status >= 500) {
-      req.log.error({ err }, 'request failed')
-      return reply.code(status).send({
-        statusCode: status,
-        code: CODE_BY_STATUS[status] ?? 'GW_INTERNAL',
-        error: STATUS_CODES[status] ?? 'Error',
-        message: status === 503 ? 'service unavailable' : 'internal error',
       })
     }
     return reply.code(status).send({

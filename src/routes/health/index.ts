@@ -42,7 +42,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             await p.check()
             return [p.name, { ok: true }] as const
           } catch (err) {
-            return [p.name, { ok: false, error: (err as Error).message }] as const
+            // The cause (addresses, driver text) is for operators: logged, not shown to probes.
+            app.log.warn({ err, probe: p.name }, 'readiness probe failed')
+            return [p.name, { ok: false, error: 'unreachable' }] as const
           }
         }),
       )
