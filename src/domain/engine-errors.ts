@@ -49,7 +49,7 @@ export function fromEngineError(err: unknown, fields: FieldNames = {}): GatewayE
   if (!(err instanceof EngineError)) return caused(new GatewayError('GW_INTERNAL', 500, 'internal error'), err)
   // SpiceDB reports unknown types, relations and permissions as FAILED_PRECONDITION: they are
   // the caller's bad input, not a broken invariant.
-  const schemaMiss = err.kind === 'failed_precondition' && /not found|does not exist|not allowed on|unknown/i.test(err.message)
+  const schemaMiss = err.kind === 'failed_precondition' && /not found|does not exist|not allowed on|unknown|does not have type information/i.test(err.message)
   switch (schemaMiss ? 'invalid_argument' : err.kind) {
     case 'invalid_argument': {
       const field = fieldFor(err.message, fields)

@@ -68,8 +68,18 @@ export const ErrorResponse = Type.Object(
   { $id: 'ErrorResponse' },
 )
 
+/**
+ * Every failure a route can answer with, in one shape: the route's own 400 and 503, and those
+ * that come from the door (keys, timeouts, sizes, media types, rate limits).
+ */
 export const errorResponses = {
   400: Type.Ref('ErrorResponse'),
+  401: Type.Ref('ErrorResponse'),
+  408: Type.Ref('ErrorResponse'),
+  413: Type.Ref('ErrorResponse'),
+  415: Type.Ref('ErrorResponse'),
+  429: Type.Ref('ErrorResponse'),
+  431: Type.Ref('ErrorResponse'),
   503: Type.Ref('ErrorResponse'),
 }
 

@@ -9,6 +9,8 @@ import { GatewayError } from '../../domain/errors.js'
 import { fromEngineError } from '../../domain/engine-errors.js'
 import { EngineError } from '../../engine/port.js'
 
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'GW_VALIDATION',
   401: 'GW_UNAUTHORIZED',
@@ -98,11 +100,20 @@ async function errorHandlerPlugin(app: FastifyInstance) {
   })
 
   app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? '/'
+    // A known path asked with another method is 405 with the methods it has, not 404.
+    const allowed = METHODS.filter((method) => app.hasRoute({ method, url: path }))
+    if (allowed.length > 0) {
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({ statusCode: 405, code: 'GW_METHOD_NOT_ALLOWED', error: 'Method Not Allowed', message: `${path} answers ${allowed.join(', ')}` })
+    }
     reply.code(404).send({
       statusCode: 404,
       code: 'GW_NOT_FOUND',
       error: 'Not Found',
-      message: `no route ${req.method} ${req.url.split('?')[0]}`,
+      message: `no route ${req.method} ${path}`,
     })
   })
 }

@@ -21,7 +21,7 @@ const Status = Type.Object({
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: Status } } },
+    { schema: { tags: ['operations'], summary: 'The process is alive', security: [], response: { 200: Status } } },
     async () => ({ status: 'ok' }),
   )
 
@@ -31,6 +31,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['operations'],
         summary: 'The engine and every required store answer',
+        security: [],
         response: { 200: Status, 503: Status },
       },
     },
