@@ -15,7 +15,7 @@ CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/trellis
 VENV=$CACHE/schemathesis-venv
 ST_VERSION=${ST_VERSION:-4.32.5}
 SEED=${ST_SEED:-20261123}
-MAX_EXAMPLES=${ST_MAX_EXAMPLES:-12}
+MAX_EXAMPLES=${ST_MAX_EXAMPLES:-10}
 # What every run checks: no 5xx, only documented statuses and content types, answers that
 # match their schemas, invalid input refused, unsupported methods refused.
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,unsupported_method
@@ -56,7 +56,7 @@ run() {
   done
   printf '\n=== schemathesis (%s): seed %s, %s examples per operation\n' "$name" "$SEED" "$MAX_EXAMPLES"
   local rc=0
-  "$VENV/bin/st" run "http://127.0.0.1:$port/openapi.json" \
+  "$VENV/bin/st" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/openapi.json" \
     --seed "$SEED" --max-examples "$MAX_EXAMPLES" --workers 2 \
     --generation-database none --no-color --request-timeout 10 \
     --suppress-health-check all "$@" || rc=$?

@@ -3,7 +3,7 @@
  * stable code. Validation failures name the field; 5xx causes are logged, not shown.
  */
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
 import { GatewayError } from '../../domain/errors.js'
 import { fromEngineError } from '../../domain/engine-errors.js'
@@ -52,7 +52,11 @@ function message5xx(err: FastifyError, status: number): string {
 }
 
 async function errorHandlerPlugin(app: FastifyInstance) {
+  const notFound = notFoundHandler(app)
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    // The body of a request to no route (an unknown method such as QUERY without a content type)
+    // failed to parse: the answer is still that there is no such route.
+    if (req.is404 && (!err.statusCode || err.statusCode < 500)) return notFound(req, reply)
     if (err instanceof EngineError) err = fromEngineError(err) as unknown as FastifyError
     const cause = (err as { cause?: unknown }).cause
     if (cause instanceof EngineError) app.metrics?.engineErrors.inc({ kind: cause.kind })
@@ -99,7 +103,12 @@ async function errorHandlerPlugin(app: FastifyInstance) {
     })
   })
 
-  app.setNotFoundHandler((req, reply) => {
+  app.setNotFoundHandler(notFound)
+}
+
+/** 404 for an unknown path; 405 with `Allow` for a known path asked with another method. */
+function notFoundHandler(app: FastifyInstance) {
+  return (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0] ?? '/'
     // A known path asked with another method is 405 with the methods it has, not 404.
     const allowed = METHODS.filter((method) => app.hasRoute({ method, url: path }))
@@ -115,7 +124,7 @@ async function errorHandlerPlugin(app: FastifyInstance) {
       error: 'Not Found',
       message: `no route ${req.method} ${path}`,
     })
-  })
+  }
 }
 
 export default fp(errorHandlerPlugin, { name: 'error-handler' })

@@ -96,16 +96,21 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object(
-            {
-              resource: Type.String(),
-              permission: Type.String(),
-              subjectType: Type.String(),
-              subjects: Type.Array(Type.Object({ subject: Type.String(), permissionship: Permissionship, via: Type.Array(Path) })),
-              reportedAt: ZedToken,
+          200: {
+            description: 'JSON; with format=csv, text/csv with one row per path',
+            content: {
+              'application/json': {
+                schema: Type.Object({
+                  resource: Type.String(),
+                  permission: Type.String(),
+                  subjectType: Type.String(),
+                  subjects: Type.Array(Type.Object({ subject: Type.String(), permissionship: Permissionship, via: Type.Array(Path) })),
+                  reportedAt: ZedToken,
+                }),
+              },
+              'text/csv': { schema: Type.String({ description: 'subject,permissionship,path; one row per path' }) },
             },
-            { description: 'JSON; with format=csv, text/csv with one row per path' },
-          ),
+          },
           ...errorResponses,
         },
       },
