@@ -144,6 +144,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cursorSecret: e.CURSOR_SECRET,
     requestTimeoutMs: Number(e.REQUEST_TIMEOUT_MS ?? 30_000),
     connectionTimeoutMs: Number(e.CONNECTION_TIMEOUT_MS ?? 60_000),
-    contextMaxBytes: Number(e.CONTEXT_MAX_BYTES ?? 4096),
+    // SpiceDB refuses contexts over 4096 bytes; the gateway adds `now` to the caller's.
+    contextMaxBytes: Number(e.CONTEXT_MAX_BYTES ?? 4000),
   }
 }
