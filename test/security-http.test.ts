@@ -94,3 +94,29 @@ t.test('protocol-level failures answer in the error shape with a code', async (t
   t.equal(notJson.statusCode, 400, 'a body that does not parse: 400')
   t.match(notJson.json().code, /^GW_/)
 })
+
+t.test('wrong methods, undecodable URLs and unknown batch fields are refused in the error shape', async (t) => {
+  const app = await buildTestApp(t)
+  const trace = await app.inject({ method: 'TRACE', url: '/healthz' })
+  t.equal(trace.statusCode, 405, 'another method on a known path: 405')
+  t.equal(trace.json().code, 'GW_METHOD_NOT_ALLOWED')
+  t.equal(trace.headers.allow, 'GET, HEAD', 'with the methods it has')
+  const put = await app.inject({ method: 'PUT', url: '/v1/check', payload: CHECK, headers: { 'content-type': 'application/json' } })
+  t.equal(put.statusCode, 405)
+  t.equal(put.headers.allow, 'POST')
+  const unknown = await app.inject({ method: 'GET', url: '/v1/nothing' })
+  t.equal(unknown.statusCode, 404)
+  t.equal(unknown.json().code, 'GW_NOT_FOUND')
+  const badUrl = await app.inject({ method: 'GET', url: '/v1/check%zz' })
+  t.equal(badUrl.statusCode, 400, 'a URL that does not decode: 400')
+  t.equal(badUrl.json().code, 'GW_BAD_URL')
+  const batch = await app.inject({
+    method: 'POST',
+    url: '/v1/events',
+    payload: { events: [{ id: 'e1', type: 'certificate.awarded', data: { certificateId: 'c1', learnerId: 'l1' } }], extra: 1 },
+  })
+  t.equal(batch.statusCode, 400, 'a batch with an unknown field: 400')
+  t.equal(batch.json().field, 'extra')
+  const read = await app.inject({ method: 'GET', url: '/v1/relationships?resource=certificate:c1' })
+  t.same(read.json().relationships, [], 'and nothing was applied')
+})

@@ -31,6 +31,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['questions'],
         summary: 'Which resources of a type can this subject reach with this permission?',
+        description:
+          'Paged: at most `limit` (default and maximum 1000) per page, and a signed `cursor` while more may follow. ' +
+          'A page never lists a resource twice; across pages a resource reachable by several paths can appear ' +
+          'again (SpiceDB streams one result per path and keeps no state between pages), so merge pages by id.',
         body: Type.Object(
           {
             resourceType: TypeName,
