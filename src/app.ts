@@ -10,6 +10,7 @@ import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
 import engine from './plugins/app/engine.js'
+import inputHygiene, { clientErrorHandler, frameworkErrors } from './plugins/app/input-hygiene.js'
 import auth from './plugins/app/auth.js'
 import apiKeys from './plugins/app/api-keys.js'
 import rateLimit from './plugins/external/rate-limit.js'
@@ -47,6 +48,16 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     bodyLimit: config.bodyLimitBytes,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
     trustProxy: config.trustProxy,
+    // A stalled body or an idle socket is closed rather than held open indefinitely.
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
+    http: {
+      headersTimeout: Math.min(config.requestTimeoutMs || 60_000, 60_000),
+      // how often Node looks for requests past their timeout (its default is 30 s)
+      connectionsCheckingInterval: 1000,
+    },
+    clientErrorHandler,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
@@ -59,6 +70,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(swagger)
   await app.register(underPressure)
   await app.register(engine, { config, engine: options.engine, clock: options.clock })
+  await app.register(inputHygiene)
   await app.register(redis, { url: config.redisUrl })
   // authentication is decided per route, so it is in place before any /v1 route is added
   await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile })

@@ -37,6 +37,12 @@ export const EnvSchema = Type.Object({
   EVENTS_STREAM_ENABLED: Type.Optional(Bool),
   BODY_LIMIT_BYTES: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
   MAX_BULK_ITEMS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
+  CURSOR_SECRET: Type.Optional(
+    Type.String({ minLength: 32, description: 'HMAC key for lookup cursors, shared by every replica (32+ characters)' }),
+  ),
+  REQUEST_TIMEOUT_MS: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'time to receive a whole request, body included' })),
+  CONNECTION_TIMEOUT_MS: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'idle socket timeout' })),
+  CONTEXT_MAX_BYTES: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'largest caveat context, serialized' })),
   API_KEYS: Type.Optional(
     Type.String({ pattern: '^[^\\s,]{16,}(,[^\\s,]{16,})*$', description: 'comma-separated bearer keys, 16+ characters each' }),
   ),
@@ -89,6 +95,14 @@ export interface Config {
   rateLimit: { windowSeconds: number; authFailures: number; perKey: number }
   /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address */
   trustProxy: boolean | string[] | ((address: string, hop: number) => boolean)
+  /** HMAC key for lookup cursors; absent: a random key per process */
+  cursorSecret?: string
+  /** longest time to receive a whole request (headers and body); 0 disables */
+  requestTimeoutMs: number
+  /** idle socket timeout; 0 disables */
+  connectionTimeoutMs: number
+  /** largest caveat context a caller may send or write, serialized as JSON */
+  contextMaxBytes: number
 }
 
 export class ConfigError extends Error {
@@ -165,6 +179,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       perKey: Number(e.RATE_LIMIT_PER_KEY ?? 600_000),
     },
     trustProxy: trustProxy(e.TRUST_PROXY),
+    cursorSecret: e.CURSOR_SECRET,
+    requestTimeoutMs: Number(e.REQUEST_TIMEOUT_MS ?? 30_000),
+    connectionTimeoutMs: Number(e.CONNECTION_TIMEOUT_MS ?? 60_000),
+    // SpiceDB refuses contexts over 4096 bytes; the gateway adds `now` to the caller's.
+    contextMaxBytes: Number(e.CONTEXT_MAX_BYTES ?? 4000),
   }
 }
 

@@ -5,6 +5,7 @@
 import type { CheckItem, CheckResult, EnginePort, Permissionship } from '../engine/port.js'
 import { resolveConsistency, withGatewayContext, type ConsistencyInput } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
+import { badRequest } from './errors.js'
 import { parseObject, parseSubject } from './refs.js'
 
 export interface CheckInput {
@@ -22,12 +23,14 @@ export interface CheckOutcome {
 }
 
 export function toCheckItem(input: CheckInput, now: Date, prefix = ''): CheckItem {
-  return {
-    resource: parseObject(input.resource, `${prefix}resource`),
-    permission: input.permission,
-    subject: parseSubject(input.subject, `${prefix}subject`),
-    context: withGatewayContext(input.context, now, `${prefix}context`),
+  const resource = parseObject(input.resource, `${prefix}resource`)
+  const subject = parseSubject(input.subject, `${prefix}subject`)
+  // SpiceDB answers "allowed" when the subject is the very permission asked about, even for an
+  // object that does not exist: a tautology, never a question worth answering yes to.
+  if (subject.relation === input.permission && subject.type === resource.type && subject.id === resource.id) {
+    throw badRequest(`${prefix}subject`, 'is the permission being checked on this resource', 'GW_SELF_REFERENCE')
   }
+  return { resource, permission: input.permission, subject, context: withGatewayContext(input.context, now, `${prefix}context`) }
 }
 
 export function outcome(r: CheckResult): CheckOutcome {

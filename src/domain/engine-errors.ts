@@ -25,25 +25,43 @@ function fieldFor(message: string, fields: FieldNames): string {
   return fields.resource ?? fields.permission ?? 'request'
 }
 
+/**
+ * Engine text fit for a caller's 400: the first line of SpiceDB's message (which names the
+ * type, relation or caveat at fault), or a fixed sentence when it carries Go internals (stack
+ * traces, source paths, addresses) or runs long. The full text goes to the log with the cause.
+ */
+export function cleanEngineMessage(message: string): string {
+  const first = (message.split('\n')[0] ?? '').trim()
+  if (!first || first.length > 240 || /goroutine|panic|\.go:\d|0x[0-9a-f]{6,}|runtime\.|github\.com\//i.test(first)) {
+    return 'the authorization engine refused this input'
+  }
+  return first
+}
+
+/** A gateway error that remembers the engine failure behind it (logs and metrics read `cause`). */
+function caused(err: GatewayError, cause: unknown): GatewayError {
+  Object.defineProperty(err, 'cause', { value: cause, enumerable: false, configurable: true, writable: true })
+  return err
+}
+
 export function fromEngineError(err: unknown, fields: FieldNames = {}): GatewayError {
   if (err instanceof GatewayError) return err
-  if (!(err instanceof EngineError)) return new GatewayError('GW_INTERNAL', 500, 'internal error')
+  if (!(err instanceof EngineError)) return caused(new GatewayError('GW_INTERNAL', 500, 'internal error'), err)
   // SpiceDB reports unknown types, relations and permissions as FAILED_PRECONDITION: they are
   // the caller's bad input, not a broken invariant.
-  const schemaMiss = err.kind === 'failed_precondition' && /not found|does not exist|not allowed on|unknown/i.test(err.message)
+  const schemaMiss = err.kind === 'failed_precondition' && /not found|does not exist|not allowed on|unknown|does not have type information/i.test(err.message)
   switch (schemaMiss ? 'invalid_argument' : err.kind) {
     case 'invalid_argument': {
       const field = fieldFor(err.message, fields)
       const code = field === fields.permission ? 'GW_UNKNOWN_PERMISSION' : 'GW_INVALID_ARGUMENT'
-      return badRequest(field, err.message, code)
+      return caused(badRequest(field, cleanEngineMessage(err.message), code), err)
     }
     case 'failed_precondition':
-      return conflict('GW_PRECONDITION_FAILED', err.message)
+      return caused(conflict('GW_PRECONDITION_FAILED', cleanEngineMessage(err.message)), err)
     case 'not_found':
-      return badRequest(fields.resource ?? 'request', err.message)
-    case 'unavailable':
-      return engineUnavailable(`the authorization engine is unavailable: ${err.message}`)
+      return caused(badRequest(fields.resource ?? 'request', cleanEngineMessage(err.message)), err)
     default:
-      return engineUnavailable(`the authorization engine failed: ${err.message}`)
+      // 5xx: the handler answers a fixed message and the request id; the engine text is logged.
+      return caused(engineUnavailable(), err)
   }
 }

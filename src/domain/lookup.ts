@@ -4,27 +4,23 @@
 import type { EnginePort } from '../engine/port.js'
 import { resolveConsistency, withGatewayContext, type ConsistencyInput } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
-import { badRequest } from './errors.js'
+import { CursorSigner } from './cursor.js'
 import { parseObject, parseSubject } from './refs.js'
 
-/**
- * The gateway's page cursor: SpiceDB's cursor plus the clock of the first page. SpiceDB only
- * accepts a cursor with the exact arguments of the call that made it, `now` included, and a
- * paged listing should be judged at one moment anyway.
- */
-function encodeCursor(engineCursor: string, now: Date): string {
-  return Buffer.from(JSON.stringify({ c: engineCursor, n: now.toISOString() })).toString('base64url')
-}
+/** The engine's own ceiling on a lookup page; a lookup without a limit gets pages of this size. */
+export const MAX_LOOKUP_LIMIT = 1000
 
-function decodeCursor(cursor: string): { c: string; n: Date } {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c?: unknown; n?: unknown }
-    const n = new Date(String(v.n))
-    if (typeof v.c !== 'string' || Number.isNaN(n.getTime())) throw new Error('shape')
-    return { c: v.c, n }
-  } catch {
-    throw badRequest('cursor', 'is not a cursor this gateway issued')
+/**
+ * One page of hits without repeats: SpiceDB reports a resource once per path that reaches it,
+ * so a resource reachable twice would be listed twice. A definite answer beats a conditional one.
+ */
+function dedupe<T extends { id: string; permissionship: string }>(hits: T[]): T[] {
+  const byId = new Map<string, T>()
+  for (const h of hits) {
+    const seen = byId.get(h.id)
+    if (!seen || (seen.permissionship !== 'has_permission' && h.permissionship === 'has_permission')) byId.set(h.id, h)
   }
+  return [...byId.values()]
 }
 
 export async function lookupResources(
@@ -39,17 +35,24 @@ export async function lookupResources(
     consistency?: ConsistencyInput
   },
   now: Date,
+  cursors: CursorSigner,
 ) {
   const subject = parseSubject(input.subject, 'subject')
-  const page = input.cursor ? decodeCursor(input.cursor) : undefined
+  const limit = input.limit ?? MAX_LOOKUP_LIMIT
+  // The cursor is bound to the question (paging another one with it is refused) and carries the
+  // clock of the first page: SpiceDB accepts a cursor only with the arguments that made it, and
+  // a paged listing is judged at one moment anyway.
+  const question = CursorSigner.question([input.resourceType, input.permission, input.subject, input.context ?? {}, limit])
+  const page = input.cursor ? cursors.open(input.cursor, question, now) : undefined
   const clock = page?.n ?? now
   const context = withGatewayContext(input.context, clock)
   try {
     const res = await engine.lookupResources(
-      { resourceType: input.resourceType, permission: input.permission, subject, context, limit: input.limit, cursor: page?.c },
+      { resourceType: input.resourceType, permission: input.permission, subject, context, limit, cursor: page?.c },
       resolveConsistency(input.consistency),
     )
-    return res.cursor ? { resources: res.resources, cursor: encodeCursor(res.cursor, clock) } : { resources: res.resources }
+    const resources = dedupe(res.resources)
+    return res.cursor ? { resources, cursor: cursors.sign({ c: res.cursor, n: clock.toISOString(), q: question }) } : { resources }
   } catch (err) {
     throw fromEngineError(err, { resource: 'resourceType', permission: 'permission', subject: 'subject', context: 'context' })
   }

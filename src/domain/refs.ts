@@ -9,8 +9,10 @@
 import type { CaveatRef, ObjectRef, Relationship, SubjectRef } from '../engine/port.js'
 import { InvalidReferenceError } from './errors.js'
 
-// From SpiceDB's validation rules (proto/authzed/api/v1/core.proto).
-const TYPE = '(?:[a-z][a-z0-9_]{1,61}[a-z0-9]/)*[a-z][a-z0-9_]{1,62}[a-z0-9]'
+// From SpiceDB's validation rules (proto/authzed/api/v1/core.proto). SpiceDB allows any number of
+// `prefix/` segments within 128 bytes; one at most keeps every match within those 128 bytes
+// (63 + 1 + 64) without a length check a JSON-schema pattern cannot express.
+const TYPE = '(?:[a-z][a-z0-9_]{1,61}[a-z0-9]/)?[a-z][a-z0-9_]{1,62}[a-z0-9]'
 const ID = '[a-zA-Z0-9/_|\\-=+]{1,1024}'
 const RELATION = '[a-z][a-z0-9_]{1,62}[a-z0-9]'
 

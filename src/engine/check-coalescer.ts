@@ -5,8 +5,9 @@
  * about a millisecond), while a bulk call of a hundred items costs little more than one.
  * Checks that arrive in the same turn of the event loop with the same consistency are sent
  * together, in chunks of at most `maxBatch` items, and each caller gets its own slice back.
+ * A merged call that fails is split until only the caller at fault gets the failure.
  */
-import type { CheckAnswer, CheckItem, Consistency } from './port.js'
+import { EngineError, type CheckAnswer, type CheckItem, type Consistency } from './port.js'
 
 type BulkFn = (items: CheckItem[], consistency: Consistency) => Promise<CheckAnswer>
 
@@ -63,17 +64,34 @@ export class CheckCoalescer {
   }
 
   private send(p: Pending): void {
-    const all = p.waiters.flatMap((w) => w.items)
-    this.bulk(all, p.consistency).then(
+    this.run(p.waiters, p.consistency)
+  }
+
+  /**
+   * One merged call for these callers. One caller's input can fail the whole call (a context
+   * the engine refuses): no other caller may get that error, so a failed call is split in two
+   * and each half sent again, down to the single caller at fault. A bad caller among n costs
+   * about 2·log2(n) more calls, never one call per caller at once. An engine that is down
+   * fails everyone alike: no retry.
+   */
+  private run(waiters: Waiter[], consistency: Consistency): void {
+    const all = waiters.flatMap((w) => w.items)
+    this.bulk(all, consistency).then(
       (answer) => {
         let offset = 0
-        for (const w of p.waiters) {
+        for (const w of waiters) {
           w.resolve({ results: answer.results.slice(offset, offset + w.items.length), checkedAt: answer.checkedAt })
           offset += w.items.length
         }
       },
       (err) => {
-        for (const w of p.waiters) w.reject(err)
+        if (waiters.length === 1 || (err instanceof EngineError && err.kind === 'unavailable')) {
+          for (const w of waiters) w.reject(err)
+          return
+        }
+        const half = Math.ceil(waiters.length / 2)
+        this.run(waiters.slice(0, half), consistency)
+        this.run(waiters.slice(half), consistency)
       },
     )
   }

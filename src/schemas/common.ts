@@ -18,7 +18,7 @@ export const SubjectRefString = Type.String({
   examples: ['user:rob'],
 })
 
-export const TypeName = Type.String({ pattern: PATTERNS.type, description: 'an object type', examples: ['program'] })
+export const TypeName = Type.String({ pattern: PATTERNS.type, maxLength: 128, description: 'an object type', examples: ['program'] })
 export const PermissionName = Type.String({
   pattern: PATTERNS.relation,
   description: 'a permission or relation name',
@@ -63,12 +63,23 @@ export const ErrorResponse = Type.Object(
     message: Type.String(),
     field: Type.Optional(Type.String({ description: 'the request field at fault (400s)' })),
     details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    requestId: Type.Optional(Type.String({ description: 'on 5xx: quote it to operators, who find the cause in the log' })),
   },
   { $id: 'ErrorResponse' },
 )
 
+/**
+ * Every failure a route can answer with, in one shape: the route's own 400 and 503, and those
+ * that come from the door (keys, timeouts, sizes, media types, rate limits).
+ */
 export const errorResponses = {
   400: Type.Ref('ErrorResponse'),
+  401: Type.Ref('ErrorResponse'),
+  408: Type.Ref('ErrorResponse'),
+  413: Type.Ref('ErrorResponse'),
+  415: Type.Ref('ErrorResponse'),
+  429: Type.Ref('ErrorResponse'),
+  431: Type.Ref('ErrorResponse'),
   503: Type.Ref('ErrorResponse'),
 }
 

@@ -3,17 +3,20 @@
  * stable code. Validation failures name the field; 5xx causes are logged, not shown.
  */
 import fp from 'fastify-plugin'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
 import { GatewayError } from '../../domain/errors.js'
 import { fromEngineError } from '../../domain/engine-errors.js'
 import { EngineError } from '../../engine/port.js'
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'GW_VALIDATION',
   401: 'GW_UNAUTHORIZED',
   403: 'GW_FORBIDDEN',
   404: 'GW_NOT_FOUND',
+  408: 'GW_REQUEST_TIMEOUT',
   413: 'GW_PAYLOAD_TOO_LARGE',
   415: 'GW_UNSUPPORTED_MEDIA_TYPE',
   429: 'GW_RATE_LIMITED',
@@ -32,14 +35,45 @@ function validationField(err: FastifyError): string {
   return parts.join('.')
 }
 
+/** The only words a 5xx ever says: engine text, addresses and stack traces stay in the log. */
+const FIXED_5XX: Record<number, string> = {
+  500: 'internal error',
+  502: 'bad gateway',
+  503: 'the authorization engine or a required store is unavailable',
+  504: 'the authorization engine did not answer in time',
+}
+
+/** 5xx codes whose messages the gateway writes itself, from nothing but the caller's own input. */
+const AUTHORED_5XX = new Set(['GW_WRITE_CONTENTION', 'GW_EVENT_IN_PROGRESS', 'GW_OVERLOADED'])
+
+function message5xx(err: FastifyError, status: number): string {
+  if (err instanceof GatewayError && AUTHORED_5XX.has(err.code)) return err.message
+  return FIXED_5XX[status] ?? 'internal error'
+}
+
 async function errorHandlerPlugin(app: FastifyInstance) {
+  const notFound = notFoundHandler(app)
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (err instanceof EngineError) {
-      app.metrics?.engineErrors.inc({ kind: err.kind })
-      err = fromEngineError(err) as unknown as FastifyError
+    // The body of a request to no route (an unknown method such as QUERY without a content type)
+    // failed to parse: the answer is still that there is no such route.
+    if (req.is404 && (!err.statusCode || err.statusCode < 500)) return notFound(req, reply)
+    if (err instanceof EngineError) err = fromEngineError(err) as unknown as FastifyError
+    const cause = (err as { cause?: unknown }).cause
+    if (cause instanceof EngineError) app.metrics?.engineErrors.inc({ kind: cause.kind })
+
+    const status = err instanceof GatewayError ? err.statusCode : err.validation ? 400 : err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
+    if (status >= 500) {
+      req.log.error({ err, cause }, 'request failed')
+      return reply.code(status).send({
+        statusCode: status,
+        code: err instanceof GatewayError ? err.code : (CODE_BY_STATUS[status] ?? 'GW_INTERNAL'),
+        error: STATUS_CODES[status] ?? 'Error',
+        message: `${message5xx(err, status)} (request ${req.id})`,
+        requestId: req.id,
+      })
     }
     if (err instanceof GatewayError) {
-      if (err.statusCode >= 500) req.log.error({ err }, err.message)
+      if (cause) req.log.info({ cause }, err.message)
       return reply.code(err.statusCode).send({
         statusCode: err.statusCode,
         code: err.code,
@@ -61,16 +95,6 @@ async function errorHandlerPlugin(app: FastifyInstance) {
         field,
       })
     }
-    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
-    if (status >= 500) {
-      req.log.error({ err }, 'request failed')
-      return reply.code(status).send({
-        statusCode: status,
-        code: CODE_BY_STATUS[status] ?? 'GW_INTERNAL',
-        error: STATUS_CODES[status] ?? 'Error',
-        message: status === 503 ? 'service unavailable' : 'internal error',
-      })
-    }
     return reply.code(status).send({
       statusCode: status,
       code: CODE_BY_STATUS[status] ?? (err.code?.startsWith('GW_') ? err.code : 'GW_BAD_REQUEST'),
@@ -79,14 +103,28 @@ async function errorHandlerPlugin(app: FastifyInstance) {
     })
   })
 
-  app.setNotFoundHandler((req, reply) => {
+  app.setNotFoundHandler(notFound)
+}
+
+/** 404 for an unknown path; 405 with `Allow` for a known path asked with another method. */
+function notFoundHandler(app: FastifyInstance) {
+  return (req: FastifyRequest, reply: FastifyReply) => {
+    const path = req.url.split('?')[0] ?? '/'
+    // A known path asked with another method is 405 with the methods it has, not 404.
+    const allowed = METHODS.filter((method) => app.hasRoute({ method, url: path }))
+    if (allowed.length > 0) {
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({ statusCode: 405, code: 'GW_METHOD_NOT_ALLOWED', error: 'Method Not Allowed', message: `${path} answers ${allowed.join(', ')}` })
+    }
     reply.code(404).send({
       statusCode: 404,
       code: 'GW_NOT_FOUND',
       error: 'Not Found',
-      message: `no route ${req.method} ${req.url.split('?')[0]}`,
+      message: `no route ${req.method} ${path}`,
     })
-  })
+  }
 }
 
 export default fp(errorHandlerPlugin, { name: 'error-handler' })

@@ -76,7 +76,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (req) => explain(app.engine, req.body, app.clock()),
+    async (req) => {
+      app.contextRules.request(req.body.context)
+      return explain(app.engine, req.body, app.clock())
+    },
   )
 
   app.get(
@@ -96,16 +99,21 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object(
-            {
-              resource: Type.String(),
-              permission: Type.String(),
-              subjectType: Type.String(),
-              subjects: Type.Array(Type.Object({ subject: Type.String(), permissionship: Permissionship, via: Type.Array(Path) })),
-              reportedAt: ZedToken,
+          200: {
+            description: 'JSON; with format=csv, text/csv with one row per path',
+            content: {
+              'application/json': {
+                schema: Type.Object({
+                  resource: Type.String(),
+                  permission: Type.String(),
+                  subjectType: Type.String(),
+                  subjects: Type.Array(Type.Object({ subject: Type.String(), permissionship: Permissionship, via: Type.Array(Path) })),
+                  reportedAt: ZedToken,
+                }),
+              },
+              'text/csv': { schema: Type.String({ description: 'subject,permissionship,path; one row per path' }) },
             },
-            { description: 'JSON; with format=csv, text/csv with one row per path' },
-          ),
+          },
           ...errorResponses,
         },
       },

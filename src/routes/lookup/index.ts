@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { lookupResources, lookupSubjects } from '../../domain/lookup.js'
+import { CursorSigner } from '../../domain/cursor.js'
+import { MAX_LOOKUP_LIMIT, lookupResources, lookupSubjects } from '../../domain/lookup.js'
 import {
   Consistency,
   Context,
@@ -19,6 +20,11 @@ const Hit = Type.Object({
 })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
+  if (!app.config.cursorSecret) {
+    app.log.warn('CURSOR_SECRET is not set: lookup cursors are signed with a random key, so they do not survive a restart or work on another replica')
+  }
+  const cursors = new CursorSigner(app.config.cursorSecret)
+
   app.post(
     '/v1/lookup/resources',
     {
@@ -26,14 +32,20 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['questions'],
         summary: 'Which resources of a type can this subject reach with this permission?',
+        description:
+          'Paged: at most `limit` (default and maximum 1000) per page, and a signed `cursor` while more may follow. ' +
+          'A page never lists a resource twice; across pages a resource reachable by several paths can appear ' +
+          'again (SpiceDB streams one result per path and keeps no state between pages), so merge pages by id.',
         body: Type.Object(
           {
             resourceType: TypeName,
             permission: PermissionName,
             subject: SubjectRefString,
             context: Type.Optional(Context),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
-            cursor: Type.Optional(Type.String({ minLength: 1, description: 'from the previous page' })),
+            limit: Type.Optional(
+              Type.Integer({ minimum: 1, maximum: MAX_LOOKUP_LIMIT, description: `page size; absent: pages of ${MAX_LOOKUP_LIMIT}` }),
+            ),
+            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'from the previous page (signed; any edit is refused)' })),
             consistency: Type.Optional(Consistency),
           },
           { additionalProperties: false },
@@ -47,7 +59,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (req) => lookupResources(app.engine, req.body, app.clock()),
+    async (req) => {
+      app.contextRules.request(req.body.context)
+      return lookupResources(app.engine, req.body, app.clock(), cursors)
+    },
   )
 
   app.post(
@@ -70,7 +85,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ subjects: Type.Array(Hit) }), ...errorResponses },
       },
     },
-    async (req) => lookupSubjects(app.engine, req.body, app.clock()),
+    async (req) => {
+      app.contextRules.request(req.body.context)
+      return lookupSubjects(app.engine, req.body, app.clock())
+    },
   )
 }
 

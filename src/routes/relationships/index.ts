@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { deleteRelationships, readRelationships, writeRelationships } from '../../domain/relationships.js'
 import { deleteBodyScope } from '../../domain/scopes.js'
+import { parseRelationship } from '../../domain/refs.js'
 import {
   ObjectRefString,
   PermissionName,
@@ -11,6 +12,9 @@ import {
   ZedToken,
   errorResponses,
 } from '../../schemas/common.js'
+
+/** The engine's ceiling on one read; a read without a limit gets pages of this size. */
+const MAX_READ_LIMIT = 1000
 
 const Filter = Type.Object(
   {
@@ -46,8 +50,10 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
           {
             ...Filter.properties,
             // query values arrive as text; bodies are validated without coercion
-            limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$|^10000$', description: '1 to 10000' })),
-            cursor: Type.Optional(Type.String({ minLength: 1 })),
+            limit: Type.Optional(
+              Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', description: `1 to ${MAX_READ_LIMIT}; absent: pages of ${MAX_READ_LIMIT}` }),
+            ),
+            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
           },
           { additionalProperties: false },
         ),
@@ -57,7 +63,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         },
       },
     },
-    async (req) => readRelationships(app.engine, { ...req.query, limit: req.query.limit ? Number(req.query.limit) : undefined }),
+    async (req) => readRelationships(app.engine, { ...req.query, limit: req.query.limit ? Number(req.query.limit) : MAX_READ_LIMIT }),
   )
 
   app.post(
@@ -86,7 +92,15 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         response: { 200: Type.Object({ writtenAt: ZedToken }), 409: Type.Ref('ErrorResponse'), ...errorResponses },
       },
     },
-    async (req) => writeRelationships(app.engine, req.body),
+    async (req) => {
+      // A caveat context written here outranks a check's own (a written `now` would pin the clock): validated first.
+      req.body.updates.forEach((u, i) => {
+        const field = `updates.${i}.relationship`
+        const caveat = parseRelationship(u.relationship, field).caveat
+        if (caveat) app.contextRules.written(caveat.name, caveat.context, field)
+      })
+      return writeRelationships(app.engine, req.body)
+    },
   )
 
   app.delete(
