@@ -1,0 +1,145 @@
+/**
+ * An event that takes something a person already holds is governed by the permission over what
+ * is lost as well as what is gained (domain.md's actor rule, docs/events.md). Each case below
+ * has an actor who may give the new thing but not take the old one: 403, and nothing changed.
+ */
+import t, { type Test } from 'tap'
+import { buildTestApp, type TestApp } from './helpers/app.js'
+import { apply, can, ev, refused, seedOrg, snapshot } from './helpers/events.js'
+
+/** Refused with 403 GW_FORBIDDEN, the relationships unchanged, and these checks still hold. */
+async function forbiddenAndUnchanged(t: Test, app: TestApp, event: object, stillTrue: [string, string, string][]) {
+  const before = await snapshot(app)
+  const body = await refused(t, app, event, 403, 'GW_FORBIDDEN')
+  t.same(await snapshot(app), before, 'nothing changed')
+  for (const [resource, permission, subject] of stillTrue) t.ok(await can(app, resource, permission, subject), `${resource} ${permission} ${subject} still`)
+  return body
+}
+
+t.test('issue 12 reproduction: a tutor cannot demote a program admin by assigning them the participant role', async (t) => {
+  const app = await buildTestApp(t)
+  await apply(
+    t,
+    app,
+    ev('organization.created', { organizationId: 'o', ownerId: 'owner' }),
+    ev('program.created', { programId: 'p', organizationId: 'o' }),
+    ev('program.role_assigned', { programId: 'p', userId: 'pa', role: 'program_admin' }),
+    ev('program.role_assigned', { programId: 'p', userId: 'tu', role: 'tutor' }),
+  )
+  const body = await forbiddenAndUnchanged(t, app, ev('program.role_assigned', { programId: 'p', userId: 'pa', role: 'participant' }, 'user:tu'), [
+    ['program:p', 'edit_content', 'user:pa'],
+  ])
+  t.match(body.message, /create_coordinator.*takes program_admin from user:pa/)
+  t.notOk(await can(app, 'program:p', 'listed_member', 'user:nobody'))
+  // The tutor still enrols people who hold no role, and the program admin may demote themselves.
+  await apply(t, app, ev('program.role_assigned', { programId: 'p', userId: 'new', role: 'participant' }, 'user:tu'))
+  await apply(t, app, ev('program.role_assigned', { programId: 'p', userId: 'pa', role: 'participant' }, 'user:pa'))
+  t.notOk(await can(app, 'program:p', 'edit_content', 'user:pa'))
+  t.ok(await can(app, 'program:p', 'participate', 'user:pa'))
+})
+
+t.test('program.role_assigned: the role replaced is governed too, also for one\'s own role', async (t) => {
+  const app = await buildTestApp(t)
+  await seedOrg(t, app)
+  await apply(
+    t,
+    app,
+    ev('program.created', { programId: 'p1', organizationId: 'acme' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'pam', role: 'program_admin' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'fay', role: 'facilitator' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'tina', role: 'tutor' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'tm', role: 'facilitator' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'cc', role: 'sponsor' }),
+    ev('program.grants_set', { programId: 'p1', userId: 'tm', grants: ['create_team_members'] }),
+    ev('program.grants_set', { programId: 'p1', userId: 'cc', grants: ['create_coordinator'] }),
+  )
+  // A tutor (manage_enrolments) turning themselves into a participant takes the tutor role (create_team_members).
+  await forbiddenAndUnchanged(t, app, ev('program.role_assigned', { programId: 'p1', userId: 'tina', role: 'participant' }, 'user:tina'), [
+    ['program:p1', 'view_stats', 'user:tina'],
+  ])
+  // A team-member creator may make facilitators, but not out of a program admin (create_coordinator).
+  await forbiddenAndUnchanged(t, app, ev('program.role_assigned', { programId: 'p1', userId: 'pam', role: 'facilitator' }, 'user:tm'), [
+    ['program:p1', 'edit_content', 'user:pam'],
+  ])
+  // A coordinator creator may make program admins, but not out of a facilitator (create_team_members).
+  await forbiddenAndUnchanged(t, app, ev('program.role_assigned', { programId: 'p1', userId: 'fay', role: 'program_admin' }, 'user:cc'), [
+    ['program:p1', 'run', 'user:fay'],
+  ])
+  // With the permissions over both roles, the same replacements are applied.
+  await apply(t, app, ev('program.role_assigned', { programId: 'p1', userId: 'fay', role: 'tutor' }, 'user:tm'))
+  await apply(t, app, ev('program.role_assigned', { programId: 'p1', userId: 'pam', role: 'facilitator' }, 'user:adam'))
+  t.notOk(await can(app, 'program:p1', 'edit_content', 'user:pam'))
+  // Re-assigning the role already held takes nothing: the new role's permission is enough.
+  await apply(t, app, ev('program.role_assigned', { programId: 'p1', userId: 'new', role: 'participant' }, 'user:tina'))
+  await apply(t, app, ev('program.role_assigned', { programId: 'p1', userId: 'new', role: 'participant' }, 'user:tina'))
+})
+
+t.test('program.role_revoked takes the team grants too, so it needs create_coordinator when grants are held', async (t) => {
+  const app = await buildTestApp(t)
+  await seedOrg(t, app)
+  await apply(
+    t,
+    app,
+    ev('program.created', { programId: 'p1', organizationId: 'acme' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'tina', role: 'tutor' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'pat', role: 'participant' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'pia', role: 'participant' }),
+    ev('program.grants_set', { programId: 'p1', userId: 'pat', grants: ['view_class_list'] }),
+  )
+  const body = await forbiddenAndUnchanged(t, app, ev('program.role_revoked', { programId: 'p1', userId: 'pat' }, 'user:tina'), [
+    ['program:p1', 'view_class_list', 'user:pat'],
+    ['program:p1', 'participate', 'user:pat'],
+  ])
+  t.match(body.message, /create_coordinator.*takes grant_view_class_list/)
+  await apply(t, app, ev('program.role_revoked', { programId: 'p1', userId: 'pia' }, 'user:tina'))
+  await apply(t, app, ev('program.role_revoked', { programId: 'p1', userId: 'pat' }, 'user:adam'))
+  t.notOk(await can(app, 'program:p1', 'view_class_list', 'user:pat'))
+})
+
+t.test('user.deactivated: manage_coaches deactivates coaches, not admins, authors or holders of admin privileges', async (t) => {
+  const app = await buildTestApp(t)
+  await seedOrg(t, app)
+  await apply(
+    t,
+    app,
+    ev('organization.member_added', { organizationId: 'acme', userId: 'hr', role: 'coach' }),
+    ev('organization.member_added', { organizationId: 'acme', userId: 'sam', role: 'coach' }),
+    ev('organization.privileges_set', { organizationId: 'acme', userId: 'hr', privileges: ['manage_coaches'] }),
+    ev('organization.privileges_set', { organizationId: 'acme', userId: 'cara', privileges: ['manage_admin_privileges'] }),
+  )
+  await forbiddenAndUnchanged(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'adam' }, 'user:hr'), [['organization:acme', 'administer', 'user:adam']])
+  await forbiddenAndUnchanged(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'alex' }, 'user:hr'), [['organization:acme', 'create_course', 'user:alex']])
+  const body = await forbiddenAndUnchanged(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'cara' }, 'user:hr'), [
+    ['organization:acme', 'grant_admin_privileges', 'user:cara'],
+  ])
+  t.match(body.message, /grant_admin_privileges.*takes manage_admin_privileges from user:cara/)
+  await apply(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'sam' }, 'user:hr'))
+  t.notOk(await can(app, 'organization:acme', 'seat', 'user:sam'))
+  await apply(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'cara' }, 'user:olivia'))
+  t.notOk(await can(app, 'organization:acme', 'grant_admin_privileges', 'user:cara'))
+})
+
+t.test('removals and deletions of never-created objects are applied no-ops; member removal needs the organization', async (t) => {
+  const app = await buildTestApp(t)
+  await seedOrg(t, app)
+  const before = await snapshot(app)
+  const noops = [
+    ev('program.deleted', { programId: 'ghost' }),
+    ev('client.deleted', { clientId: 'ghost' }),
+    ev('group.deleted', { groupId: 'ghost' }),
+    ev('program.role_revoked', { programId: 'ghost', userId: 'rob' }),
+    ev('group.coach_removed', { groupId: 'ghost', userId: 'rob' }),
+    ev('group.member_removed', { groupId: 'ghost', userId: 'rob' }),
+    ev('course.co_author_removed', { courseId: 'ghost', userId: 'rob' }),
+    ev('user.manager_removed', { userId: 'rob', managerId: 'ghost' }),
+  ]
+  const res = await apply(t, app, ...noops)
+  t.same(res.results.map((r) => r.status), noops.map(() => 'applied'))
+  t.same(await snapshot(app), before, 'nothing changed')
+  await refused(t, app, ev('organization.member_removed', { organizationId: 'ghost', userId: 'rob' }), 409, 'GW_UNKNOWN_OBJECT')
+  await refused(t, app, ev('user.deactivated', { organizationId: 'ghost', userId: 'rob' }), 409, 'GW_UNKNOWN_OBJECT')
+  await refused(t, app, ev('program.role_assigned', { programId: 'ghost', userId: 'rob', role: 'tutor' }), 409, 'GW_UNKNOWN_OBJECT')
+  // With an actor, the actor check comes first: no one holds a permission on what does not exist.
+  await refused(t, app, ev('program.deleted', { programId: 'ghost' }, 'user:olivia'), 403, 'GW_FORBIDDEN')
+  t.same(await snapshot(app), before)
+})
