@@ -6,6 +6,9 @@
 import t, { type Test } from 'tap'
 import { buildTestApp, type TestApp } from './helpers/app.js'
 import { apply, can, ev, refused, seedOrg, snapshot } from './helpers/events.js'
+import { translateEvent } from '../src/domain/events/apply.js'
+import { parseEvent } from '../src/domain/events/parse.js'
+import { indexSchema } from '../src/domain/events/schema-index.js'
 
 /** Refused with 403 GW_FORBIDDEN, the relationships unchanged, and these checks still hold. */
 async function forbiddenAndUnchanged(t: Test, app: TestApp, event: object, stillTrue: [string, string, string][]) {
@@ -142,4 +145,34 @@ t.test('removals and deletions of never-created objects are applied no-ops; memb
   // With an actor, the actor check comes first: no one holds a permission on what does not exist.
   await refused(t, app, ev('program.deleted', { programId: 'ghost' }, 'user:olivia'), 403, 'GW_FORBIDDEN')
   t.same(await snapshot(app), before)
+})
+
+t.test('race: a role changed between the actor check and the write is judged again, never demoted by a tutor', async (t) => {
+  const app = await buildTestApp(t)
+  const deps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: () => new Date() }
+  const ROUNDS = 150
+  await apply(t, app, ev('organization.created', { organizationId: 'o', ownerId: 'owner' }))
+  await apply(
+    t,
+    app,
+    ...Array.from({ length: ROUNDS }, (_, i) => [
+      ev('program.created', { programId: `p${i}`, organizationId: 'o' }),
+      ev('program.role_assigned', { programId: `p${i}`, userId: 'tu', role: 'tutor' }),
+      ev('program.role_assigned', { programId: `p${i}`, userId: 'pa', role: 'participant' }),
+    ]).flat(),
+  )
+  // Per round, at once and with no in-process queue: the platform promotes pa to program admin,
+  // and the tutor "assigns" pa the participant role. If the tutor's write lands after the
+  // promotion, it takes program_admin away, which a tutor may not do.
+  let demoted = 0
+  await Promise.all(
+    Array.from({ length: ROUNDS }, async (_, i) => {
+      const promote = parseEvent(ev('program.role_assigned', { programId: `p${i}`, userId: 'pa', role: 'program_admin' }))
+      const enrol = parseEvent(ev('program.role_assigned', { programId: `p${i}`, userId: 'pa', role: 'participant' }, 'user:tu'))
+      await Promise.allSettled([translateEvent(deps, promote), translateEvent(deps, enrol)])
+      if (!(await can(app, `program:p${i}`, 'edit_content', 'user:pa'))) demoted++
+    }),
+  )
+  t.comment(`${demoted} of ${ROUNDS} program admins demoted by the tutor`)
+  t.equal(demoted, 0, 'the promotion always stands')
 })
