@@ -180,3 +180,39 @@ t.test('race: a role changed between the actor check and the write is judged aga
   t.comment(`${demoted} of ${ROUNDS} program admins demoted by the tutor`)
   t.equal(demoted, 0, 'the promotion always stands')
 })
+
+t.test('set-replacing events: taking away is governed like giving, so an actor who may not give may not take either', async (t) => {
+  const app = await buildTestApp(t)
+  await seedOrg(t, app)
+  await apply(
+    t,
+    app,
+    ev('organization.privileges_set', { organizationId: 'acme', userId: 'cara', privileges: ['view_all_clients'] }),
+    ev('organization.coaching_permissions_set', { organizationId: 'acme', userId: 'cara', permissions: ['schedules_own'] }),
+    ev('program.created', { programId: 'p1', organizationId: 'acme' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'tina', role: 'tutor' }),
+    ev('program.role_assigned', { programId: 'p1', userId: 'fay', role: 'facilitator' }),
+    ev('program.grants_set', { programId: 'p1', userId: 'fay', grants: ['view_class_list'] }),
+    ev('client.created', { clientId: 'c1', organizationId: 'acme', primaryCoachId: 'rob' }),
+    ev('pairing.set', { clientId: 'c1', coachId: 'cara', level: 'coaching' }),
+    ev('organization.member_added', { organizationId: 'acme', userId: 'mo', role: 'member' }),
+  )
+  // rob is a coach: he may neither give nor take privileges, permissions, pairings or roles.
+  await forbiddenAndUnchanged(t, app, ev('organization.privileges_set', { organizationId: 'acme', userId: 'cara', privileges: [] }, 'user:rob'), [
+    ['organization:acme', 'can_view_all_clients', 'user:cara'],
+  ])
+  await forbiddenAndUnchanged(t, app, ev('organization.coaching_permissions_set', { organizationId: 'acme', userId: 'cara', permissions: [] }, 'user:rob'), [
+    ['organization:acme', 'internal_schedules_own', 'user:cara'],
+  ])
+  await forbiddenAndUnchanged(t, app, ev('pairing.set', { clientId: 'c1', coachId: 'cara', level: 'view_only' }, 'user:rob'), [['client:c1', 'coach', 'user:cara']])
+  await forbiddenAndUnchanged(t, app, ev('organization.member_role_changed', { organizationId: 'acme', userId: 'mo', role: 'coach' }, 'user:rob'), [
+    ['organization:acme', 'internal_member', 'user:mo'],
+  ])
+  // tina (tutor) enrols, but grants are the coordinators' to give and to take.
+  await forbiddenAndUnchanged(t, app, ev('program.grants_set', { programId: 'p1', userId: 'fay', grants: [] }, 'user:tina'), [
+    ['program:p1', 'view_class_list', 'user:fay'],
+  ])
+  // The holders of the governing permission may.
+  await apply(t, app, ev('organization.privileges_set', { organizationId: 'acme', userId: 'cara', privileges: [] }, 'user:adam'))
+  await apply(t, app, ev('program.grants_set', { programId: 'p1', userId: 'fay', grants: [] }, 'user:adam'))
+})
