@@ -60,6 +60,9 @@ export async function readRelationships(
 
 const MAX_ATTEMPTS = 20
 
+/** what a set of pins says, whatever order the reads returned it in */
+const signature = (pins: Precondition[]) => pins.map((p) => JSON.stringify(p)).sort().join('\n')
+
 /**
  * Writes the updates with the caller's preconditions and the invariants' pins. If the write
  * fails on a precondition and what the judgement read has changed, it is judged again on the
@@ -73,7 +76,7 @@ async function guardedWrite(engine: EnginePort, updates: RelationshipUpdate[], p
     } catch (err) {
       if (pins.length === 0 || !isWriteConflict(err) || attempt >= MAX_ATTEMPTS) throw err
       const again = await guardWrite(engine, updates)
-      if (JSON.stringify(again) === JSON.stringify(pins)) throw err
+      if (signature(again) === signature(pins)) throw err
       pins = again
     }
   }
