@@ -21,13 +21,14 @@ t.test('redis store: duplicates caught concurrently, across a restart, with the 
 
   const redis = new Redis(url!)
   t.teardown(() => redis.quit())
-  const ttl = await redis.ttl(`trellis:event:${event.id}`)
+  const ttl = await redis.ttl(`trellis:event:anonymous:${event.id}`)
   t.ok(ttl > 3500 && ttl <= 3600, `retention is IDEMPOTENCY_TTL_SECONDS (ttl ${ttl})`)
 
   // A new gateway on the same engine and the same Redis: the id is still known.
   const restarted = await buildTestApp(t, { engine: app.engine, overrides: { redisUrl: url } })
   const before = await snapshot(restarted)
   const again = await post(restarted, event)
+  t.equal(again.statusCode, 200, again.body)
   t.same(again.json().results[0], { id: event.id, status: 'duplicate', writtenAt: results[0].writtenAt })
   t.same(await snapshot(restarted), before, 'nothing written')
 })
@@ -80,4 +81,27 @@ t.test('redis store: a live holder renews its short lease; a dead holder\'s clai
   t.equal((await store.claim('dead')).state, 'pending')
   await new Promise((r) => setTimeout(r, 1300))
   t.equal((await store.claim('dead')).state, 'claimed', 'the lapsed claim can be taken')
+})
+
+t.test('redis store: the payload fingerprint is kept with the id; same id, other payload: 409', async (t) => {
+  if (!requirePart(t, 'redis', Boolean(url))) return
+  const app = await buildTestApp(t, { overrides: { redisUrl: url } })
+  await seedOrg(t, app)
+  const event = ev('group.created', { groupId: 'g1', organizationId: 'acme' })
+  const first = (await apply(t, app, event)).results[0]!
+  const redis = new Redis(url!)
+  t.teardown(() => redis.quit())
+  t.match(await redis.get(`trellis:event:anonymous:${event.id}`), /^done:[^#]+#[0-9a-f]{64}$/, 'done:<writtenAt>#<sha-256>')
+  const other = await post(app, { ...event, data: { groupId: 'g2', organizationId: 'acme' } })
+  t.equal(other.statusCode, 409)
+  t.equal(other.json().code, 'GW_IDEMPOTENCY_CONFLICT')
+  // A replica sharing the Redis sees the same record.
+  const replica = await buildTestApp(t, { engine: app.engine, overrides: { redisUrl: url } })
+  t.equal((await post(replica, { ...event, data: { groupId: 'g2', organizationId: 'acme' } })).json().code, 'GW_IDEMPOTENCY_CONFLICT')
+  t.same((await post(replica, event)).json().results[0], { id: event.id, status: 'duplicate', writtenAt: first.writtenAt })
+  // Scoped by key: the same id from another key is another event.
+  t.equal((await replica.events.apply({ ...event, data: { groupId: 'g3', organizationId: 'acme' } }, { keyName: 'k2' })).status, 'applied')
+  // Records written before fingerprints were kept (done:<writtenAt>) still answer duplicate.
+  await redis.set(`trellis:event:anonymous:legacy-${event.id}`, `done:${first.writtenAt}`, 'EX', 60)
+  t.same((await post(app, { ...event, id: `legacy-${event.id}` })).json().results[0], { id: `legacy-${event.id}`, status: 'duplicate', writtenAt: first.writtenAt })
 })

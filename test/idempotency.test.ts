@@ -67,3 +67,65 @@ t.test('every example of the catalogue is a valid event', async (t) => {
   t.equal(union?.anyOf?.length, EVENT_TYPES.length, 'the union lists every type in openapi')
   t.ok(union.anyOf.every((s: { examples?: unknown[] }) => s.examples?.length === 1), 'with an example each')
 })
+
+t.test('the same id with another payload is a 409 GW_IDEMPOTENCY_CONFLICT, not a duplicate: ids cannot be used up in advance', async (t) => {
+  const app = await buildTestApp(t)
+  await seedOrg(t, app)
+  await apply(t, app, ev('client.created', { clientId: 'c1', organizationId: 'acme', primaryCoachId: 'rob' }))
+  // An id taken in advance by a harmless event...
+  const harmless = ev('pairing.set', { clientId: 'c1', coachId: 'cara', level: 'view_only' })
+  await apply(t, app, harmless)
+  const before = await snapshot(app)
+  // ...does not turn the platform's later event with that id into a silent no-op.
+  const later = { id: harmless.id, type: 'user.deactivated', data: { organizationId: 'acme', userId: 'alex' } }
+  const res = await post(app, later)
+  t.equal(res.statusCode, 409, res.body)
+  t.equal(res.json().code, 'GW_IDEMPOTENCY_CONFLICT')
+  t.match(res.json().message, harmless.id)
+  t.same(await snapshot(app), before, 'nothing written')
+  // Same type, other data; other actor: conflicts too.
+  t.equal((await post(app, { ...harmless, data: { ...harmless.data, level: 'coaching' } })).json().code, 'GW_IDEMPOTENCY_CONFLICT')
+  t.equal((await post(app, { ...harmless, actor: 'user:olivia' })).json().code, 'GW_IDEMPOTENCY_CONFLICT')
+  // The same payload, keys in another order and another occurredAt, is the same event: duplicate.
+  const same = { occurredAt: '2030-01-01T00:00:00Z', data: { level: 'view_only', coachId: 'cara', clientId: 'c1' }, type: 'pairing.set', id: harmless.id }
+  const dup = await post(app, same)
+  t.equal(dup.statusCode, 200, dup.body)
+  t.equal(dup.json().results[0].status, 'duplicate')
+  // In a batch, the conflict stops the batch at that event like any refusal.
+  const batch = await post(app, { events: [ev('group.created', { groupId: 'g1', organizationId: 'acme' }), later] })
+  t.equal(batch.statusCode, 409)
+  t.equal(batch.json().details.failedIndex, 1)
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /trellis_events_total\{source="rest",outcome="refused"\} [1-9]/)
+})
+
+t.test('event ids are scoped to the API key that sent them', async (t) => {
+  const app = await buildTestApp(t)
+  await seedOrg(t, app)
+  const id = 'evt-shared-id'
+  const a = await app.events.apply({ id, type: 'group.created', data: { groupId: 'ga', organizationId: 'acme' } }, { keyName: 'alice' })
+  // Another key's event with the same id is its own event: applied, not a conflict or a duplicate.
+  const b = await app.events.apply({ id, type: 'group.created', data: { groupId: 'gb', organizationId: 'acme' } }, { keyName: 'bob' })
+  t.same([a.status, b.status], ['applied', 'applied'])
+  const again = await app.events.apply({ id, type: 'group.created', data: { groupId: 'ga', organizationId: 'acme' } }, { keyName: 'alice' })
+  t.same(again, { id, status: 'duplicate', writtenAt: a.writtenAt })
+  // No key name (no API_KEYS, or the stream consumer) is its own scope, "anonymous"; names are
+  // encoded, so a key name with ':' cannot reach into another scope.
+  const anon = await app.events.apply({ id, type: 'group.created', data: { groupId: 'gc', organizationId: 'acme' } })
+  t.equal(anon.status, 'applied')
+  const tricky = await app.events.apply({ id: `x:${id}`, type: 'group.created', data: { groupId: 'gd', organizationId: 'acme' } }, { keyName: 'alice' })
+  t.equal(tricky.status, 'applied')
+  const colon = await app.events.apply({ id, type: 'group.created', data: { groupId: 'ge', organizationId: 'acme' } }, { keyName: 'alice:x' })
+  t.equal(colon.status, 'applied')
+})
+
+t.test('payload fingerprints: canonical over type, actor and data; occurredAt left out', async (t) => {
+  const { payloadFingerprint } = await import('../src/domain/idempotency.js')
+  const base = { type: 'pairing.set', data: { clientId: 'c', coachId: 'r', level: 'primary' } }
+  t.equal(payloadFingerprint(base), payloadFingerprint({ ...base, data: { level: 'primary', coachId: 'r', clientId: 'c' } }))
+  t.equal(payloadFingerprint(base), payloadFingerprint({ ...base, occurredAt: '2025-01-01T00:00:00Z' } as typeof base))
+  t.not(payloadFingerprint(base), payloadFingerprint({ ...base, actor: 'user:r' }))
+  t.not(payloadFingerprint(base), payloadFingerprint({ ...base, type: 'pairing.other' }))
+  t.not(payloadFingerprint({ type: 't', data: { a: ['x', 'y'] } }), payloadFingerprint({ type: 't', data: { a: ['y', 'x'] } }), 'arrays keep their order')
+  t.match(payloadFingerprint(base), /^[0-9a-f]{64}$/)
+})

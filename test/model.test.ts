@@ -17,8 +17,13 @@ const SCHEMA_PATH = fileURLToPath(new URL('../schema.zed', import.meta.url))
 const files = await loadValidationFiles(VALIDATION_DIR)
 
 /** Writes the file's relationships through POST /v1/relationships when the gateway has it. */
+/**
+ * The fixtures are written through the engine port, not POST /v1/relationships: some state on
+ * purpose what the gateway's invariants refuse (client.yaml pairs an author, who is not
+ * pairable, I5) to show the schema fails closed even then.
+ */
 async function writeRelationships(t: Test, app: TestApp, file: ValidationFile): Promise<void> {
-  if (app.hasRoute({ method: 'POST', url: '/v1/relationships' })) {
+  if (process.env.TRELLIS_MODEL_THROUGH_API === 'true' && app.hasRoute({ method: 'POST', url: '/v1/relationships' })) {
     const res = await app.inject({
       method: 'POST',
       url: '/v1/relationships',

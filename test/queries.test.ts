@@ -7,6 +7,8 @@ const ORG = [
   'organization:acme#admin@user:al',
   'organization:acme#coach@user:rob',
   'organization:acme#coach@user:john',
+  // a coach, so she can be paired (I5); her pairing gives view only
+  'organization:acme#coach@user:jeannine',
   'organization:acme#view_all_clients@user:vic',
   'client:c1#organization@organization:acme',
   'client:c1#primary@user:rob',
@@ -99,7 +101,11 @@ t.test('relationships: read by filter, preconditions, delete by filter', async (
   t.same(bySubject.json().relationships.sort(), ['client:c1#coaching@user:john', 'client:c2#primary@user:john'])
 
   const guarded = await post(app, '/v1/relationships', {
-    updates: [{ operation: 'touch', relationship: 'client:c1#primary@user:john' }],
+    // a valid replacement of the primary (I1), refused by the caller's own precondition
+    updates: [
+      { operation: 'delete', relationship: 'client:c1#primary@user:rob' },
+      { operation: 'touch', relationship: 'client:c1#primary@user:john' },
+    ],
     preconditions: [{ operation: 'must_not_match', filter: { resource: 'client:c1', relation: 'primary' } }],
   })
   t.equal(guarded.status, 409, 'a failing precondition refuses the write')

@@ -153,7 +153,7 @@ t.test('SIGKILL mid-stream, then a second consumer: every event applied once in 
   t.comment(`A applied ${appliedA.size}, B applied ${appliedB.size}, B found ${dupB.size} already applied; ${orphanMessageIds.size} reclaimed`)
 })
 
-/** The Redis idempotency store's key for an event id (src/stores/redis-idempotency.ts). */
+/** The Redis idempotency store's key for an event id (src/stores/redis-idempotency.ts); stream events have no API key: scope "anonymous". */
 function idempotencyKey(id: string): string {
-  return `trellis:event:${id}`
+  return `trellis:event:anonymous:${id}`
 }

@@ -4,12 +4,13 @@
  * again. A second delivery, even one arriving while the first is still being applied, answers
  * `duplicate` with the ORIGINAL writtenAt and writes nothing.
  */
-import { randomUUID } from 'node:crypto'
-import { GatewayError } from './errors.js'
+import { createHash, randomUUID } from 'node:crypto'
+import { GatewayError, conflict } from './errors.js'
 
 export type Claim =
   | { state: 'claimed'; token: string }
-  | { state: 'done'; writtenAt: string }
+  /** `fingerprint`: of the payload that was applied (absent in records written before it was kept) */
+  | { state: 'done'; writtenAt: string; fingerprint?: string }
   /** another delivery holds the claim and is applying the event now */
   | { state: 'pending' }
 
@@ -19,7 +20,7 @@ export interface IdempotencyStore {
   /** true when keys survive restarts and are shared by replicas */
   readonly shared: boolean
   claim(key: string): Promise<Claim>
-  complete(key: string, token: string, writtenAt: string): Promise<void>
+  complete(key: string, token: string, writtenAt: string, fingerprint?: string): Promise<void>
   release(key: string, token: string): Promise<void>
   /**
    * Extends a claim this delivery still holds. Stores whose claims expire (Redis) keep them
@@ -39,7 +40,41 @@ export interface Delivery {
 export interface ApplyOnceOptions {
   /** how long a duplicate waits for the delivery that holds the claim */
   waitMs?: number
+  /** the payload's fingerprint: a done key with another one is a conflict, not a duplicate */
+  fingerprint?: string
 }
+
+/**
+ * The idempotency key of an event: its id, scoped to the API key that sent it, so one caller
+ * cannot use up (or learn about) another caller's ids. The key name is URI-encoded so no name
+ * and id can spell another pair's key.
+ */
+export const scopedKey = (keyName: string, id: string) => `${encodeURIComponent(keyName)}:${id}`
+
+/** JSON with object keys sorted at every depth: equal payloads give equal text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined)
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+/**
+ * SHA-256 of what decides an event's write: type, actor and data, as canonical JSON.
+ * `occurredAt` is left out: it does not change what is written, and a producer that stamps
+ * its retries anew is still sending the same event.
+ */
+export function payloadFingerprint(event: { type: string; actor?: string; data: unknown }): string {
+  return createHash('sha256').update(canonical({ type: event.type, actor: event.actor ?? null, data: event.data })).digest('hex')
+}
+
+const idempotencyConflict = (key: string) =>
+  conflict(
+    'GW_IDEMPOTENCY_CONFLICT',
+    `event id ${key.slice(key.indexOf(':') + 1)} was already used for another payload; an id names one event: send this one under a new id`,
+  )
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -52,7 +87,10 @@ export async function applyOnce(
   const deadline = Date.now() + (options.waitMs ?? 30_000)
   for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
     const claim = await store.claim(key)
-    if (claim.state === 'done') return { status: 'duplicate', writtenAt: claim.writtenAt }
+    if (claim.state === 'done') {
+      if (options.fingerprint && claim.fingerprint && claim.fingerprint !== options.fingerprint) throw idempotencyConflict(key)
+      return { status: 'duplicate', writtenAt: claim.writtenAt }
+    }
     if (claim.state === 'claimed') {
       let writtenAt: string
       const renewal =
@@ -67,7 +105,7 @@ export async function applyOnce(
       } finally {
         clearInterval(renewal)
       }
-      await store.complete(key, claim.token, writtenAt)
+      await store.complete(key, claim.token, writtenAt, options.fingerprint)
       return { status: 'applied', writtenAt }
     }
     if (Date.now() > deadline) {
@@ -80,6 +118,7 @@ export async function applyOnce(
 interface Entry {
   token?: string
   writtenAt?: string
+  fingerprint?: string
   expiresAt: number
 }
 
@@ -99,15 +138,16 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (++this.claims % 1000 === 0) this.purge()
     const entry = this.entries.get(key)
     if (entry && entry.expiresAt > this.now()) {
-      return entry.writtenAt ? { state: 'done', writtenAt: entry.writtenAt } : { state: 'pending' }
+      if (!entry.writtenAt) return { state: 'pending' }
+      return entry.fingerprint ? { state: 'done', writtenAt: entry.writtenAt, fingerprint: entry.fingerprint } : { state: 'done', writtenAt: entry.writtenAt }
     }
     const token = randomUUID()
     this.entries.set(key, { token, expiresAt: Number.POSITIVE_INFINITY })
     return { state: 'claimed', token }
   }
 
-  async complete(key: string, _token: string, writtenAt: string): Promise<void> {
-    this.entries.set(key, { writtenAt, expiresAt: this.now() + this.ttlSeconds * 1000 })
+  async complete(key: string, _token: string, writtenAt: string, fingerprint?: string): Promise<void> {
+    this.entries.set(key, { writtenAt, fingerprint, expiresAt: this.now() + this.ttlSeconds * 1000 })
   }
 
   async release(key: string, token: string): Promise<void> {

@@ -1,10 +1,15 @@
 /**
  * Direct relationship administration: reading by filter, writing updates with SpiceDB
- * preconditions, deleting by filter. Inputs are validated into the port's types first.
+ * preconditions, deleting by filter. Inputs are validated into the port's types first. Writes
+ * and deletes that touch relations an invariant governs are judged first (I1-I7,
+ * relationship-invariants.ts) and carry what the judgement read as preconditions.
  */
 import type { EnginePort, Precondition, RelationshipFilter, RelationshipUpdate, UpdateOperation } from '../engine/port.js'
 import { fromEngineError } from './engine-errors.js'
 import { badRequest } from './errors.js'
+import { isWriteConflict } from './events/apply.js'
+import { readAll } from './events/state.js'
+import { GOVERNED, guardWrite, isGoverned } from './relationship-invariants.js'
 import { formatRelationship, parseObject, parseRelationship, parseSubject } from './refs.js'
 
 export interface FilterInput {
@@ -53,6 +58,61 @@ export async function readRelationships(
   }
 }
 
+const MAX_ATTEMPTS = 20
+
+/** what a set of pins says, whatever order the reads returned it in */
+const signature = (pins: Precondition[]) => pins.map((p) => JSON.stringify(p)).sort().join('\n')
+
+/**
+ * Writes the updates with the caller's preconditions and the invariants' pins. If the write
+ * fails on a precondition and what the judgement read has changed, it is judged again on the
+ * new state; if it has not changed, the caller's own precondition failed: that answer stands.
+ */
+async function guardedWrite(engine: EnginePort, updates: RelationshipUpdate[], preconditions: Precondition[]): Promise<string> {
+  let pins = await guardWrite(engine, updates)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await engine.writeRelationships(updates, [...preconditions, ...pins])
+    } catch (err) {
+      if (pins.length === 0 || !isWriteConflict(err) || attempt >= MAX_ATTEMPTS) throw err
+      const again = await guardWrite(engine, updates)
+      if (signature(again) === signature(pins)) throw err
+      pins = again
+    }
+  }
+}
+
+/** Writes as one atomic write at most this many updates (SpiceDB's default limit). */
+const MAX_GUARDED_DELETE = 1000
+
+/**
+ * Delete by filter: when the filter can reach a relation an invariant governs, the matching
+ * relationships are read and deleted as one judged write of exactly those (a relationship
+ * added meanwhile survives, as if added after the delete); when none of them is governed, a
+ * plain delete by filter pinned on "still none governed".
+ */
+async function guardedDelete(engine: EnginePort, filter: RelationshipFilter, preconditions: Precondition[]) {
+  const governed = GOVERNED[filter.resourceType]?.filter((r) => !filter.relation || r === filter.relation) ?? []
+  if (governed.length === 0) return engine.deleteRelationships(filter, preconditions)
+  const found = await readAll(engine, filter)
+  if (!found.some(isGoverned)) {
+    const none = governed.map((relation) => ({ operation: 'must_not_match' as const, filter: { ...filter, relation } }))
+    try {
+      return await engine.deleteRelationships(filter, [...preconditions, ...none])
+    } catch (err) {
+      // A governed relationship appeared meanwhile: judge the delete on the new state. If none
+      // did, the caller's own precondition failed: that answer stands.
+      if (!isWriteConflict(err) || !(await readAll(engine, filter)).some(isGoverned)) throw err
+      return guardedDelete(engine, filter, preconditions)
+    }
+  }
+  if (found.length > MAX_GUARDED_DELETE) {
+    throw badRequest('filter', `matches ${found.length} relationships, some of which invariants govern; a judged delete is one atomic write of at most ${MAX_GUARDED_DELETE}: narrow the filter`)
+  }
+  const updates = found.map((relationship) => ({ operation: 'delete' as const, relationship }))
+  return { deletedAt: await guardedWrite(engine, updates, preconditions), count: found.length }
+}
+
 export async function writeRelationships(
   engine: EnginePort,
   input: { updates: { operation: UpdateOperation; relationship: string }[]; preconditions?: PreconditionInput[] },
@@ -66,7 +126,7 @@ export async function writeRelationships(
     filter: parseFilter(p.filter, `preconditions.${i}.filter`),
   }))
   try {
-    return { writtenAt: await engine.writeRelationships(updates, preconditions) }
+    return { writtenAt: await guardedWrite(engine, updates, preconditions) }
   } catch (err) {
     throw fromEngineError(err, fields('updates'))
   }
@@ -82,7 +142,7 @@ export async function deleteRelationships(
     filter: parseFilter(p.filter, `preconditions.${i}.filter`),
   }))
   try {
-    return await engine.deleteRelationships(filter, preconditions)
+    return await guardedDelete(engine, filter, preconditions)
   } catch (err) {
     throw fromEngineError(err, fields('filter'))
   }

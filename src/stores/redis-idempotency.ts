@@ -66,13 +66,17 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       throw unavailable(err)
     }
     if (found === '') return { state: 'claimed', token }
-    if (typeof found === 'string' && found.startsWith('done:')) return { state: 'done', writtenAt: found.slice('done:'.length) }
+    if (typeof found === 'string' && found.startsWith('done:')) {
+      // done:<writtenAt>#<fingerprint>; records from before fingerprints have no '#' (ZedTokens never do)
+      const [writtenAt, fingerprint] = found.slice('done:'.length).split('#') as [string, string?]
+      return fingerprint ? { state: 'done', writtenAt, fingerprint } : { state: 'done', writtenAt }
+    }
     return { state: 'pending' }
   }
 
-  async complete(key: string, _token: string, writtenAt: string): Promise<void> {
+  async complete(key: string, _token: string, writtenAt: string, fingerprint?: string): Promise<void> {
     try {
-      await this.redis.set(this.prefix + key, `done:${writtenAt}`, 'EX', this.options.ttlSeconds)
+      await this.redis.set(this.prefix + key, `done:${writtenAt}${fingerprint ? `#${fingerprint}` : ''}`, 'EX', this.options.ttlSeconds)
     } catch (err) {
       throw unavailable(err)
     }

@@ -5,7 +5,7 @@
  * from the new state, a bounded number of times. So concurrent events serialize: 50 events
  * making different coaches primary leave exactly one primary.
  */
-import { EngineError, type EnginePort } from '../../engine/port.js'
+import { EngineError, type EnginePort, type Precondition } from '../../engine/port.js'
 import { fromEngineError } from '../engine-errors.js'
 import { GatewayError } from '../errors.js'
 import { authorizeActor } from './actor.js'
@@ -37,8 +37,8 @@ function plan(ctx: TranslateContext, event: DomainEvent): Promise<WritePlan> {
   return translate(ctx, event)
 }
 
-async function write(engine: EnginePort, p: WritePlan): Promise<string> {
-  const writtenAt = await engine.writeRelationships(p.updates, p.preconditions)
+async function write(engine: EnginePort, p: WritePlan, actorPins: Precondition[]): Promise<string> {
+  const writtenAt = await engine.writeRelationships(p.updates, [...p.preconditions, ...actorPins])
   for (let i = 0; p.sweep && i < MAX_SWEEPS; i++) {
     const leftovers = await p.sweep()
     if (leftovers.length === 0) break
@@ -59,11 +59,14 @@ export async function translateEvent(deps: ApplyDeps, event: DomainEvent): Promi
     // not learn from a 409 what state the plan found.
     const [actor, first] = await Promise.allSettled([authorizeActor(deps.engine, event, deps.clock()), plan(ctx, event)])
     if (actor.status === 'rejected') throw actor.reason
+    let actorPins = actor.value
     for (let attempt = 1; ; attempt++) {
       if (attempt === 1 && first.status === 'rejected') throw first.reason
+      // The actor was judged on what the person held (actorPins); if that changed, judge again.
+      if (attempt > 1 && actorPins.length > 0) actorPins = await authorizeActor(deps.engine, event, deps.clock())
       const p = attempt === 1 && first.status === 'fulfilled' ? first.value : await plan(ctx, event)
       try {
-        return await write(deps.engine, p)
+        return await write(deps.engine, p, actorPins)
       } catch (err) {
         if (!isWriteConflict(err)) throw err
         if (attempt >= MAX_ATTEMPTS) {

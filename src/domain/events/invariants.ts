@@ -10,6 +10,7 @@ export const INVARIANT_CODES = {
   GW_OWNER_TRANSFER_ONLY: 'I2: ownership moves only by transfer; the owner has no other role',
   GW_OWNER_UNTOUCHABLE: 'I3: no one but the owner changes the owner; no one removes or deactivates the owner',
   GW_NOT_A_MEMBER: 'I4: roles are changed, privileges and permissions set, only for members of the organization',
+  GW_ONE_ROLE: 'I4: a person holds one organization role, and one role per program; a new role replaces the old in one write',
   GW_NOT_PAIRABLE: 'I5: only coaches (or the owner) of the organization can be paired with clients',
   GW_NOT_CO_AUTHOR_ELIGIBLE: "I6: only authors, admins or the owner of the course's organization can co-author",
   GW_CROSS_ORGANIZATION: 'I7: objects of different organizations cannot be linked',
@@ -53,6 +54,14 @@ export const notAMember = (orgId: string, userId: string): GatewayError =>
     'GW_NOT_A_MEMBER',
     `user:${userId} has no role in organization:${orgId}. Add them first with organization.member_added.`,
     { organization: `organization:${orgId}`, user: `user:${userId}` },
+  )
+
+export const oneRole = (resource: string, userId: string, roles: string[]): GatewayError =>
+  conflict(
+    'GW_ONE_ROLE',
+    `user:${userId} would hold ${roles.map((r) => `"${r}"`).join(' and ')} on ${resource}: a person holds one role there (I4). ` +
+      'Replace the role in one write: delete the old relationship and touch the new one together.',
+    { resource, user: `user:${userId}`, roles },
   )
 
 export const notPairable = (orgId: string, coachId: string): GatewayError =>

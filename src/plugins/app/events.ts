@@ -7,7 +7,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import client from 'prom-client'
 import { GatewayError } from '../../domain/errors.js'
-import { applyOnce, MemoryIdempotencyStore, type IdempotencyStore } from '../../domain/idempotency.js'
+import { applyOnce, MemoryIdempotencyStore, payloadFingerprint, scopedKey, type IdempotencyStore } from '../../domain/idempotency.js'
 import { translateEvent, type ApplyDeps } from '../../domain/events/apply.js'
 import { parseEvent } from '../../domain/events/parse.js'
 import { indexSchema } from '../../domain/events/schema-index.js'
@@ -24,6 +24,8 @@ export interface EventResult {
 export interface ApplyOptions {
   /** metrics label: where the event came from (default "rest") */
   source?: string
+  /** the API key that sent the event (`request.caller?.keyName`): event ids are scoped to it; default "anonymous" */
+  keyName?: string
 }
 
 export interface EventsService {
@@ -64,10 +66,10 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore): Eve
   const deps: ApplyDeps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: app.clock }
   const serializer = new KeyedSerializer()
 
-  async function applyParsed(event: DomainEvent, { source = 'rest' }: ApplyOptions = {}): Promise<EventResult> {
+  async function applyParsed(event: DomainEvent, { source = 'rest', keyName = 'anonymous' }: ApplyOptions = {}): Promise<EventResult> {
     try {
       const apply = () => serializer.run(lockKey(event), () => translateEvent(deps, event))
-      const delivery = await applyOnce(store, event.id, apply)
+      const delivery = await applyOnce(store, scopedKey(keyName, event.id), apply, { fingerprint: payloadFingerprint(event) })
       counter.inc({ source, outcome: delivery.status })
       return { id: event.id, ...delivery }
     } catch (err) {

@@ -49,12 +49,14 @@ const routes: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opts
     },
     async (req) => {
       const body: unknown = req.body
-      if (!isBatch(body)) return { results: [await app.events.apply(body)] }
+      // ids are scoped to the API key that sent them
+      const options = { keyName: req.caller?.keyName }
+      if (!isBatch(body)) return { results: [await app.events.apply(body, options)] }
       const extra = Object.keys(body).find((k) => k !== 'events')
       if (extra !== undefined) throw badRequest(extra, 'is not a field of an event batch', 'GW_INVALID_EVENT')
       if (!Array.isArray(body.events) || body.events.length === 0) throw badRequest('events', 'must be a non-empty array of events', 'GW_INVALID_EVENT')
       if (body.events.length > opts.maxBatch) throw badRequest('events', `at most ${opts.maxBatch} events per call`, 'GW_TOO_MANY_ITEMS')
-      return { results: await app.events.applyBatch(body.events) }
+      return { results: await app.events.applyBatch(body.events, options) }
     },
   )
 }
