@@ -55,8 +55,9 @@ async function errorHandlerPlugin(app: FastifyInstance) {
   const notFound = notFoundHandler(app)
   app.setErrorHandler((err: FastifyError, req, reply) => {
     // The body of a request to no route (an unknown method such as QUERY without a content type)
-    // failed to parse: the answer is still that there is no such route.
-    if (req.is404 && (!err.statusCode || err.statusCode < 500)) return notFound(req, reply)
+    // failed to parse: the answer is still that there is no such route. The gateway's own
+    // refusals (401 without a key, 429) stand: an unknown caller learns nothing about routes.
+    if (req.is404 && !(err instanceof GatewayError) && (!err.statusCode || err.statusCode < 500)) return notFound(req, reply)
     if (err instanceof EngineError) err = fromEngineError(err) as unknown as FastifyError
     const cause = (err as { cause?: unknown }).cause
     if (cause instanceof EngineError) app.metrics?.engineErrors.inc({ kind: cause.kind })
