@@ -56,8 +56,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(swagger)
   await app.register(auth, { apiKeys: config.apiKeys })
   await app.register(underPressure)
-  await app.register(engine, { config, engine: options.engine, clock: options.clock })
+  // Redis first: the engine keeps its write tokens there when it is configured.
   await app.register(redis, { url: config.redisUrl })
+  await app.register(engine, { config, engine: options.engine, clock: options.clock })
   await app.register(events)
   await app.register(eventStream, options.streamConsumer ?? {})
 

@@ -83,7 +83,7 @@ async function grantRevokeLoops(writer: TestApp, reader: TestApp, passToken: boo
 
 function report(t: Test, what: string, tally: Tally) {
   t.comment(`${what}: ${tally.cycles} cycles, ${tally.staleAllows} stale allows, ${tally.invisibleGrants} invisible grants`)
-  t.same(tally.failures, [], 'no request failed')
+  t.same(tally.failures, [], `no request failed${tally.failures.length ? `: ${tally.failures[0]}` : ''}`)
   t.ok(tally.cycles >= LOOPS * CYCLES, `${tally.cycles} cycles ran`)
   t.equal(tally.staleAllows, 0, 'no check after an acknowledged revoke answered allowed')
   t.equal(tally.invisibleGrants, 0, 'no check after an acknowledged grant answered not allowed')

@@ -87,7 +87,11 @@ export interface EmbeddedOptions {
   datastore?: { engine: string; uri: string }
 }
 
+/** Calls that open a datastore transaction: the embedded transport runs them one at a time. */
+const SERIALIZED = new Set<Method>(['writeRelationships', 'deleteRelationships', 'writeSchema'])
+
 class EmbeddedTransport implements SpiceTransport {
+  private writes: Promise<void> = Promise.resolve()
   private readonly handle: number
   private readonly stream: v1.ZedPromiseClientInterface
 
@@ -124,6 +128,18 @@ class EmbeddedTransport implements SpiceTransport {
   }
 
   call<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
+    if (!SERIALIZED.has(method)) return this.dispatch(method, req)
+    // One write at a time (SpiceDB #3212): the in-memory datastore can record concurrent
+    // transactions out of revision order, so a read at a write's own token could miss it.
+    const run = this.writes.then(() => this.dispatch(method, req))
+    this.writes = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    return run
+  }
+
+  private dispatch<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
     const unary = UNARY[method] as Unary<M> | undefined
     if (unary) return this.unary(unary.fn, unary.codec, req)
     // Streaming methods (lookups, reads) go through the package's local socket.
