@@ -23,6 +23,23 @@ import { coversToken, splitFrontier, type ZedTokenStore } from '../stores/zedtok
 
 const HEAD_ATTEMPTS = 5
 
+/** The gateway's cursor: SpiceDB's, with the consistency its first page was read at. */
+function wrapCursor(c: Consistency, cursor: string): string {
+  return Buffer.from(JSON.stringify([c.mode, c.token ?? '', cursor])).toString('base64url')
+}
+
+function unwrapCursor(s: string): { consistency: Consistency; cursor: string } | undefined {
+  try {
+    const [mode, token, cursor] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown[]
+    if (typeof cursor !== 'string' || typeof token !== 'string') return undefined
+    if (mode === 'at_least_as_fresh' && token) return { consistency: { mode, token }, cursor }
+    if (mode === 'fully_consistent' || mode === 'minimize_latency') return { consistency: { mode }, cursor }
+  } catch {
+    // not ours: SpiceDB judges it
+  }
+  return undefined
+}
+
 /** How a read goes: the consistency to ask with, and the token its answer must cover (if any). */
 interface Plan {
   consistency: Consistency
@@ -75,13 +92,32 @@ export class ReadYourWritesEngine implements EnginePort {
   }
 
   /** Runs a read as planned; a fully consistent answer older than the frontier is asked again. */
-  private async read<T>(c: Consistency, run: (c: Consistency) => Promise<T>, at: (r: T) => string | undefined): Promise<T> {
+  private async read<T>(c: Consistency, run: (c: Consistency) => Promise<T>, at: (r: T) => string | undefined) {
     const { consistency, mustCover } = await this.plan(c)
     const answer = await run(consistency)
-    if (!mustCover) return answer
+    if (!mustCover) return { answer, used: consistency }
     const answeredAt = at(answer)
-    if (answeredAt && coversToken(answeredAt, mustCover)) return answer
-    return run({ mode: 'at_least_as_fresh', token: mustCover })
+    if (answeredAt && coversToken(answeredAt, mustCover)) return { answer, used: consistency }
+    const again: Consistency = { mode: 'at_least_as_fresh', token: mustCover }
+    return { answer: await run(again), used: again }
+  }
+
+  /**
+   * A paged read: SpiceDB refuses a cursor unless the next page asks with exactly the first
+   * page's consistency, so the cursor handed out carries it, and a later page is read as the
+   * first was (the same snapshot; writes after the first page are not part of this listing).
+   */
+  private async paged<T extends { cursor?: string }>(
+    cursor: string | undefined,
+    c: Consistency,
+    run: (cursor: string | undefined, c: Consistency) => Promise<T>,
+    at: (r: T) => string | undefined,
+  ): Promise<T> {
+    const resumed = cursor ? unwrapCursor(cursor) : undefined
+    const { answer, used } = resumed
+      ? { answer: await run(resumed.cursor, resumed.consistency), used: resumed.consistency }
+      : await this.read(c, (x) => run(cursor, x), at)
+    return answer.cursor ? { ...answer, cursor: wrapCursor(used, answer.cursor) } : answer
   }
 
   private async recorded<T>(write: Promise<T>, token: (r: T) => string): Promise<T> {
@@ -106,23 +142,23 @@ export class ReadYourWritesEngine implements EnginePort {
     return this.inner.close()
   }
 
-  check(items: CheckItem[], c: Consistency) {
-    return this.read(c, (x) => this.inner.check(items, x), (r) => r.checkedAt)
+  async check(items: CheckItem[], c: Consistency) {
+    return (await this.read(c, (x) => this.inner.check(items, x), (r) => r.checkedAt)).answer
   }
-  checkWithTrace(item: CheckItem, c: Consistency) {
-    return this.read(c, (x) => this.inner.checkWithTrace(item, x), (r) => r.checkedAt)
+  async checkWithTrace(item: CheckItem, c: Consistency) {
+    return (await this.read(c, (x) => this.inner.checkWithTrace(item, x), (r) => r.checkedAt)).answer
   }
   lookupResources(req: LookupResourcesRequest, c: Consistency) {
-    return this.read(c, (x) => this.inner.lookupResources(req, x), (r) => r.lookedUpAt)
+    return this.paged(req.cursor, c, (cursor, x) => this.inner.lookupResources({ ...req, cursor }, x), (r) => r.lookedUpAt)
   }
-  lookupSubjects(req: LookupSubjectsRequest, c: Consistency) {
-    return this.read(c, (x) => this.inner.lookupSubjects(req, x), (r) => r.lookedUpAt)
+  async lookupSubjects(req: LookupSubjectsRequest, c: Consistency) {
+    return (await this.read(c, (x) => this.inner.lookupSubjects(req, x), (r) => r.lookedUpAt)).answer
   }
-  expand(resource: ObjectRef, permission: string, c: Consistency) {
-    return this.read(c, (x) => this.inner.expand(resource, permission, x), (r) => r.expandedAt)
+  async expand(resource: ObjectRef, permission: string, c: Consistency) {
+    return (await this.read(c, (x) => this.inner.expand(resource, permission, x), (r) => r.expandedAt)).answer
   }
   readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, c: Consistency) {
-    return this.read(c, (x) => this.inner.readRelationships(filter, page, x), (r) => r.readAt)
+    return this.paged(page.cursor, c, (cursor, x) => this.inner.readRelationships(filter, { ...page, cursor }, x), (r) => r.readAt)
   }
 
   writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]) {
