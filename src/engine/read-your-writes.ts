@@ -19,7 +19,8 @@
  * verified token is recorded, which collapses the frontier for every later read.
  */
 import { EngineError, type CheckItem, type Consistency, type EnginePort, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from './port.js'
-import { coversToken, splitFrontier, type ZedTokenStore } from '../stores/zedtoken-store.js'
+import { compareTokens } from './revision.js'
+import { coversToken, decodeCached, splitFrontier, type ZedTokenStore } from '../stores/zedtoken-store.js'
 
 const HEAD_ATTEMPTS = 5
 
@@ -39,6 +40,8 @@ function unwrapCursor(s: string): { consistency: Consistency; cursor: string } |
   }
   return undefined
 }
+
+const comparable = (a: string, b: string) => compareTokens(decodeCached(a), decodeCached(b)) !== 'unknown'
 
 /** How a read goes: the consistency to ask with, and the token its answer must cover (if any). */
 interface Plan {
@@ -83,10 +86,15 @@ export class ReadYourWritesEngine implements EnginePort {
 
   private async plan(c: Consistency): Promise<Plan> {
     if (c.mode === 'minimize_latency') return { consistency: c }
-    const required = [...(await this.storeCall(() => this.tokens.frontier(), 'to read'))]
-    if (c.mode === 'at_least_as_fresh' && c.token) required.push(c.token)
-    if (required.length === 0) return { consistency: c.mode === 'at_least_as_fresh' && c.token ? c : { mode: 'fully_consistent' } }
-    const token = await this.covering(required)
+    const frontier = await this.storeCall(() => this.tokens.frontier(), 'to read')
+    const callerToken = c.mode === 'at_least_as_fresh' ? c.token : undefined
+    if (frontier.length === 0) return { consistency: callerToken || c.mode === 'fully_consistent' ? c : { mode: 'fully_consistent' } }
+    if (callerToken && !frontier.every((t) => comparable(callerToken, t))) {
+      // Another datastore's token, or a format we cannot read: SpiceDB judges it, and the
+      // answer must still cover the gateway's writes.
+      return { consistency: c, mustCover: await this.covering(frontier) }
+    }
+    const token = await this.covering(callerToken ? [...frontier, callerToken] : frontier)
     if (c.mode === 'fully_consistent') return { consistency: c, mustCover: token }
     return { consistency: { mode: 'at_least_as_fresh', token } }
   }
