@@ -11,7 +11,7 @@ import { createThenUse, grantRevokeLoops, redisUrl, report, twoReplicas } from '
 t.test('two replicas sharing Redis: writes through one, checks through the other, no token', async (t) => {
   if (!requirePart(t, 'redis', Boolean(redisUrl))) return
   const [a, b] = await twoReplicas(t)
-  report(t, `${testEngine()}, two replicas, no token`, await grantRevokeLoops(a, b, 'none', 'rep'))
+  report(t, `${testEngine()}, two replicas, no token`, await grantRevokeLoops(a, b, 'none', 'rep'), undefined, [a, b])
 })
 
 t.test('an event using an object created through the other replica just before', async (t) => {

@@ -51,6 +51,8 @@ interface Plan {
 
 export class ReadYourWritesEngine implements EnginePort {
   readonly description: string
+  /** how often reads needed more than one token (for tests, benchmarks and logs) */
+  readonly stats = { headLookups: 0, staleHeads: 0, reasked: 0 }
   private head?: Promise<string>
 
   constructor(
@@ -75,11 +77,13 @@ export class ReadYourWritesEngine implements EnginePort {
     if (frontier.length === 1) return frontier[0]!
     for (let attempt = 0; attempt < HEAD_ATTEMPTS; attempt++) {
       // Concurrent readers share one head lookup; each verifies the answer for itself.
+      this.stats.headLookups++
       const head = await (this.head ??= this.inner.headToken().finally(() => (this.head = undefined)))
       if (frontier.every((t) => coversToken(head, t))) {
         await this.storeCall(() => this.tokens.record(head), 'to record a covering token')
         return head
       }
+      this.stats.staleHeads++
     }
     throw new EngineError('unavailable', `engine head revision did not cover the gateway's writes after ${HEAD_ATTEMPTS} attempts`)
   }
@@ -106,6 +110,7 @@ export class ReadYourWritesEngine implements EnginePort {
     if (!mustCover) return { answer, used: consistency }
     const answeredAt = at(answer)
     if (answeredAt && coversToken(answeredAt, mustCover)) return { answer, used: consistency }
+    this.stats.reasked++
     const again: Consistency = { mode: 'at_least_as_fresh', token: mustCover }
     return { answer: await run(again), used: again }
   }

@@ -93,8 +93,14 @@ export async function grantRevokeLoops(writer: TestApp, reader: TestApp, mode: C
   return tally
 }
 
-export function report(t: Test, what: string, tally: Tally, cycles = CYCLES) {
-  t.comment(`${what}: ${tally.cycles} cycles, ${tally.staleAllows} stale allows, ${tally.invisibleGrants} invisible grants`)
+/** the gateway's read-your-writes counters, where the app has them */
+function stats(apps: TestApp[]): string {
+  const all = apps.map((a) => (a.engine as { stats?: Record<string, number> }).stats).filter(Boolean)
+  return all.length ? `; gateway: ${all.map((s) => JSON.stringify(s)).join(', ')}` : ''
+}
+
+export function report(t: Test, what: string, tally: Tally, cycles = CYCLES, apps: TestApp[] = []) {
+  t.comment(`${what}: ${tally.cycles} cycles, ${tally.staleAllows} stale allows, ${tally.invisibleGrants} invisible grants${stats(apps)}`)
   t.same(tally.failures, [], `no request failed${tally.failures.length ? `: ${tally.failures[0]}` : ''}`)
   t.ok(tally.cycles >= LOOPS * cycles, `${tally.cycles} cycles ran`)
   t.equal(tally.staleAllows, 0, 'no check after an acknowledged revoke answered allowed')
