@@ -155,7 +155,8 @@ export async function createThenUse(t: Test, creator: TestApp, user: TestApp) {
     }),
   )
   const unknown = refusals.filter((r) => r.includes('GW_UNKNOWN_OBJECT')).length
-  t.comment(`${applied} of ${LOOPS * rounds} follow-up events applied, ${unknown} GW_UNKNOWN_OBJECT`)
+  const first = refusals[0] ? `; first refusal: ${refusals[0].slice(0, 200)}` : ''
+  t.comment(`${applied} of ${LOOPS * rounds} follow-up events applied, ${unknown} GW_UNKNOWN_OBJECT${first}`)
   t.same(refusals.slice(0, 5), [], 'no event refused')
   t.equal(applied, LOOPS * rounds)
 }
