@@ -8,11 +8,16 @@
  * production); writes with 16 concurrent writers. Figures are ratios to "before", because
  * these machines are noisy.
  *
+ * With SPICEDB_ENDPOINT (and SPICEDB_PRESHARED_KEY, plaintext) the same before/after pair is
+ * measured on that server too (remote writes are never serialized; both scenarios write the
+ * same objects on it, one after the other).
+ *
  *   npx tsx bench/consistency.ts        (BENCH_N checks per scenario, default 4000)
  */
 import { readFileSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import { createEmbeddedEngine } from '../src/engine/embedded.js'
+import { createRemoteEngine } from '../src/engine/remote.js'
 import type { CheckItem, Consistency, EnginePort, RelationshipUpdate } from '../src/engine/port.js'
 import { ReadYourWritesEngine } from '../src/engine/read-your-writes.js'
 import { decodeZedToken } from '../src/engine/revision.js'
@@ -58,8 +63,15 @@ interface Scenario {
   close(): Promise<void>
 }
 
-async function scenario(name: string, serializeWrites: boolean, store?: (e: EnginePort) => Promise<ZedTokenStore>): Promise<Scenario> {
-  const raw = await createEmbeddedEngine({ timeoutMs: 30_000, serializeWrites })
+async function scenario(
+  name: string,
+  serializeWrites: boolean,
+  store?: (e: EnginePort) => Promise<ZedTokenStore>,
+  endpoint?: string,
+): Promise<Scenario> {
+  const raw = endpoint
+    ? createRemoteEngine({ endpoints: [endpoint], presharedKey: process.env.SPICEDB_PRESHARED_KEY ?? '', insecure: true, timeoutMs: 30_000 })
+    : await createEmbeddedEngine({ timeoutMs: 30_000, serializeWrites })
   await raw.writeSchema(schema)
   const engine = store ? new ReadYourWritesEngine(raw, await store(raw)) : raw
   return { name, engine, consistency: store ? READ_YOUR_WRITES : { mode: 'fully_consistent' }, close: () => raw.close() }
@@ -89,15 +101,24 @@ if (redis) {
     ),
   )
 }
+const endpoint = process.env.SPICEDB_ENDPOINT
+if (endpoint) {
+  scenarios.push(
+    await scenario('remote before: fully_consistent', false, undefined, endpoint),
+    await scenario('remote after: read-your-writes (in-process tokens)', false, async () => new MemoryZedTokenStore(), endpoint),
+  )
+}
 // Warm up each once, then measure.
 for (const s of scenarios) await pool(200, CONCURRENCY, (i) => s.engine.check([item(i)], s.consistency))
 const results = []
 for (const s of scenarios) results.push(await run(s))
-const [base] = results
 console.log(`checks: ${N} at concurrency ${CONCURRENCY} with a write every ${WRITE_EVERY}; writes: ${WRITES} by ${WRITERS} writers`)
 for (const r of results) {
+  // each remote scenario compares with the remote "before", each embedded one with the embedded one
+  const base = results.find((b) => b.name.startsWith('remote') === r.name.startsWith('remote'))!
+  const stats = (scenarios.find((s) => s.name === r.name)?.engine as { stats?: object }).stats
   console.log(
-    `${r.name.padEnd(66)} ${r.checks.toFixed(0).padStart(6)} checks/s (x${(r.checks / base!.checks).toFixed(2)})  ${r.writes.toFixed(0).padStart(5)} writes/s (x${(r.writes / base!.writes).toFixed(2)})`,
+    `${r.name.padEnd(66)} ${r.checks.toFixed(0).padStart(6)} checks/s (x${(r.checks / base.checks).toFixed(2)})  ${r.writes.toFixed(0).padStart(5)} writes/s (x${(r.writes / base.writes).toFixed(2)})${stats ? `  ${JSON.stringify(stats)}` : ''}`,
   )
 }
 for (const s of scenarios) await s.close()
