@@ -110,9 +110,20 @@ if (endpoint) {
 }
 // Warm up each once, then measure.
 for (const s of scenarios) await pool(200, CONCURRENCY, (i) => s.engine.check([item(i)], s.consistency))
-const results = []
-for (const s of scenarios) results.push(await run(s))
-console.log(`checks: ${N} at concurrency ${CONCURRENCY} with a write every ${WRITE_EVERY}; writes: ${WRITES} by ${WRITERS} writers`)
+// Scenarios take turns, ROUNDS times, and each reports its median: a noisy neighbour then
+// slows every scenario alike instead of whichever happened to run at the time.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const runs = new Map<string, { checks: number[]; writes: number[] }>(scenarios.map((s) => [s.name, { checks: [], writes: [] }]))
+for (let round = 0; round < ROUNDS; round++) {
+  for (const s of scenarios) {
+    const r = await run(s)
+    runs.get(s.name)!.checks.push(r.checks)
+    runs.get(s.name)!.writes.push(r.writes)
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const results = [...runs].map(([name, r]) => ({ name, checks: median(r.checks), writes: median(r.writes) }))
+console.log(`checks: ${N} at concurrency ${CONCURRENCY} with a write every ${WRITE_EVERY}; writes: ${WRITES} by ${WRITERS} writers; median of ${ROUNDS} rounds`)
 for (const r of results) {
   // each remote scenario compares with the remote "before", each embedded one with the embedded one
   const base = results.find((b) => b.name.startsWith('remote') === r.name.startsWith('remote'))!
