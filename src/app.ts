@@ -69,9 +69,10 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(metrics)
   await app.register(swagger)
   await app.register(underPressure)
+  // Redis first: the engine keeps its write tokens there when it is configured.
+  await app.register(redis, { url: config.redisUrl })
   await app.register(engine, { config, engine: options.engine, clock: options.clock })
   await app.register(inputHygiene)
-  await app.register(redis, { url: config.redisUrl })
   // authentication is decided per route, so it is in place before any /v1 route is added
   await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile })
   await app.register(rateLimit, config.rateLimit)

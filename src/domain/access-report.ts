@@ -4,7 +4,7 @@
  * check, caveats included); the paths come from the fully expanded tree at the same revision.
  */
 import type { Consistency, EnginePort } from '../engine/port.js'
-import { withGatewayContext } from './consistency.js'
+import { READ_YOUR_WRITES, withGatewayContext } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
 import { expandFully, pathsBySubject } from './expand.js'
 import { formatObject, parseObject } from './refs.js'
@@ -26,7 +26,7 @@ export async function accessReport(
   const subjectType = input.subjectType ?? 'user'
   const fields = { resource: 'resource', permission: 'permission', subject: 'subjectType' }
   try {
-    const first: Consistency = { mode: 'fully_consistent' }
+    const first: Consistency = READ_YOUR_WRITES
     const { tree, expandedAt } = await expandFully(engine, resource, input.permission, first)
     const pinned: Consistency = expandedAt ? { mode: 'at_least_as_fresh', token: expandedAt } : first
     const holders = await engine.lookupSubjects(

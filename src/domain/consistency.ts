@@ -10,11 +10,20 @@ export interface ConsistencyInput {
 }
 
 /**
- * Without a caller's choice the gateway answers fully consistent: a check made after a write
- * the gateway applied never sees the state before it (no new-enemy problem).
+ * The gateway's default freshness: at least as fresh as every write any replica of the
+ * gateway acknowledged (the engine supplies the token from its ZedTokenStore), so a read
+ * made after a write never sees the state before it (no new-enemy problem). See
+ * docs/consistency.md.
+ */
+export const READ_YOUR_WRITES: Consistency = Object.freeze({ mode: 'at_least_as_fresh' })
+
+/**
+ * Without a caller's choice the gateway reads its own writes. A caller's `fully_consistent`
+ * or `at_least_as_fresh` is honoured and, in the engine, never answered older than the
+ * gateway's writes either; `minimize_latency` is the caller's explicit trade.
  */
 export function resolveConsistency(input: ConsistencyInput | undefined, field = 'consistency'): Consistency {
-  if (!input) return { mode: 'fully_consistent' }
+  if (!input) return READ_YOUR_WRITES
   if (input.mode === 'at_least_as_fresh') {
     if (!input.token) throw badRequest(`${field}.token`, 'is required when mode is at_least_as_fresh')
     return { mode: 'at_least_as_fresh', token: input.token }

@@ -5,6 +5,7 @@
  * relationship-invariants.ts) and carry what the judgement read as preconditions.
  */
 import type { EnginePort, Precondition, RelationshipFilter, RelationshipUpdate, UpdateOperation } from '../engine/port.js'
+import { READ_YOUR_WRITES } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
 import { badRequest } from './errors.js'
 import { isWriteConflict } from './events/apply.js'
@@ -50,7 +51,7 @@ export async function readRelationships(
 ) {
   const filter = parseFilter(input, 'query')
   try {
-    const page = await engine.readRelationships(filter, { limit: input.limit, cursor: input.cursor }, { mode: 'fully_consistent' })
+    const page = await engine.readRelationships(filter, { limit: input.limit, cursor: input.cursor }, READ_YOUR_WRITES)
     const relationships = page.relationships.map(formatRelationship)
     return page.cursor ? { relationships, cursor: page.cursor } : { relationships }
   } catch (err) {

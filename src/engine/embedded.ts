@@ -85,13 +85,22 @@ export interface EmbeddedOptions {
   timeoutMs: number
   /** a SpiceDB datastore for the embedded engine; in-memory when absent */
   datastore?: { engine: string; uri: string }
+  /** one write at a time (default); false only to measure what that costs (bench/consistency.ts) */
+  serializeWrites?: boolean
 }
 
+/** Calls that open a datastore transaction: the embedded transport runs them one at a time. */
+const SERIALIZED = new Set<Method>(['writeRelationships', 'deleteRelationships', 'writeSchema'])
+
 class EmbeddedTransport implements SpiceTransport {
+  private writes: Promise<void> = Promise.resolve()
   private readonly handle: number
   private readonly stream: v1.ZedPromiseClientInterface
 
-  constructor(private readonly db: EmbeddedSpiceDB) {
+  constructor(
+    private readonly db: EmbeddedSpiceDB,
+    private readonly serializeWrites = true,
+  ) {
     // The handle is private in the package's typings but is the library's own instance id.
     this.handle = (db as unknown as { handle: number }).handle
     this.stream = db.permissions().promises
@@ -124,6 +133,18 @@ class EmbeddedTransport implements SpiceTransport {
   }
 
   call<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
+    if (!this.serializeWrites || !SERIALIZED.has(method)) return this.dispatch(method, req)
+    // One write at a time (SpiceDB #3212): the in-memory datastore can record concurrent
+    // transactions out of revision order, so a read at a write's own token could miss it.
+    const run = this.writes.then(() => this.dispatch(method, req))
+    this.writes = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    return run
+  }
+
+  private dispatch<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
     const unary = UNARY[method] as Unary<M> | undefined
     if (unary) return this.unary(unary.fn, unary.codec, req)
     // Streaming methods (lookups, reads) go through the package's local socket.
@@ -140,5 +161,5 @@ export async function createEmbeddedEngine(opts: EmbeddedOptions): Promise<Spice
     opts.datastore ? { datastore: opts.datastore.engine, datastore_uri: opts.datastore.uri } : undefined,
   )
   const description = opts.datastore ? `embedded (${opts.datastore.engine})` : 'embedded (in-memory)'
-  return new SpiceDbEngine(new EmbeddedTransport(db), { description, timeoutMs: opts.timeoutMs })
+  return new SpiceDbEngine(new EmbeddedTransport(db, opts.serializeWrites), { description, timeoutMs: opts.timeoutMs })
 }

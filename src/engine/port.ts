@@ -46,6 +46,11 @@ export interface Precondition {
 
 export type ConsistencyMode = 'minimize_latency' | 'at_least_as_fresh' | 'fully_consistent'
 
+/**
+ * `at_least_as_fresh` without a token is the gateway's default: at least as fresh as every
+ * write the gateway acknowledged (src/engine/read-your-writes.ts supplies the token; an
+ * adapter used on its own answers it fully consistent).
+ */
 export interface Consistency {
   mode: ConsistencyMode
   token?: string
@@ -118,6 +123,8 @@ export type ExpandTree =
 export interface ReadPage {
   relationships: Relationship[]
   cursor?: string
+  /** the revision the page was read at (absent when the page is empty) */
+  readAt?: string
 }
 
 export type EngineErrorKind =
@@ -159,6 +166,8 @@ export interface EnginePort {
   ): Promise<ReadPage>
   writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]): Promise<string>
   deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]): Promise<{ deletedAt: string; count: number }>
+  /** a ZedToken for the engine's current head revision (SpiceDB may answer a slightly stale one) */
+  headToken(): Promise<string>
   /** cheap liveness of the engine: resolves when it answers */
   ping(): Promise<void>
   close(): Promise<void>

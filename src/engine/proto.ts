@@ -36,8 +36,10 @@ export function consistency(c: Consistency): v1.Consistency {
     case 'minimize_latency':
       return v1.Consistency.create({ requirement: { oneofKind: 'minimizeLatency', minimizeLatency: true } })
     case 'at_least_as_fresh':
+      // without a token: the gateway's default, which only read-your-writes.ts can pin
+      if (!c.token) return v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } })
       return v1.Consistency.create({
-        requirement: { oneofKind: 'atLeastAsFresh', atLeastAsFresh: v1.ZedToken.create({ token: c.token ?? '' }) },
+        requirement: { oneofKind: 'atLeastAsFresh', atLeastAsFresh: v1.ZedToken.create({ token: c.token }) },
       })
     case 'fully_consistent':
       return v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } })

@@ -194,7 +194,8 @@ export class SpiceDbEngine implements EnginePort {
     )
     const relationships = stream.flatMap((r) => (r.relationship ? [pb.fromRelationship(r.relationship)] : []))
     const cursor = page.limit && stream.length === page.limit ? stream.at(-1)?.afterResultCursor?.token : undefined
-    return cursor ? { relationships, cursor } : { relationships }
+    const readAt = stream[0]?.readAt ? pb.token(stream[0].readAt) : undefined
+    return { relationships, ...(cursor ? { cursor } : {}), ...(readAt ? { readAt } : {}) }
   }
 
   async writeRelationships(updates: RelationshipUpdate[], preconditions: Precondition[] = []): Promise<string> {
@@ -219,6 +220,13 @@ export class SpiceDbEngine implements EnginePort {
       ),
     )
     return { deletedAt: pb.token(res.deletedAt), count: Number(res.relationshipsDeletedCount ?? 0) }
+  }
+
+  /** ReadSchema answers with the datastore's head revision: the cheapest call that does. */
+  async headToken(): Promise<string> {
+    const res = await this.call(() => this.transport.call('readSchema', v1.ReadSchemaRequest.create({})))
+    if (!res.readAt?.token) throw new EngineError('internal', 'engine answered ReadSchema without a revision')
+    return res.readAt.token
   }
 
   async ping(): Promise<void> {

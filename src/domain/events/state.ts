@@ -13,6 +13,7 @@ import type {
   SubjectRef,
 } from '../../engine/port.js'
 import { formatRelationship } from '../refs.js'
+import { READ_YOUR_WRITES } from '../consistency.js'
 
 export const obj = (type: string, id: string): ObjectRef => ({ type, id })
 export const user = (id: string): SubjectRef => ({ type: 'user', id })
@@ -26,15 +27,19 @@ export function exact(r: Relationship): RelationshipFilter {
   return { resourceType: r.resource.type, resourceId: r.resource.id, relation: r.relation, subject: r.subject }
 }
 
-const FULLY_CONSISTENT = { mode: 'fully_consistent' } as const
 const PAGE = 1000
 
-/** Every relationship matching the filter, fully consistent (the plan must see the latest state). */
+/**
+ * Every relationship matching the filter, at least as fresh as every write the gateway
+ * acknowledged: an event planned right after the event that created its object must see the
+ * object. (SpiceDB's own `fully_consistent` can answer from before that write; see
+ * docs/consistency.md.) Concurrent changes are caught by the plan's preconditions.
+ */
 export async function readAll(engine: EnginePort, filter: RelationshipFilter): Promise<Relationship[]> {
   const out: Relationship[] = []
   let cursor: string | undefined
   do {
-    const page = await engine.readRelationships(filter, { limit: PAGE, cursor }, FULLY_CONSISTENT)
+    const page = await engine.readRelationships(filter, { limit: PAGE, cursor }, READ_YOUR_WRITES)
     out.push(...page.relationships)
     cursor = page.cursor
   } while (cursor)

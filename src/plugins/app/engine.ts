@@ -1,11 +1,17 @@
 /**
  * The engine as a Fastify decorator: created (or injected by tests and benchmarks), given
- * the schema at start-up, closed with the app.
+ * the schema at start-up, wrapped so that every read sees the gateway's acknowledged writes
+ * (ZedTokens kept in Redis when REDIS_URL is set, so replicas share them; in-process
+ * otherwise), closed with the app.
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createEngine } from '../../engine/index.js'
 import type { EnginePort } from '../../engine/port.js'
+import { ReadYourWritesEngine } from '../../engine/read-your-writes.js'
+import { decodeZedToken } from '../../engine/revision.js'
+import { MemoryZedTokenStore, type ZedTokenStore } from '../../stores/zedtoken-store.js'
+import { RedisZedTokenStore } from '../../stores/redis-zedtoken-store.js'
 import { readSchemaFile, syncSchema } from '../../domain/schema-sync.js'
 import type { Config } from '../../config.js'
 
@@ -26,19 +32,29 @@ export interface EnginePluginOptions {
 
 async function enginePlugin(app: FastifyInstance, opts: EnginePluginOptions) {
   const schemaText = await readSchemaFile(opts.config.schemaFile)
-  const engine = opts.engine ?? (await createEngine(opts.config))
+  const given = opts.engine instanceof ReadYourWritesEngine ? opts.engine.inner : opts.engine
+  const engine = given ?? (await createEngine(opts.config))
   const owned = !opts.engine
+  let tokens: ZedTokenStore
   try {
     const written = await syncSchema(engine, schemaText)
-    app.log.info({ engine: engine.description, schemaWritten: written }, 'authorization engine ready')
+    tokens = await createTokenStore(app, engine)
+    app.log.info({ engine: engine.description, schemaWritten: written, zedTokens: tokens.description }, 'authorization engine ready')
   } catch (err) {
     if (owned) await engine.close()
     throw err
   }
-  app.decorate('engine', engine)
+  app.decorate('engine', new ReadYourWritesEngine(engine, tokens))
   app.decorate('clock', opts.clock ?? (() => new Date()))
   app.decorate('schemaText', schemaText)
   if (owned) app.addHook('onClose', async () => engine.close())
+}
+
+/** Replicas over one datastore share one Redis key, named by the datastore's id. */
+async function createTokenStore(app: FastifyInstance, engine: EnginePort): Promise<ZedTokenStore> {
+  if (!app.redis) return new MemoryZedTokenStore()
+  const datastoreId = decodeZedToken(await engine.headToken())?.datastoreId ?? ''
+  return new RedisZedTokenStore(app.redis, { datastoreId })
 }
 
 export default fp(enginePlugin, { name: 'engine' })

@@ -1,0 +1,183 @@
+/**
+ * Read-your-writes for every reader of the engine, with no bookkeeping by callers.
+ *
+ * Every write's ZedToken goes to the ZedTokenStore before the write is acknowledged. Every
+ * read then asks SpiceDB for a revision that covers all of them:
+ * - the gateway's default (`at_least_as_fresh` without a token) becomes `at_least_as_fresh`
+ *   with a token covering the store's frontier (and `fully_consistent` while nothing was
+ *   written yet);
+ * - a caller's `at_least_as_fresh` token is combined with the frontier the same way;
+ * - `fully_consistent` is sent as asked, and the answer's revision is checked against the
+ *   frontier: SpiceDB v1.54 shares one in-flight head-revision lookup between fully consistent
+ *   requests, so it can answer from before the write (issue 7 item 2). A stale or unverifiable
+ *   answer is asked again `at_least_as_fresh` with the covering token;
+ * - `minimize_latency` is the caller's explicit choice of speed over freshness and is left alone.
+ *
+ * When the frontier holds several tokens (Postgres writes that committed concurrently), no
+ * single one covers the rest, so the engine is asked for its head token and the answer is
+ * verified to cover them all (a stale one, from the shared lookup, is asked for again). The
+ * verified token is recorded, which collapses the frontier for every later read.
+ */
+import { EngineError, type CheckItem, type Consistency, type EnginePort, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from './port.js'
+import { compareTokens } from './revision.js'
+import { coversToken, decodeCached, splitFrontier, type ZedTokenStore } from '../stores/zedtoken-store.js'
+
+const HEAD_ATTEMPTS = 5
+
+/** The gateway's cursor: SpiceDB's, with the consistency its first page was read at. */
+function wrapCursor(c: Consistency, cursor: string): string {
+  return Buffer.from(JSON.stringify([c.mode, c.token ?? '', cursor])).toString('base64url')
+}
+
+function unwrapCursor(s: string): { consistency: Consistency; cursor: string } | undefined {
+  try {
+    const [mode, token, cursor] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown[]
+    if (typeof cursor !== 'string' || typeof token !== 'string') return undefined
+    if (mode === 'at_least_as_fresh' && token) return { consistency: { mode, token }, cursor }
+    if (mode === 'fully_consistent' || mode === 'minimize_latency') return { consistency: { mode }, cursor }
+  } catch {
+    // not ours: SpiceDB judges it
+  }
+  return undefined
+}
+
+const comparable = (a: string, b: string) => compareTokens(decodeCached(a), decodeCached(b)) !== 'unknown'
+
+/** How a read goes: the consistency to ask with, and the token its answer must cover (if any). */
+interface Plan {
+  consistency: Consistency
+  mustCover?: string
+}
+
+export class ReadYourWritesEngine implements EnginePort {
+  readonly description: string
+  /** how often reads needed more than one token (for tests, benchmarks and logs) */
+  readonly stats = { headLookups: 0, staleHeads: 0, reasked: 0 }
+  private head?: Promise<string>
+
+  constructor(
+    /** the adapter underneath (a gateway built on another's engine wraps this, not the wrapper) */
+    readonly inner: EnginePort,
+    readonly tokens: ZedTokenStore,
+  ) {
+    this.description = inner.description
+  }
+
+  private async storeCall<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw new EngineError('unavailable', `zedtoken store (${this.tokens.description}) failed ${what}: ${(err as Error).message}`)
+    }
+  }
+
+  /** a token covering every given one: the newest when one covers all, else a verified head */
+  private async covering(required: string[]): Promise<string> {
+    const { frontier } = splitFrontier(required)
+    if (frontier.length === 1) return frontier[0]!
+    for (let attempt = 0; attempt < HEAD_ATTEMPTS; attempt++) {
+      // Concurrent readers share one head lookup; each verifies the answer for itself.
+      this.stats.headLookups++
+      const head = await (this.head ??= this.inner.headToken().finally(() => (this.head = undefined)))
+      if (frontier.every((t) => coversToken(head, t))) {
+        await this.storeCall(() => this.tokens.record(head), 'to record a covering token')
+        return head
+      }
+      this.stats.staleHeads++
+    }
+    throw new EngineError('unavailable', `engine head revision did not cover the gateway's writes after ${HEAD_ATTEMPTS} attempts`)
+  }
+
+  private async plan(c: Consistency): Promise<Plan> {
+    if (c.mode === 'minimize_latency') return { consistency: c }
+    const frontier = await this.storeCall(() => this.tokens.frontier(), 'to read')
+    const callerToken = c.mode === 'at_least_as_fresh' ? c.token : undefined
+    if (frontier.length === 0) return { consistency: callerToken || c.mode === 'fully_consistent' ? c : { mode: 'fully_consistent' } }
+    if (callerToken && !frontier.every((t) => comparable(callerToken, t))) {
+      // Another datastore's token, or a format we cannot read: SpiceDB judges it, and the
+      // answer must still cover the gateway's writes.
+      return { consistency: c, mustCover: await this.covering(frontier) }
+    }
+    const token = await this.covering(callerToken ? [...frontier, callerToken] : frontier)
+    if (c.mode === 'fully_consistent') return { consistency: c, mustCover: token }
+    return { consistency: { mode: 'at_least_as_fresh', token } }
+  }
+
+  /** Runs a read as planned; a fully consistent answer older than the frontier is asked again. */
+  private async read<T>(c: Consistency, run: (c: Consistency) => Promise<T>, at: (r: T) => string | undefined) {
+    const { consistency, mustCover } = await this.plan(c)
+    const answer = await run(consistency)
+    if (!mustCover) return { answer, used: consistency }
+    const answeredAt = at(answer)
+    if (answeredAt && coversToken(answeredAt, mustCover)) return { answer, used: consistency }
+    this.stats.reasked++
+    const again: Consistency = { mode: 'at_least_as_fresh', token: mustCover }
+    return { answer: await run(again), used: again }
+  }
+
+  /**
+   * A paged read: SpiceDB refuses a cursor unless the next page asks with exactly the first
+   * page's consistency, so the cursor handed out carries it, and a later page is read as the
+   * first was (the same snapshot; writes after the first page are not part of this listing).
+   */
+  private async paged<T extends { cursor?: string }>(
+    cursor: string | undefined,
+    c: Consistency,
+    run: (cursor: string | undefined, c: Consistency) => Promise<T>,
+    at: (r: T) => string | undefined,
+  ): Promise<T> {
+    const resumed = cursor ? unwrapCursor(cursor) : undefined
+    const { answer, used } = resumed
+      ? { answer: await run(resumed.cursor, resumed.consistency), used: resumed.consistency }
+      : await this.read(c, (x) => run(cursor, x), at)
+    return answer.cursor ? { ...answer, cursor: wrapCursor(used, answer.cursor) } : answer
+  }
+
+  private async recorded<T>(write: Promise<T>, token: (r: T) => string): Promise<T> {
+    const res = await write
+    await this.storeCall(() => this.tokens.record(token(res)), 'to record a write (the write itself was applied)')
+    return res
+  }
+
+  readSchema() {
+    return this.inner.readSchema()
+  }
+  writeSchema(schema: string) {
+    return this.inner.writeSchema(schema)
+  }
+  headToken() {
+    return this.inner.headToken()
+  }
+  ping() {
+    return this.inner.ping()
+  }
+  close() {
+    return this.inner.close()
+  }
+
+  async check(items: CheckItem[], c: Consistency) {
+    return (await this.read(c, (x) => this.inner.check(items, x), (r) => r.checkedAt)).answer
+  }
+  async checkWithTrace(item: CheckItem, c: Consistency) {
+    return (await this.read(c, (x) => this.inner.checkWithTrace(item, x), (r) => r.checkedAt)).answer
+  }
+  lookupResources(req: LookupResourcesRequest, c: Consistency) {
+    return this.paged(req.cursor, c, (cursor, x) => this.inner.lookupResources({ ...req, cursor }, x), (r) => r.lookedUpAt)
+  }
+  async lookupSubjects(req: LookupSubjectsRequest, c: Consistency) {
+    return (await this.read(c, (x) => this.inner.lookupSubjects(req, x), (r) => r.lookedUpAt)).answer
+  }
+  async expand(resource: ObjectRef, permission: string, c: Consistency) {
+    return (await this.read(c, (x) => this.inner.expand(resource, permission, x), (r) => r.expandedAt)).answer
+  }
+  readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, c: Consistency) {
+    return this.paged(page.cursor, c, (cursor, x) => this.inner.readRelationships(filter, { ...page, cursor }, x), (r) => r.readAt)
+  }
+
+  writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]) {
+    return this.recorded(this.inner.writeRelationships(updates, preconditions), (t) => t)
+  }
+  deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]) {
+    return this.recorded(this.inner.deleteRelationships(filter, preconditions), (r) => r.deletedAt)
+  }
+}
