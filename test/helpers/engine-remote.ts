@@ -242,6 +242,7 @@ export function remoteEnv(endpoints: string[], presharedKey: string, extra: Reco
   return {
     ...process.env,
     REDIS_URL: undefined,
+    EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
     SPICEDB_ENDPOINT: endpoints.join(','),
     SPICEDB_PRESHARED_KEY: presharedKey,
     SPICEDB_INSECURE: 'true',
