@@ -123,7 +123,11 @@ export class StreamConsumer {
     this.o.log.info({ stream: this.o.stream, group: this.o.group, consumer: this.name }, 'stream consumer started')
   }
 
-  /** Lets the message in flight finish, then stops; unprocessed messages stay pending. */
+  /**
+   * Lets the message in flight finish, then stops; unprocessed messages stay pending. Only
+   * what was applied (or found already applied) is acknowledged, and dead letters are
+   * written only for permanent refusals.
+   */
   async stop(): Promise<void> {
     if (!this.loop || !this.conn) return
     this.stopping = true
@@ -226,7 +230,11 @@ export class StreamConsumer {
         await this.cmd('XACK', this.o.stream, this.o.group, message.id)
         return
       } catch (err) {
-        if (isPermanentFailure(err) || deliveries >= this.o.maxDeliveries) return this.deadLetter(message, err, deliveries, eventId)
+        const permanent = isPermanentFailure(err)
+        // Stopping: a transient failure (e.g. GW_SHUTTING_DOWN) stays pending, unacknowledged,
+        // for the next consumer; it is not dead-lettered for want of a retry this process won't make.
+        if (!permanent && this.stopping) return
+        if (permanent || deliveries >= this.o.maxDeliveries) return this.deadLetter(message, err, deliveries, eventId)
         this.report({ outcome: 'retry', messageId: message.id, eventId, deliveries, code: errorCode(err), error: errorMessage(err) })
         this.o.log.warn({ messageId: message.id, eventId, deliveries, err: errorMessage(err) }, 'event failed; will retry')
         await this.sleep(Math.min(this.o.retryDelayMs * 2 ** (deliveries - 1), this.o.claimIdleMs / 2))

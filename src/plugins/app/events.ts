@@ -24,6 +24,8 @@ export interface EventResult {
 export interface ApplyOptions {
   /** metrics label: where the event came from (default "rest") */
   source?: string
+  /** aborted: a batch stops at the next event boundary, a duplicate stops waiting (GW_SHUTTING_DOWN) */
+  signal?: AbortSignal
 }
 
 export interface EventsService {
@@ -35,9 +37,13 @@ export interface EventsService {
    * A batch: every event is validated first (one bad event: 400, nothing written), then they are
    * applied in order, each its own atomic write. The first refusal stops the batch; the error's
    * details list the results of the events before it (applied, they stay applied) and its index.
+   * When the gateway shuts down, the batch stops at the next event boundary the same way, with
+   * 503 GW_SHUTTING_DOWN whose details also name the ids not applied (`details.notApplied`).
    */
   applyBatch(raws: unknown[], options?: ApplyOptions): Promise<EventResult[]>
   readonly store: IdempotencyStore
+  /** aborted when the app starts closing (preClose): batches stop at the next event */
+  readonly shutdown: AbortSignal
 }
 
 declare module 'fastify' {
@@ -54,7 +60,16 @@ export function outcomeOf(err: unknown): Outcome {
   return err.statusCode < 500 ? 'refused' : 'failed'
 }
 
-export function createEvents(app: FastifyInstance, store: IdempotencyStore): EventsService {
+export const shuttingDown = (done: EventResult[], notApplied: string[]) =>
+  new GatewayError(
+    'GW_SHUTTING_DOWN',
+    503,
+    `the gateway is shutting down: ${done.length} event(s) were applied, ${notApplied.length} were not (details.notApplied); resend them`,
+    undefined,
+    { results: done, notApplied, failedIndex: done.length },
+  )
+
+export function createEvents(app: FastifyInstance, store: IdempotencyStore, shutdown = new AbortController().signal): EventsService {
   const counter = new client.Counter({
     name: 'trellis_events_total',
     help: 'domain events handled, by source and outcome (failed: transient, may be retried)',
@@ -64,10 +79,10 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore): Eve
   const deps: ApplyDeps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: app.clock }
   const serializer = new KeyedSerializer()
 
-  async function applyParsed(event: DomainEvent, { source = 'rest' }: ApplyOptions = {}): Promise<EventResult> {
+  async function applyParsed(event: DomainEvent, { source = 'rest', signal }: ApplyOptions = {}): Promise<EventResult> {
     try {
       const apply = () => serializer.run(lockKey(event), () => translateEvent(deps, event))
-      const delivery = await applyOnce(store, event.id, apply)
+      const delivery = await applyOnce(store, event.id, apply, { signal: signal ? AbortSignal.any([signal, shutdown]) : shutdown })
       counter.inc({ source, outcome: delivery.status })
       return { id: event.id, ...delivery }
     } catch (err) {
@@ -91,10 +106,16 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore): Eve
     const events = raws.map((raw, i) => parse(raw, `events.${i}.`, options.source))
     const results: EventResult[] = []
     for (const [i, event] of events.entries()) {
+      // The event boundary: what is applied stays applied, the rest is named, not cut mid-way.
+      if (shutdown.aborted || options.signal?.aborted) {
+        counter.inc({ source: options.source ?? 'rest', outcome: 'failed' }, events.length - i)
+        throw shuttingDown(results, events.slice(i).map((e) => e.id))
+      }
       try {
         results.push(await applyParsed(event, options))
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err
+        if (err.code === 'GW_SHUTTING_DOWN') throw shuttingDown(results, events.slice(i).map((e) => e.id))
         const message = `events.${i} (${event.id}) was not applied; ${results.length} before it were: ${err.message}`
         throw new GatewayError(err.code, err.statusCode, message, err.field, { ...err.details, failedIndex: i, results })
       }
@@ -102,7 +123,7 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore): Eve
     return results
   }
 
-  return { apply, applyParsed, applyBatch, store }
+  return { apply, applyParsed, applyBatch, store, shutdown }
 }
 
 async function eventsPlugin(app: FastifyInstance) {
@@ -113,7 +134,8 @@ async function eventsPlugin(app: FastifyInstance) {
       'REDIS_URL is not set: event ids are kept in this process only, so duplicates are only caught within this process (not across restarts or replicas)',
     )
   }
-  app.decorate('events', createEvents(app, store))
+  // A running batch answers with what it applied when the app closes, instead of being cut.
+  app.decorate('events', createEvents(app, store, app.shuttingDown))
 }
 
-export default fp(eventsPlugin, { name: 'events', dependencies: ['engine', 'metrics'] })
+export default fp(eventsPlugin, { name: 'events', dependencies: ['engine', 'metrics', 'shutdown'] })
