@@ -14,6 +14,7 @@ import { indexSchema } from '../../domain/events/schema-index.js'
 import type { DomainEvent } from '../../domain/events/schemas.js'
 import { KeyedSerializer, lockKey } from '../../domain/events/serialize.js'
 import { RedisIdempotencyStore } from '../../stores/redis-idempotency.js'
+import { durableEngine } from '../../config.js'
 
 export interface EventResult {
   id: string
@@ -129,6 +130,10 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
 async function eventsPlugin(app: FastifyInstance) {
   const ttl = app.config.idempotencyTtlSeconds
   const store = app.redis ? new RedisIdempotencyStore(app.redis, { ttlSeconds: ttl }) : new MemoryIdempotencyStore(ttl)
+  if (store.shared && !durableEngine(app.config.engine)) {
+    // The reverse mismatch: after a restart the ids are remembered and the relationships are not.
+    app.log.warn('REDIS_URL is set but the engine keeps relationships in memory: after a restart, resent events answer duplicate and are not re-applied')
+  }
   if (!store.shared) {
     app.log.warn(
       'REDIS_URL is not set: event ids are kept in this process only, so duplicates are only caught within this process (not across restarts or replicas)',
