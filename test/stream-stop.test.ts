@@ -2,7 +2,9 @@
  * Stopping acknowledges only what was applied: a message whose event cannot be applied before
  * the gateway stops (another delivery holds its idempotency claim, so it waits) is left
  * pending for the next consumer, even on its last allowed delivery. It is neither
- * acknowledged nor dead-lettered, and stopping does not wait for it.
+ * acknowledged nor dead-lettered, and stopping does not wait for it. Messages read behind it
+ * and never started are handed back: their delivery is not counted (rolling restarts alone
+ * would otherwise dead-letter them) and another replica can claim them at once.
  */
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
@@ -26,8 +28,13 @@ t.test('a message waiting on another delivery when the app closes stays pending,
   // Another replica is applying event 1 right now: its claim is held (and renewed) elsewhere.
   const held = certificate(x, 1)
   await redis.set(`trellis:event:${held.id}`, 'pending:another-replica', 'PX', 60_000)
-  const id = await publish(redis, events.stream, held)
-  await waitFor('the message delivered', async () => (await groupState(redis, events.stream, events.group)).pending === 1)
+  // It and three behind it in one read (one MULTI, so the blocked read sees all four): those
+  // three are read but never started.
+  const m = redis.multi()
+  for (const e of [held, certificate(x, 2), certificate(x, 3), certificate(x, 4)]) m.xadd(events.stream, '*', 'event', JSON.stringify(e))
+  await m.exec()
+  const [id, ...behind] = (await redis.xrange(events.stream, '-', '+')).slice(1).map(([mid]) => mid)
+  await waitFor('the messages delivered', async () => (await groupState(redis, events.stream, events.group)).pending === 4)
 
   // Time the consumer's stop itself (the app's close also waits for the engine to close).
   const consumer = app.eventStream!
@@ -44,6 +51,8 @@ t.test('a message waiting on another delivery when the app closes stays pending,
   t.same(outcomes.filter((o) => o.messageId === id && o.outcome !== 'retry'), [], 'neither acknowledged nor dead-lettered')
   t.same(await deadLetters(redis, events.deadLetterStream), [], 'the dead-letter stream is empty')
   const pending = (await redis.xpending(events.stream, events.group, '-', '+', 10)) as [string, string, number, number][]
-  t.same(pending.map((p) => p[0]), [id], 'the message stays pending for the next consumer')
+  t.same(pending.map((p) => p[0]), [id, ...behind], 'the messages stay pending for the next consumer')
+  t.same(pending.map((p) => p[3]), [1, 0, 0, 0], 'the one attempted counts its delivery; those never started do not')
+  t.ok(pending.slice(1).every((p) => p[2] >= 30_000), 'those never started are claimable by another replica at once (idle >= claim idle time)')
   await redis.del(`trellis:event:${held.id}`)
 })

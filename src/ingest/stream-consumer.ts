@@ -201,11 +201,31 @@ export class StreamConsumer {
     } while (cursor !== '0-0' && !this.stopping)
   }
 
-  /** In order; on stop the rest stays pending (reclaimed later, by us or another replica). */
+  /** In order; on stop the rest is handed back, pending, for another replica (or the next start). */
   private async process(batch: Delivery[]): Promise<void> {
-    for (const item of batch) {
-      if (this.stopping) return
+    for (const [i, item] of batch.entries()) {
+      if (this.stopping) return this.handBack(batch.slice(i))
       await this.handle(item.message, item.deliveries)
+    }
+  }
+
+  /**
+   * Messages read but never attempted when stopping. Each read counted a delivery, so rolling
+   * restarts alone would push them to `maxDeliveries` and the dead-letter stream
+   * (GW_STREAM_UNACKNOWLEDGED) without one attempt. XCLAIM with RETRYCOUNT takes that count
+   * back, and IDLE makes them claimable by another replica at once instead of after the idle time.
+   */
+  private async handBack(rest: Delivery[]): Promise<void> {
+    if (rest.length === 0) return
+    try {
+      for (const { message, deliveries } of rest) {
+        await this.cmd('XCLAIM', this.o.stream, this.o.group, this.name, 0, message.id,
+          'IDLE', this.o.claimIdleMs, 'RETRYCOUNT', Math.max(0, deliveries - 1), 'JUSTID')
+      }
+      this.o.log.info({ stream: this.o.stream, handedBack: rest.length }, 'stopping: handed back messages not started')
+    } catch (err) {
+      // They stay pending with the read counted: reclaimed after the idle time as before.
+      this.o.log.warn({ err: errorMessage(err), stream: this.o.stream }, 'stopping: could not hand back messages not started')
     }
   }
 
