@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config.js'
 
 const total = Number(process.argv[2] ?? 2000)
 const batch = Number(process.argv[3] ?? 100)
-const app = await buildApp({ logger: false, config: loadConfig({ ...process.env, REDIS_URL: undefined }) })
+const app = await buildApp({ logger: false, config: loadConfig({ ...process.env, REDIS_URL: undefined, EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true' }) })
 let n = 0
 const event = (type: string, data: Record<string, unknown>) => ({ id: `bench-${++n}`, type, data })
 const send = async (events: object[]) => {

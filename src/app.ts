@@ -18,6 +18,7 @@ import underPressure from './plugins/external/under-pressure.js'
 import swagger from './plugins/external/swagger.js'
 import redis from './plugins/external/redis.js'
 import events from './plugins/app/events.js'
+import shutdown from './plugins/app/shutdown.js'
 import eventStream, { type EventStreamPluginOptions } from './plugins/app/event-stream.js'
 import eventRoutes from './routes/events/index.js'
 import healthRoutes from './routes/health/index.js'
@@ -66,6 +67,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   app.addSchema(ExpandNode)
 
   await app.register(errorHandler)
+  await app.register(shutdown)
   await app.register(metrics)
   await app.register(swagger)
   await app.register(underPressure)

@@ -29,6 +29,8 @@ export const EnvSchema = Type.Object({
   ),
   SPICEDB_DATASTORE_URI: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_ALLOW_DATA_LOSS: Type.Optional(Bool),
+  EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: Type.Optional(Bool),
   IDEMPOTENCY_TTL_SECONDS: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
   EVENTS_STREAM: Type.Optional(Type.String({ minLength: 1 })),
   EVENTS_DEAD_LETTER_STREAM: Type.Optional(Type.String({ minLength: 1 })),
@@ -73,6 +75,11 @@ export interface Config {
     | { kind: 'remote'; endpoints: string[]; presharedKey: string; insecure: boolean }
   engineTimeoutMs: number
   redisUrl?: string
+  /**
+   * accept a Redis that keeps nothing across a restart (no AOF, no RDB) or may evict keys:
+   * the stream, its pending lists and idempotency records can then vanish (REDIS_ALLOW_DATA_LOSS)
+   */
+  redisAllowDataLoss: boolean
   idempotencyTtlSeconds: number
   events: {
     streamEnabled: boolean
@@ -128,7 +135,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = picked as Env
   const port = Number(e.PORT ?? 8080)
-  if (port < 1 || port > 65535) throw new ConfigError(`invalid setting PORT=${e.PORT}: must be 1-65535`)
+  // 0: any free port (tests start real servers this way; the log line names the port)
+  if (port > 65535) throw new ConfigError(`invalid setting PORT=${e.PORT}: must be 0-65535`)
 
   let engine: Config['engine']
   if (e.SPICEDB_ENDPOINT) {
@@ -149,6 +157,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     engine = ds && ds !== 'memory' ? { kind: 'embedded', datastore: { engine: ds, uri: e.SPICEDB_DATASTORE_URI! } } : { kind: 'embedded' }
   }
 
+  refuseVolatileIdempotency(engine, e.REDIS_URL, e.EVENTS_ALLOW_VOLATILE_IDEMPOTENCY === 'true')
+
   return {
     port,
     host: e.HOST ?? '127.0.0.1',
@@ -157,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     engine,
     engineTimeoutMs: Number(e.SPICEDB_TIMEOUT_MS ?? 5000),
     redisUrl: e.REDIS_URL,
+    redisAllowDataLoss: e.REDIS_ALLOW_DATA_LOSS === 'true',
     idempotencyTtlSeconds: Number(e.IDEMPOTENCY_TTL_SECONDS ?? 7 * 24 * 3600),
     events: {
       streamEnabled: e.EVENTS_STREAM_ENABLED ? e.EVENTS_STREAM_ENABLED === 'true' : Boolean(e.REDIS_URL),
@@ -206,4 +217,25 @@ function trustProxy(value: string | undefined): Config['trustProxy'] {
   // a count of proxies in front: trust that many hops, nearest first
   if (/^[0-9]+$/.test(value)) return (_address, hop) => hop < Number(value)
   return value.split(',')
+}
+
+/** true when relationships outlive this process: a SpiceDB server, or a datastore other than memory */
+export function durableEngine(engine: Config['engine']): boolean {
+  return engine.kind === 'remote' || engine.datastore !== undefined
+}
+
+/**
+ * On a durable engine, event ids kept in this process are forgotten by a crash while the
+ * relationships stay: the caller's resend then re-applies events that were applied, and an
+ * old event re-applied after later ones undoes them (a revoked grant comes back). So a
+ * durable engine needs REDIS_URL, unless the operator accepts that risk by name.
+ */
+function refuseVolatileIdempotency(engine: Config['engine'], redisUrl: string | undefined, accepted: boolean) {
+  if (!durableEngine(engine) || redisUrl || accepted) return
+  const which = engine.kind === 'remote' ? 'SPICEDB_ENDPOINT is set' : `SPICEDB_DATASTORE_ENGINE=${engine.datastore!.engine}`
+  throw new ConfigError(
+    `invalid setting REDIS_URL: required when the engine is durable (${which}). Without it, event ids are kept in this ` +
+      'process only, and a batch resent after a crash or to another replica re-applies events already applied, ' +
+      'undoing later ones. Set REDIS_URL, or accept that risk with EVENTS_ALLOW_VOLATILE_IDEMPOTENCY=true',
+  )
 }

@@ -23,7 +23,8 @@ async function main() {
   try {
     app = await buildApp({ config })
   } catch (err) {
-    if (err instanceof SchemaError) {
+    // ConfigError here: a store that does not meet the configuration (e.g. Redis without persistence)
+    if (err instanceof SchemaError || err instanceof ConfigError) {
       console.error(`trellis: ${err.message}`)
       process.exit(1)
     }

@@ -23,7 +23,7 @@ t.test('a bad setting names itself', async (t) => {
 })
 
 t.test('several endpoints configure the remote engine', async (t) => {
-  const c = loadConfig({ SPICEDB_ENDPOINT: 'a:50051,b:50051', SPICEDB_PRESHARED_KEY: 'k', SPICEDB_INSECURE: 'true' })
+  const c = loadConfig({ SPICEDB_ENDPOINT: 'a:50051,b:50051', SPICEDB_PRESHARED_KEY: 'k', SPICEDB_INSECURE: 'true', REDIS_URL: 'redis://r:6379' })
   t.same(c.engine, { kind: 'remote', endpoints: ['a:50051', 'b:50051'], presharedKey: 'k', insecure: true })
 })
 
@@ -43,4 +43,27 @@ t.test('the server refuses to start with a schema SpiceDB does not compile, with
   const r = spawnSync(tsx, [server], { env: { ...process.env, SCHEMA_FILE: file, PORT: '18089' }, encoding: 'utf8', timeout: 60_000 })
   t.equal(r.status, 1)
   t.match(r.stderr, /schema\.zed was refused by SpiceDB: .*usr/)
+})
+
+t.test('a durable engine without REDIS_URL is refused unless the risk is accepted by name', async (t) => {
+  const remote = { SPICEDB_ENDPOINT: 'spicedb:50051', SPICEDB_PRESHARED_KEY: 'k' }
+  const pg = { SPICEDB_DATASTORE_ENGINE: 'postgres', SPICEDB_DATASTORE_URI: 'postgres://x/y' }
+  for (const env of [remote, pg]) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', message: /REDIS_URL.*durable.*EVENTS_ALLOW_VOLATILE_IDEMPOTENCY=true/ })
+    t.doesNotThrow(() => loadConfig({ ...env, REDIS_URL: 'redis://r:6379' }), 'with REDIS_URL')
+    t.doesNotThrow(() => loadConfig({ ...env, EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true' }), 'risk accepted')
+  }
+  t.doesNotThrow(() => loadConfig({ SPICEDB_DATASTORE_ENGINE: 'memory' }), 'an in-memory engine loses its state with the ids')
+  t.throws(() => loadConfig({ EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'yes' }), { message: /EVENTS_ALLOW_VOLATILE_IDEMPOTENCY/ })
+  t.throws(() => loadConfig({ REDIS_ALLOW_DATA_LOSS: '1' }), { message: /REDIS_ALLOW_DATA_LOSS/ })
+  t.equal(loadConfig({ REDIS_ALLOW_DATA_LOSS: 'true' }).redisAllowDataLoss, true)
+  t.equal(loadConfig({ PORT: '0' }).port, 0, 'PORT=0: any free port')
+})
+
+t.test('the server refuses to start on a durable engine without REDIS_URL, naming both settings', async (t) => {
+  const env = { ...process.env, SPICEDB_ENDPOINT: '127.0.0.1:1', SPICEDB_PRESHARED_KEY: 'k', REDIS_URL: '', EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: '' }
+  const r = spawnSync(tsx, [server], { env, encoding: 'utf8', timeout: 60_000 })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /invalid setting REDIS_URL: required when the engine is durable \(SPICEDB_ENDPOINT is set\)/)
+  t.match(r.stderr, /EVENTS_ALLOW_VOLATILE_IDEMPOTENCY=true/)
 })

@@ -105,3 +105,41 @@ t.test('redis store: the payload fingerprint is kept with the id; same id, other
   await redis.set(`trellis:event:anonymous:legacy-${event.id}`, `done:${first.writtenAt}`, 'EX', 60)
   t.same((await post(app, { ...event, id: `legacy-${event.id}` })).json().results[0], { id: `legacy-${event.id}`, status: 'duplicate', writtenAt: first.writtenAt })
 })
+
+t.test('redis store: a crashed holder\'s claim is taken over within about 2 s', async (t) => {
+  if (!requirePart(t, 'redis', Boolean(url))) return
+  const redis = new Redis(url!)
+  t.teardown(() => redis.quit())
+  const prefix = `takeover-test:${Date.now()}:`
+  const { applyOnce } = await import('../src/domain/idempotency.js')
+  const crashed = new RedisIdempotencyStore(redis, { ttlSeconds: 60, prefix })
+  const resend = new RedisIdempotencyStore(redis, { ttlSeconds: 60, prefix })
+  // The holder claims and dies: no renewal, no completion, no release.
+  t.equal((await crashed.claim('e1')).state, 'claimed')
+  const started = Date.now()
+  const delivery = await applyOnce(resend, 'e1', async () => 'token-resend')
+  const tookMs = Date.now() - started
+  t.comment(`resend took over the crashed holder's claim after ${tookMs} ms (default lease ${2000} ms)`)
+  t.same(delivery, { status: 'applied', writtenAt: 'token-resend' })
+  t.ok(tookMs <= 2300, `taken over within the 2 s lease (${tookMs} ms)`)
+})
+
+t.test('redis store: a failed "mark done" is retried, not left for the lease to free', async (t) => {
+  if (!requirePart(t, 'redis', Boolean(url))) return
+  const redis = new Redis(url!)
+  t.teardown(() => redis.quit())
+  const { applyOnce } = await import('../src/domain/idempotency.js')
+  const store = new RedisIdempotencyStore(redis, { ttlSeconds: 60, prefix: `complete-test:${Date.now()}:` })
+  let failures = 2
+  const complete = store.complete.bind(store)
+  store.complete = async (key, token, writtenAt, fingerprint) => {
+    if (failures-- > 0) throw new Error('redis blip')
+    return complete(key, token, writtenAt, fingerprint)
+  }
+  let applied = 0
+  const delivery = await applyOnce(store, 'e1', async () => (applied++, 'token-1'))
+  t.same(delivery, { status: 'applied', writtenAt: 'token-1' }, 'the caller hears applied, not a 503')
+  t.same(await store.claim('e1'), { state: 'done', writtenAt: 'token-1' }, 'recorded as done at once')
+  t.same(await applyOnce(store, 'e1', async () => (applied++, 'token-2')), { status: 'duplicate', writtenAt: 'token-1' })
+  t.equal(applied, 1, 'a resend does not wait for a lease nor apply again')
+})

@@ -91,7 +91,7 @@ t.test('SIGKILL mid-stream, then a second consumer: every event applied once in 
   const orphanMessageIds = new Set(pendingRows.map((r) => r[0]))
   t.ok(orphanMessageIds.size > 0, `A died holding ${orphanMessageIds.size} delivered, unacknowledged messages`)
 
-  // A was almost certainly applying an event when it died: its idempotency claim (a 15 s lease
+  // A was almost certainly applying an event when it died: its idempotency claim (a 2 s lease
   // that only a living holder renews, so a dead replica frees the event within seconds) is
   // still held. We fast-forward that lease instead of waiting for it: expiring it is exactly
   // what time would do. There can be at most one, since A applies one event at a time.

@@ -42,6 +42,8 @@ export interface ApplyOnceOptions {
   waitMs?: number
   /** the payload's fingerprint: a done key with another one is a conflict, not a duplicate */
   fingerprint?: string
+  /** aborted (shutdown): a duplicate stops waiting for the claim's holder (503 GW_SHUTTING_DOWN) */
+  signal?: AbortSignal
 }
 
 /**
@@ -92,26 +94,51 @@ export async function applyOnce(
       return { status: 'duplicate', writtenAt: claim.writtenAt }
     }
     if (claim.state === 'claimed') {
-      let writtenAt: string
       const renewal =
         store.renew && store.renewEveryMs
           ? setInterval(() => void store.renew!(key, claim.token).catch(() => undefined), store.renewEveryMs)
           : undefined
       try {
-        writtenAt = await apply()
-      } catch (err) {
-        await store.release(key, claim.token)
-        throw err
+        let writtenAt: string
+        try {
+          writtenAt = await apply()
+        } catch (err) {
+          await store.release(key, claim.token)
+          throw err
+        }
+        await completeWithRetry(store, key, claim.token, writtenAt, options.fingerprint)
+        return { status: 'applied', writtenAt }
       } finally {
         clearInterval(renewal)
       }
-      await store.complete(key, claim.token, writtenAt, options.fingerprint)
-      return { status: 'applied', writtenAt }
     }
     if (Date.now() > deadline) {
       throw new GatewayError('GW_EVENT_IN_PROGRESS', 503, `event ${key} is being applied by another delivery; retry later`)
     }
+    if (options.signal?.aborted) {
+      throw new GatewayError('GW_SHUTTING_DOWN', 503, `the gateway is shutting down; event ${key} was not applied here, resend it`)
+    }
     await sleep(wait)
+  }
+}
+
+/** backoff between attempts to mark an applied event done: about 1.5 s in all */
+const COMPLETE_RETRY_MS = [50, 100, 200, 400, 800]
+
+/**
+ * The event is applied; recording that can fail on a Redis blip. Retried while the claim is
+ * still renewed (the caller's timer runs on), because a claim left pending blocks every resend
+ * until its lease lapses, and then the resend applies the event again. If every attempt fails,
+ * the error goes to the caller (503) and the lease frees the event.
+ */
+async function completeWithRetry(store: IdempotencyStore, key: string, token: string, writtenAt: string, fingerprint?: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await store.complete(key, token, writtenAt, fingerprint)
+    } catch (err) {
+      if (attempt >= COMPLETE_RETRY_MS.length) throw err
+      await sleep(COMPLETE_RETRY_MS[attempt]!)
+    }
   }
 }
 

@@ -123,7 +123,11 @@ export class StreamConsumer {
     this.o.log.info({ stream: this.o.stream, group: this.o.group, consumer: this.name }, 'stream consumer started')
   }
 
-  /** Lets the message in flight finish, then stops; unprocessed messages stay pending. */
+  /**
+   * Lets the message in flight finish, then stops; unprocessed messages stay pending. Only
+   * what was applied (or found already applied) is acknowledged, and dead letters are
+   * written only for permanent refusals.
+   */
   async stop(): Promise<void> {
     if (!this.loop || !this.conn) return
     this.stopping = true
@@ -197,11 +201,31 @@ export class StreamConsumer {
     } while (cursor !== '0-0' && !this.stopping)
   }
 
-  /** In order; on stop the rest stays pending (reclaimed later, by us or another replica). */
+  /** In order; on stop the rest is handed back, pending, for another replica (or the next start). */
   private async process(batch: Delivery[]): Promise<void> {
-    for (const item of batch) {
-      if (this.stopping) return
+    for (const [i, item] of batch.entries()) {
+      if (this.stopping) return this.handBack(batch.slice(i))
       await this.handle(item.message, item.deliveries)
+    }
+  }
+
+  /**
+   * Messages read but never attempted when stopping. Each read counted a delivery, so rolling
+   * restarts alone would push them to `maxDeliveries` and the dead-letter stream
+   * (GW_STREAM_UNACKNOWLEDGED) without one attempt. XCLAIM with RETRYCOUNT takes that count
+   * back, and IDLE makes them claimable by another replica at once instead of after the idle time.
+   */
+  private async handBack(rest: Delivery[]): Promise<void> {
+    if (rest.length === 0) return
+    try {
+      for (const { message, deliveries } of rest) {
+        await this.cmd('XCLAIM', this.o.stream, this.o.group, this.name, 0, message.id,
+          'IDLE', this.o.claimIdleMs, 'RETRYCOUNT', Math.max(0, deliveries - 1), 'JUSTID')
+      }
+      this.o.log.info({ stream: this.o.stream, handedBack: rest.length }, 'stopping: handed back messages not started')
+    } catch (err) {
+      // They stay pending with the read counted: reclaimed after the idle time as before.
+      this.o.log.warn({ err: errorMessage(err), stream: this.o.stream }, 'stopping: could not hand back messages not started')
     }
   }
 
@@ -226,7 +250,11 @@ export class StreamConsumer {
         await this.cmd('XACK', this.o.stream, this.o.group, message.id)
         return
       } catch (err) {
-        if (isPermanentFailure(err) || deliveries >= this.o.maxDeliveries) return this.deadLetter(message, err, deliveries, eventId)
+        const permanent = isPermanentFailure(err)
+        // Stopping: a transient failure (e.g. GW_SHUTTING_DOWN) stays pending, unacknowledged,
+        // for the next consumer; it is not dead-lettered for want of a retry this process won't make.
+        if (!permanent && this.stopping) return
+        if (permanent || deliveries >= this.o.maxDeliveries) return this.deadLetter(message, err, deliveries, eventId)
         this.report({ outcome: 'retry', messageId: message.id, eventId, deliveries, code: errorCode(err), error: errorMessage(err) })
         this.o.log.warn({ messageId: message.id, eventId, deliveries, err: errorMessage(err) }, 'event failed; will retry')
         await this.sleep(Math.min(this.o.retryDelayMs * 2 ** (deliveries - 1), this.o.claimIdleMs / 2))

@@ -1,7 +1,9 @@
 /**
  * Idempotency keys in Redis: they survive restarts and are shared by every replica. A claim is
- * one atomic SET NX with a short lease that the holder renews while applying (so a replica
- * that dies mid-apply frees the event within seconds, and a slow one is never taken over); completion stores the ZedToken for the configured retention period.
+ * one atomic SET NX with a short lease (2 s) that the holder renews every 500 ms while
+ * applying: a replica that dies mid-apply frees the event within 2 s, and a living one would
+ * have to miss three renewals in a row to lose it. Completion stores the ZedToken for the
+ * configured retention period.
  */
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
@@ -10,7 +12,7 @@ import { GatewayError } from '../domain/errors.js'
 
 /** SET NX, or the value already there, in one round trip */
 const CLAIM = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return '' end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return '' end
 return redis.call('GET', KEYS[1])`
 
 /** deletes the key only if this delivery still holds the claim */
@@ -20,19 +22,24 @@ return 0`
 
 /** extends the lease only if this delivery still holds the claim */
 const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`
 
 export interface RedisIdempotencyOptions {
   ttlSeconds: number
   /**
-   * how long a claim holds unless renewed (default 15 s; the holder renews every third of it).
-   * Shorter than the stream consumer's takeover idle time (30 s), so a message reclaimed from
-   * a dead replica finds its claim already lapsed.
+   * how long a claim holds unless renewed, in ms (default 2000; the holder renews every quarter
+   * of it). It bounds how long a resend waits after the holder crashed. Much shorter than the
+   * stream consumer's takeover idle time (30 s), so a message reclaimed from a dead replica
+   * finds its claim already lapsed.
    */
+  leaseMs?: number
+  /** the same in seconds (older option); leaseMs wins */
   leaseSeconds?: number
   prefix?: string
 }
+
+export const DEFAULT_LEASE_MS = 2000
 
 const unavailable = (err: unknown) =>
   new GatewayError('GW_STORE_UNAVAILABLE', 503, `the idempotency store (redis) is unavailable: ${(err as Error).message}`)
@@ -41,6 +48,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   readonly description = 'redis'
   readonly shared = true
   private readonly prefix: string
+  /** ms */
   private readonly lease: number
   readonly renewEveryMs: number
 
@@ -49,8 +57,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly options: RedisIdempotencyOptions,
   ) {
     this.prefix = options.prefix ?? 'trellis:event:'
-    this.lease = options.leaseSeconds ?? 15
-    this.renewEveryMs = (this.lease * 1000) / 3
+    this.lease = options.leaseMs ?? (options.leaseSeconds !== undefined ? options.leaseSeconds * 1000 : DEFAULT_LEASE_MS)
+    this.renewEveryMs = this.lease / 4
   }
 
   async renew(key: string, token: string): Promise<void> {

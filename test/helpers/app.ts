@@ -35,7 +35,10 @@ function announce(t: Test, what: string) {
  * app, stops the server and drops the database, in that order.
  */
 export async function buildTestApp(t: Test, options: Omit<BuildAppOptions, 'config'> = {}): Promise<TestApp> {
-  const env: Record<string, string | undefined> = { ...process.env, REDIS_URL: undefined, SPICEDB_ENDPOINT: undefined }
+  // A test's engine lives as long as the test, so in-process event ids are enough on a server too.
+  const env: Record<string, string | undefined> = {
+    ...process.env, REDIS_URL: undefined, SPICEDB_ENDPOINT: undefined, EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
+  }
   let server: { endpoints: string[]; presharedKey: string; describe: string; startMs: number; close(): Promise<void> } | undefined
   if (testEngine() === 'remote' && !options.engine) {
     server = dockerAvailable() ? await startContainerEngine() : await startRemoteEngine()

@@ -165,9 +165,10 @@ export async function waitUntilServing(endpoint: string, key: string, gone: () =
 }
 
 /** Starts `spicedb serve` on a migrated Postgres database and waits until it answers. */
-export async function startSpiceDb(bin: string, datastoreUri: string, presharedKey = randomBytes(12).toString('hex')): Promise<SpiceDbServer> {
+export async function startSpiceDb(bin: string, datastoreUri: string, presharedKey = randomBytes(12).toString('hex'), atPort?: number): Promise<SpiceDbServer> {
   const started = Date.now()
-  const port = await freePort()
+  // atPort: a restart on the address clients already know
+  const port = atPort ?? (await freePort())
   const endpoint = `127.0.0.1:${port}`
   // Flags that make a per-test server cheap: no HTTP gateway, metrics, dispatch server,
   // telemetry or release check; a small connection pool (many servers share one cluster).
@@ -242,6 +243,7 @@ export function remoteEnv(endpoints: string[], presharedKey: string, extra: Reco
   return {
     ...process.env,
     REDIS_URL: undefined,
+    EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
     SPICEDB_ENDPOINT: endpoints.join(','),
     SPICEDB_PRESHARED_KEY: presharedKey,
     SPICEDB_INSECURE: 'true',

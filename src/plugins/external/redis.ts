@@ -1,11 +1,14 @@
 /**
  * The Redis client as `app.redis` (ioredis), only when REDIS_URL is set: connected before the
  * app is ready, probed by /readyz, closed with the app. A client can be injected instead
- * (the caller then owns it).
+ * (the caller then owns it). A Redis that would lose the stream or the idempotency records
+ * (no persistence, or eviction) stops the start and fails /readyz, unless REDIS_ALLOW_DATA_LOSS.
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
+import { ConfigError } from '../../config.js'
+import { PERSISTENCE_ADVICE, persistenceCaution, persistenceProblem, readPersistence } from '../../stores/redis-persistence.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,6 +20,8 @@ declare module 'fastify' {
 export interface RedisPluginOptions {
   url?: string
   client?: Redis
+  /** accept a Redis without persistence or with eviction (default: app.config.redisAllowDataLoss) */
+  allowDataLoss?: boolean
 }
 
 const PROBE_TIMEOUT_MS = 1000
@@ -37,12 +42,32 @@ async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions) {
     })
   }
   redis.on('error', (err) => app.log.warn({ err }, 'redis connection error'))
+  const allowDataLoss = opts.allowDataLoss ?? app.config?.redisAllowDataLoss ?? false
+  const problem = async () => {
+    const p = await readPersistence(redis)
+    return { problem: persistenceProblem(p), caution: persistenceCaution(p), p }
+  }
+  try {
+    const found = await problem()
+    if (found.problem && !allowDataLoss) throw new ConfigError(`Redis at ${redacted(opts.url)} would lose the events stream and the idempotency records: ${found.problem}. ${PERSISTENCE_ADVICE}`)
+    if (found.problem) app.log.warn({ persistence: found.p }, `REDIS_ALLOW_DATA_LOSS=true: ${found.problem}`)
+    else if (found.caution) app.log.warn({ persistence: found.p }, found.caution)
+  } catch (err) {
+    if (!opts.client) redis.disconnect()
+    throw err
+  }
   app.decorate('redis', redis)
+  // Persistence is checked again on every probe: a Redis restarted with other settings shows here.
+  const probe = async () => {
+    await redis.ping()
+    const { problem: p } = await problem()
+    if (p && !allowDataLoss) throw new Error(`redis would lose the events stream and idempotency records: ${p}`)
+  }
   app.readinessProbes.push({
     name: 'redis',
     check: () =>
       Promise.race([
-        redis.ping().then(() => undefined),
+        probe(),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('redis did not answer PING')), PROBE_TIMEOUT_MS).unref()),
       ]),
   })

@@ -40,7 +40,9 @@ const routes: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opts
         description:
           'A batch is validated whole first (one bad event: 400, nothing written), then applied in order. ' +
           'The first refused event stops the batch: events before it stay applied (the error lists them in ' +
-          '`details.results`, with `details.failedIndex`); resending the batch is safe, applied ids answer `duplicate`.',
+          '`details.results`, with `details.failedIndex`); resending the batch is safe, applied ids answer `duplicate`. ' +
+          'When the gateway shuts down, a batch stops at the next event boundary with 503 `GW_SHUTTING_DOWN`: ' +
+          '`details.results` were applied, `details.notApplied` lists the ids that were not.',
         body: Type.Union([Type.Ref('DomainEvent'), Batch]),
         response: { 200: EventsAnswer, 403: Type.Ref('ErrorResponse'), 409: Type.Ref('ErrorResponse'), ...errorResponses },
       },
