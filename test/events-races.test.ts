@@ -6,6 +6,7 @@
  * engine; after both settle, I1-I8 must hold whichever order they landed in.
  */
 import t from 'tap'
+import { readFile } from 'node:fs/promises'
 import type { TestApp } from './helpers/app.js'
 import { ev } from './helpers/events.js'
 import { heldAfterRemoval, relationshipsOf, type Universe } from './helpers/invariants.js'
@@ -146,6 +147,20 @@ const RACES: Race[] = [
     verify: leftA('X', 0, (id) => `group:${id('g')}#member@user:${id('X')}`),
   },
 ]
+
+t.test('guards are invisible: no permission reads internal_guard and no other relation accepts it', async (t) => {
+  const schema = await readFile(new URL('../schema.zed', import.meta.url), 'utf8')
+  const definitions = [...schema.matchAll(/definition\s+(\w+)\s*\{([\s\S]*?)\n\}/g)]
+  const guard = definitions.find((d) => d[1] === 'internal_guard')
+  t.ok(guard, 'schema.zed defines internal_guard')
+  t.notMatch(guard![2]!, /permission/, 'internal_guard has no permission')
+  for (const d of definitions.filter((d) => d[1] !== 'internal_guard')) t.notMatch(d[2]!, /internal_guard/, `${d[1]} never mentions it`)
+})
+
+t.test('one gateway: the same events in one process race just as well (no in-process lock is relied on)', async (t) => {
+  const apps = await buildReplicas(t, 1)
+  await assertRace(t, apps, RACES[0]!)
+})
 
 t.test('cross-organization races through two replicas over one engine: 0 violations', async (t) => {
   const apps = await buildReplicas(t, 2)

@@ -34,7 +34,7 @@ export function memberTuples(ctx: TranslateContext, orgId: string, userId: strin
 export async function personTuplesInOrg(ctx: TranslateContext, type: string, orgId: string, userId: string) {
   const all = await readAll(ctx.engine, { resourceType: type, subject: user(userId) })
   const ids = await inOrganization(ctx.engine, type, all.map((r) => r.resource.id), orgId)
-  return { inOrg: all.filter((r) => ids.has(r.resource.id)), all }
+  return { inOrg: all.filter((r) => ids.has(r.resource.id)) }
 }
 
 /** A person's pairings with the organization's clients, and the clients they are primary of. */
