@@ -40,6 +40,23 @@ export interface RaceTally {
   violations: string[]
 }
 
+/**
+ * Sends as a client would: a load-shedding 503 (GW_OVERLOADED: the event loop of this small
+ * shared machine was saturated, nothing was done) is sent again, same event id, after a
+ * pause. Any other answer counts.
+ */
+type Reply = Awaited<ReturnType<typeof post>>
+
+async function sendRetryingOverload(send: () => Promise<Reply>) {
+  for (let attempt = 1; ; attempt++) {
+    const res = await send()
+    if (res.statusCode !== 503 || res.json().code !== 'GW_OVERLOADED' || attempt >= 20) return res
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100))
+  }
+}
+
+const send = (app: TestApp, event: object) => sendRetryingOverload(() => post(app, event))
+
 async function observeUntil(done: () => boolean, observe: () => Promise<string[]>): Promise<string[]> {
   const seen: string[] = []
   for (let polls = 0; !done() && polls < 10_000; polls++) seen.push(...(await observe()))
@@ -52,13 +69,13 @@ export async function runRace(t: Test, apps: TestApp[], race: Race, rounds = ROU
   for (let round = 0; round < rounds; round++) {
     const id: Ids = (name) => `${name}-${tag}-${round}`
     const updates = race.setup(id).map((relationship) => ({ operation: 'touch', relationship }))
-    const setup = await apps[0]!.inject({ method: 'POST', url: '/v1/relationships', payload: { updates } })
+    const setup = await sendRetryingOverload(() => apps[0]!.inject({ method: 'POST', url: '/v1/relationships', payload: { updates } }))
     if (setup.statusCode !== 200) throw new Error(`${race.name} round ${round}: setup failed: ${setup.body}`)
     const [first, second] = race.race(id)
     // Alternate which replica gets which event and which is dispatched first.
     const [a, b] = round % 2 ? [apps[0]!, apps[1 % apps.length]!] : [apps[1 % apps.length]!, apps[0]!]
     let settled = false
-    const sent = round % 4 < 2 ? [post(a, first), post(b, second)] : [post(b, second), post(a, first)].reverse()
+    const sent = round % 4 < 2 ? [send(a, first), send(b, second)] : [send(b, second), send(a, first)].reverse()
     const both = Promise.all(sent).finally(() => (settled = true))
     const observed = race.observe ? observeUntil(() => settled, () => race.observe!(apps[0]!, id)) : Promise.resolve([])
     const [responses, during] = await Promise.all([both, observed])
