@@ -19,7 +19,7 @@ export async function buildReplicas(t: Test, n: number): Promise<TestApp[]> {
     return [first, ...rest]
   }
   const server = dockerAvailable() ? await startContainerEngine() : await startRemoteEngine()
-  t.comment(`engine: ${server.describe}; ${n} gateway replicas, one gRPC connection each`)
+  t.comment(`engine: ${server.describe}; ${n} gateway replica${n === 1 ? '' : 's'}, one gRPC connection each`)
   const apps: TestApp[] = []
   t.teardown(async () => {
     for (const app of apps) await app.close()
