@@ -15,7 +15,6 @@ import { TRANSLATORS, type TranslateContext } from './translate/index.js'
 import type { WritePlan } from './state.js'
 
 export const MAX_ATTEMPTS = 100
-const MAX_SWEEPS = 3
 
 export interface ApplyDeps {
   engine: EnginePort
@@ -37,14 +36,8 @@ function plan(ctx: TranslateContext, event: DomainEvent): Promise<WritePlan> {
   return translate(ctx, event)
 }
 
-async function write(engine: EnginePort, p: WritePlan, actorPins: Precondition[]): Promise<string> {
-  const writtenAt = await engine.writeRelationships(p.updates, [...p.preconditions, ...actorPins])
-  for (let i = 0; p.sweep && i < MAX_SWEEPS; i++) {
-    const leftovers = await p.sweep()
-    if (leftovers.length === 0) break
-    await engine.writeRelationships(leftovers.map((relationship) => ({ operation: 'delete' as const, relationship })))
-  }
-  return writtenAt
+function write(engine: EnginePort, p: WritePlan, actorPins: Precondition[]): Promise<string> {
+  return engine.writeRelationships(p.updates, [...p.preconditions, ...actorPins])
 }
 
 /**

@@ -66,11 +66,6 @@ export async function organizationOf(engine: EnginePort, resourceType: string, i
 export class WritePlan {
   private readonly ops = new Map<string, RelationshipUpdate>()
   readonly preconditions: Precondition[] = []
-  /**
-   * For deletions: after the write, finds relationships that a concurrent event added between
-   * the read and the write; they are deleted too, so nothing keeps pointing at a deleted object.
-   */
-  sweep?: () => Promise<Relationship[]>
 
   touch(r: Relationship): this {
     this.ops.set(formatRelationship({ ...r, caveat: undefined }), { operation: 'touch', relationship: r })

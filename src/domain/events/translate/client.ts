@@ -1,10 +1,13 @@
 /**
  * Client events: creation with its primary coach, and pairing (I1 one primary, I5 pairable
  * coaches). A pairing write pins the current primary and the coach's role, so concurrent
- * pairings serialize: one wins, the others re-plan from the new state.
+ * pairings serialize: one wins, the others re-plan from the new state. It also rotates the
+ * guards of the coach (a concurrent deactivation or role change cannot miss the new pairing)
+ * and of the client (a concurrent deletion cannot leave it behind).
  */
 import type { Relationship } from '../../../engine/port.js'
 import { PAIRING_RELATIONS } from '../catalogue.js'
+import { objectGuard, personGuard, readGuards, rotate } from '../guards.js'
 import { alreadyExists, notPairable, primaryRequired } from '../invariants.js'
 import { WritePlan, obj, readAll, tuple, user } from '../state.js'
 import { memberTuples, type TranslateContext, type Translator } from './context.js'
@@ -18,8 +21,10 @@ async function pairableVia(ctx: TranslateContext, orgId: string, userId: string)
   return via
 }
 
-export const clientCreated: Translator<'client.created'> = async (ctx, { data }) => {
+export const clientCreated: Translator<'client.created'> = async (ctx, { id, data }) => {
   const c = obj('client', data.clientId)
+  const people = [data.primaryCoachId, ...(data.userId ? [data.userId] : [])]
+  const guards = await readGuards(ctx.engine, [objectGuard('client', data.clientId), ...people.map(personGuard)])
   const { plan, existing: link } = await createInOrganization(ctx, 'client', data.clientId, data.organizationId)
   const via = await pairableVia(ctx, data.organizationId, data.primaryCoachId)
   const primaries = await readAll(ctx.engine, { resourceType: 'client', resourceId: data.clientId, relation: 'primary' })
@@ -30,12 +35,15 @@ export const clientCreated: Translator<'client.created'> = async (ctx, { data })
   for (const level of PAIRING_RELATIONS) if (level !== 'primary') plan.remove(tuple(c, level, user(data.primaryCoachId)))
   plan.touch(tuple(c, 'primary', user(data.primaryCoachId)))
   if (data.userId) plan.touch(tuple(c, 'account', user(data.userId)))
-  return plan
+  return rotate(plan, guards, id)
 }
 
-export const pairingSet: Translator<'pairing.set'> = async (ctx, { data }) => {
+export const pairingSet: Translator<'pairing.set'> = async (ctx, { id, data }) => {
   const c = obj('client', data.clientId)
   const coach = user(data.coachId)
+  // Unpairing only removes, which no concurrent event can undo or be misled by: no guards.
+  const adds = data.level !== 'none'
+  const guards = adds ? await readGuards(ctx.engine, [objectGuard('client', data.clientId), personGuard(data.coachId)]) : []
   const [link, pairings] = await Promise.all([
     existing(ctx, 'client', data.clientId),
     readAll(ctx.engine, { resourceType: 'client', resourceId: data.clientId }),
@@ -50,11 +58,11 @@ export const pairingSet: Translator<'pairing.set'> = async (ctx, { data }) => {
   const mine = pairings.filter((r) => r.subject.type === 'user' && r.subject.id === data.coachId && PAIRING_RELATIONS.includes(r.relation as never))
   plan.pinSet(c, ['coaching', 'view_only'], coach, new Set(mine.map((r) => r.relation)))
   for (const r of mine) if (r.relation !== data.level) plan.remove(r)
-  if (data.level === 'none') return plan
+  if (!adds) return plan
   plan.require(await pairableVia(ctx, link.subject.id, data.coachId))
   if (data.level === 'primary') {
     // I1: the previous primary becomes a coaching coach in the same write.
     for (const p of primaries) if (p.subject.id !== data.coachId) plan.remove(p).touch(tuple(c, 'coaching', p.subject))
   }
-  return plan.touch(tuple(c, data.level, coach))
+  return rotate(plan.touch(tuple(c, data.level, coach)), guards, id)
 }

@@ -34,21 +34,12 @@ export function memberTuples(ctx: TranslateContext, orgId: string, userId: strin
 export async function personTuplesInOrg(ctx: TranslateContext, type: string, orgId: string, userId: string) {
   const all = await readAll(ctx.engine, { resourceType: type, subject: user(userId) })
   const ids = await inOrganization(ctx.engine, type, all.map((r) => r.resource.id), orgId)
-  return { inOrg: all.filter((r) => ids.has(r.resource.id)), all }
+  return { inOrg: all.filter((r) => ids.has(r.resource.id)) }
 }
 
-/**
- * A person's pairings with the organization's clients, the clients they are primary of, and
- * whether they are primary of any client anywhere (then no must_not_match pin is possible).
- */
+/** A person's pairings with the organization's clients, and the clients they are primary of. */
 export async function pairingsInOrg(ctx: TranslateContext, orgId: string, userId: string) {
-  const { inOrg, all } = await personTuplesInOrg(ctx, 'client', orgId, userId)
+  const { inOrg } = await personTuplesInOrg(ctx, 'client', orgId, userId)
   const primaryOf = inOrg.filter((r) => r.relation === 'primary').map((r) => r.resource.id)
-  const primaryAnywhere = all.some((r) => r.relation === 'primary')
-  return { tuples: inOrg, pairings: inOrg.filter((r) => (PAIRING_RELATIONS as readonly string[]).includes(r.relation)), primaryOf, primaryAnywhere }
-}
-
-/** Pins "this person is primary of no client" when that is true everywhere (SpiceDB filters cannot say "in this org"). */
-export function pinNoNewPrimary(plan: WritePlan, userId: string, primaryAnywhere: boolean) {
-  if (!primaryAnywhere) plan.forbid({ resourceType: 'client', relation: 'primary', subject: user(userId) })
+  return { tuples: inOrg, pairings: inOrg.filter((r) => (PAIRING_RELATIONS as readonly string[]).includes(r.relation)), primaryOf }
 }

@@ -1,23 +1,29 @@
 /**
- * Groups, courses (I6 co-authors), user supervision and certificates.
+ * Groups, courses (I6 co-authors), user supervision and certificates. Adding to a group
+ * rotates the group's guard and the person's (guards.ts); a co-authorship, which needs the
+ * person's role, rotates the person's. Removals and user-level relations need no guard: no
+ * invariant reads them across objects.
  */
+import { objectGuard, personGuard, readGuards, rotate } from '../guards.js'
 import { alreadyExists, notCoAuthorEligible } from '../invariants.js'
 import { WritePlan, obj, readAll, tuple, user } from '../state.js'
 import { memberTuples, type TranslateContext, type Translator } from './context.js'
 import { createInOrganization, existing } from './program.js'
 
-export const groupCreated: Translator<'group.created'> = async (ctx, { data }) => {
+export const groupCreated: Translator<'group.created'> = async (ctx, { id, data }) => {
+  const guards = await readGuards(ctx.engine, [objectGuard('group', data.groupId)])
   const { plan, link } = await createInOrganization(ctx, 'group', data.groupId, data.organizationId)
-  return plan.touch(link)
+  return rotate(plan.touch(link), guards, id)
 }
 
 /** Adds or removes a person in one relation of a group; adding needs the group to exist. */
 const groupRelation =
   (relation: 'coach' | 'member', add: boolean) =>
-  async (ctx: TranslateContext, { data }: { data: { groupId: string; userId: string } }): Promise<WritePlan> => {
+  async (ctx: TranslateContext, { id, data }: { id: string; data: { groupId: string; userId: string } }): Promise<WritePlan> => {
     const r = tuple(obj('group', data.groupId), relation, user(data.userId))
     if (!add) return new WritePlan().remove(r)
-    return new WritePlan().require(await existing(ctx, 'group', data.groupId)).touch(r)
+    const guards = await readGuards(ctx.engine, [objectGuard('group', data.groupId), personGuard(data.userId)])
+    return rotate(new WritePlan().require(await existing(ctx, 'group', data.groupId)).touch(r), guards, id)
   }
 
 export const groupCoachAdded = groupRelation('coach', true)
@@ -36,12 +42,14 @@ export const courseCreated: Translator<'course.created'> = async (ctx, { data })
 
 const CO_AUTHOR_ROLES = ['owner', 'admin', 'author']
 
-export const coAuthorAdded: Translator<'course.co_author_added'> = async (ctx, { data }) => {
+export const coAuthorAdded: Translator<'course.co_author_added'> = async (ctx, { id, data }) => {
+  const guards = await readGuards(ctx.engine, [personGuard(data.userId)])
   const link = await existing(ctx, 'course', data.courseId)
   const orgId = link.subject.id
   const role = (await memberTuples(ctx, orgId, data.userId)).find((r) => CO_AUTHOR_ROLES.includes(r.relation))
   if (!role) throw notCoAuthorEligible(data.courseId, orgId, data.userId)
-  return new WritePlan().require(link).require(role).touch(tuple(obj('course', data.courseId), 'co_author', user(data.userId)))
+  const plan = new WritePlan().require(link).require(role).touch(tuple(obj('course', data.courseId), 'co_author', user(data.userId)))
+  return rotate(plan, guards, id)
 }
 
 export const coAuthorRemoved: Translator<'course.co_author_removed'> = async (_ctx, { data }) =>

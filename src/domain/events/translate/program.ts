@@ -1,9 +1,12 @@
 /**
  * Program and section events: creation, roles (one per person, replaced on the spot, I4),
- * team grants (desired state), group assignment within one organization (I7).
+ * team grants (desired state), group assignment within one organization (I7). Events that
+ * add to a program rotate its guard (a concurrent program.deleted cannot leave them behind)
+ * and the guard of the person they add (a concurrent deactivation cannot miss them).
  */
 import type { Relationship } from '../../../engine/port.js'
 import { PROGRAM_GRANTS, PROGRAM_ROLES, grantRelation } from '../catalogue.js'
+import { objectGuard, personGuard, readGuards, rotate } from '../guards.js'
 import { alreadyExists, crossOrganization, unknownObject } from '../invariants.js'
 import { WritePlan, obj, organizationOf, readAll, relationsHeld, tuple, user } from '../state.js'
 import { org, ownerTuple, type TranslateContext, type Translator } from './context.js'
@@ -29,9 +32,13 @@ export async function existing(ctx: TranslateContext, type: string, id: string):
   return found
 }
 
-export const programCreated: Translator<'program.created'> = async (ctx, { data }) => {
+const programGuard = (id: string) => objectGuard('program', id)
+
+export const programCreated: Translator<'program.created'> = async (ctx, { id, data }) => {
+  const guards = await readGuards(ctx.engine, [programGuard(data.programId)])
   const { plan, link } = await createInOrganization(ctx, 'program', data.programId, data.organizationId)
-  return plan.touch(link).touch(tuple(org(data.organizationId), 'program', obj('program', data.programId)))
+  plan.touch(link).touch(tuple(org(data.organizationId), 'program', obj('program', data.programId)))
+  return rotate(plan, guards, id)
 }
 
 async function programState(ctx: TranslateContext, programId: string, userId: string) {
@@ -39,44 +46,51 @@ async function programState(ctx: TranslateContext, programId: string, userId: st
   return { roles: relationsHeld(mine, PROGRAM_ROLES), grants: relationsHeld(mine, GRANT_RELATIONS) }
 }
 
-export const roleAssigned: Translator<'program.role_assigned'> = async (ctx, { data }) => {
+export const roleAssigned: Translator<'program.role_assigned'> = async (ctx, { id, data }) => {
   const p = obj('program', data.programId)
+  const guards = await readGuards(ctx.engine, [programGuard(data.programId), personGuard(data.userId)])
   const [link, { roles }] = await Promise.all([existing(ctx, 'program', data.programId), programState(ctx, data.programId, data.userId)])
   const plan = new WritePlan().require(link).pinSet(p, PROGRAM_ROLES, user(data.userId), roles)
   for (const r of roles) if (r !== data.role) plan.remove(tuple(p, r, user(data.userId)))
-  return plan.touch(tuple(p, data.role, user(data.userId)))
+  return rotate(plan.touch(tuple(p, data.role, user(data.userId))), guards, id)
 }
 
-/** Leaving the program team takes the team grants with the role. */
+/**
+ * Leaving the program team takes the team grants with the role. It only removes, so it needs
+ * no guard; pinning the grants makes a concurrent grants_set land wholly before or after it.
+ */
 export const roleRevoked: Translator<'program.role_revoked'> = async (ctx, { data }) => {
   const p = obj('program', data.programId)
   const { roles, grants } = await programState(ctx, data.programId, data.userId)
-  const plan = new WritePlan().pinSet(p, PROGRAM_ROLES, user(data.userId), roles)
+  const plan = new WritePlan().pinSet(p, PROGRAM_ROLES, user(data.userId), roles).pinSet(p, GRANT_RELATIONS, user(data.userId), grants)
   for (const r of [...roles, ...grants]) plan.remove(tuple(p, r, user(data.userId)))
   return plan
 }
 
-export const grantsSet: Translator<'program.grants_set'> = async (ctx, { data }) => {
+export const grantsSet: Translator<'program.grants_set'> = async (ctx, { id, data }) => {
   const p = obj('program', data.programId)
+  const guards = await readGuards(ctx.engine, [programGuard(data.programId), personGuard(data.userId)])
   const [link, { grants }] = await Promise.all([existing(ctx, 'program', data.programId), programState(ctx, data.programId, data.userId)])
   const plan = new WritePlan().require(link).pinSet(p, GRANT_RELATIONS, user(data.userId), grants)
   const want = new Set(data.grants.map(grantRelation))
   for (const g of grants) if (!want.has(g)) plan.remove(tuple(p, g, user(data.userId)))
   for (const g of want) if (!grants.has(g)) plan.touch(tuple(p, g, user(data.userId)))
-  return plan
+  return rotate(plan, guards, id)
 }
 
-export const groupAssigned: Translator<'program.group_assigned'> = async (ctx, { data }) => {
+export const groupAssigned: Translator<'program.group_assigned'> = async (ctx, { id, data }) => {
+  const guards = await readGuards(ctx.engine, [programGuard(data.programId), objectGuard('group', data.groupId)])
   const [program, group] = await Promise.all([existing(ctx, 'program', data.programId), existing(ctx, 'group', data.groupId)])
   if (program.subject.id !== group.subject.id) throw crossOrganization(`program:${data.programId}`, `group:${data.groupId}`)
   const plan = new WritePlan().require(program).require(group)
-  return plan.touch(tuple(obj('program', data.programId), 'assigned_group', obj('group', data.groupId)))
+  return rotate(plan.touch(tuple(obj('program', data.programId), 'assigned_group', obj('group', data.groupId))), guards, id)
 }
 
 /** A later release is a `release_time` caveat judged against the gateway's clock (A2). */
-export const sectionCreated: Translator<'section.created'> = async (ctx, { data }) => {
+export const sectionCreated: Translator<'section.created'> = async (ctx, { id, data }) => {
   const s = obj('section', data.sectionId)
   const program = obj('program', data.programId)
+  const guards = await readGuards(ctx.engine, [programGuard(data.programId)])
   const [link, current] = await Promise.all([
     existing(ctx, 'program', data.programId),
     readAll(ctx.engine, { resourceType: 'section', resourceId: data.sectionId, relation: 'program' }),
@@ -88,5 +102,5 @@ export const sectionCreated: Translator<'section.created'> = async (ctx, { data 
     : tuple(s, 'release', program)
   const plan = new WritePlan().require(link)
   if (current.length === 0) plan.forbid({ resourceType: 'section', resourceId: data.sectionId, relation: 'program' })
-  return plan.touch(tuple(s, 'program', program)).touch(release)
+  return rotate(plan.touch(tuple(s, 'program', program)).touch(release), guards, id)
 }

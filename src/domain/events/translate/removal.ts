@@ -1,13 +1,16 @@
 /**
  * Removing access wholesale: a person leaving or deactivated in an organization (I8), and an
- * object deleted with everything that pointed at it (I7). Each is one write; a sweep after it
- * catches relationships a concurrent event added between the read and the write.
+ * object deleted with everything that pointed at it (I7). Each is one write. Both read
+ * "everything X holds" through filters no precondition can pin as a whole, so each reads its
+ * guard first and rotates (or retires) it: every event that adds to what they remove rotates
+ * the same guard, so it either lands before the read or makes this write fail (guards.ts).
  */
 import type { Relationship } from '../../../engine/port.js'
 import { ORG_ROLE_RELATIONS } from '../catalogue.js'
+import { objectGuard, personGuard, readGuards, retire, rotate } from '../guards.js'
 import { ownerUntouchable, primaryCoachOfClients, unknownObject } from '../invariants.js'
 import { WritePlan, obj, readAll, relationsHeld, user } from '../state.js'
-import { memberTuples, org, ownerTuple, pairingsInOrg, personTuplesInOrg, pinNoNewPrimary, type TranslateContext, type Translator } from './context.js'
+import { memberTuples, org, ownerTuple, pairingsInOrg, personTuplesInOrg, type TranslateContext, type Translator } from './context.js'
 
 /** Everything the person holds in the organization: org relations, client, group and program tuples, co-authorships. */
 async function accessInOrg(ctx: TranslateContext, orgId: string, userId: string) {
@@ -22,26 +25,23 @@ async function accessInOrg(ctx: TranslateContext, orgId: string, userId: string)
   return { mine, clients, tuples: [...mine, ...clients.tuples, ...groups.inOrg, ...programs.inOrg, ...coAuthorships] }
 }
 
-async function removePerson(ctx: TranslateContext, orgId: string, userId: string, doing: string): Promise<WritePlan> {
-  const owner = await ownerTuple(ctx, orgId)
+async function removePerson(ctx: TranslateContext, eventId: string, orgId: string, userId: string, doing: string): Promise<WritePlan> {
+  const guards = await readGuards(ctx.engine, [personGuard(userId)])
+  const [owner, access] = await Promise.all([ownerTuple(ctx, orgId), accessInOrg(ctx, orgId, userId)])
   if (!owner) throw unknownObject(`organization:${orgId}`, 'organization.created')
   if (owner.subject.id === userId) throw ownerUntouchable(orgId, userId, doing)
-  const access = await accessInOrg(ctx, orgId, userId)
   if (access.clients.primaryOf.length > 0) throw primaryCoachOfClients(orgId, userId, access.clients.primaryOf, doing)
   const plan = new WritePlan().require(owner)
-  // Pinning the role set makes a concurrent role change or pairing (which pins the coach role) serialize with us.
   plan.pinSet(org(orgId), ORG_ROLE_RELATIONS, user(userId), relationsHeld(access.mine, ORG_ROLE_RELATIONS))
-  pinNoNewPrimary(plan, userId, access.clients.primaryAnywhere)
   for (const r of access.tuples) plan.remove(r)
-  plan.sweep = async () => (await accessInOrg(ctx, orgId, userId)).tuples.filter((r) => r.relation !== 'primary')
-  return plan
+  return rotate(plan, guards, eventId)
 }
 
-export const userDeactivated: Translator<'user.deactivated'> = (ctx, { data }) =>
-  removePerson(ctx, data.organizationId, data.userId, 'deactivate')
+export const userDeactivated: Translator<'user.deactivated'> = (ctx, { id, data }) =>
+  removePerson(ctx, id, data.organizationId, data.userId, 'deactivate')
 
-export const memberRemoved: Translator<'organization.member_removed'> = (ctx, { data }) =>
-  removePerson(ctx, data.organizationId, data.userId, 'remove')
+export const memberRemoved: Translator<'organization.member_removed'> = (ctx, { id, data }) =>
+  removePerson(ctx, id, data.organizationId, data.userId, 'remove')
 
 /** Every relationship of the object, as resource and as subject wherever the schema allows it. */
 async function pointingAt(ctx: TranslateContext, type: string, id: string): Promise<Relationship[]> {
@@ -52,16 +52,10 @@ async function pointingAt(ctx: TranslateContext, type: string, id: string): Prom
   return (await Promise.all([asResource, ...asSubject])).flat()
 }
 
-export async function deleteObject(ctx: TranslateContext, type: string, id: string): Promise<WritePlan> {
-  const found = await pointingAt(ctx, type, id)
-  const plan = new WritePlan()
-  for (const r of found) plan.remove(r)
-  // Relations seen empty must still be empty when the write lands; others are swept after it.
-  const seen = new Set(found.filter((r) => r.resource.type === type).map((r) => r.relation))
-  for (const relation of ctx.schema.relationsOf(type)) {
-    if (!seen.has(relation)) plan.forbid({ resourceType: type, resourceId: id, relation })
-  }
-  plan.sweep = () => pointingAt(ctx, type, id)
+async function deleteObject(ctx: TranslateContext, type: string, id: string): Promise<WritePlan> {
+  const [guard] = await readGuards(ctx.engine, [objectGuard(type, id)])
+  const plan = retire(new WritePlan(), guard!)
+  for (const r of await pointingAt(ctx, type, id)) plan.remove(r)
   return plan
 }
 
