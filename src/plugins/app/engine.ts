@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { createEngine } from '../../engine/index.js'
 import type { EnginePort } from '../../engine/port.js'
 import { readSchemaFile, syncSchema } from '../../domain/schema-sync.js'
+import { caveatReach, sendNowOnlyWhereNeeded } from '../../domain/caveat-reach.js'
 import type { Config } from '../../config.js'
 
 declare module 'fastify' {
@@ -35,7 +36,8 @@ async function enginePlugin(app: FastifyInstance, opts: EnginePluginOptions) {
     if (owned) await engine.close()
     throw err
   }
-  app.decorate('engine', engine)
+  // `now` only where a caveat can read it: a fresh `now` per check defeats SpiceDB's caches.
+  app.decorate('engine', sendNowOnlyWhereNeeded(engine, caveatReach(schemaText)))
   app.decorate('clock', opts.clock ?? (() => new Date()))
   app.decorate('schemaText', schemaText)
   if (owned) app.addHook('onClose', async () => engine.close())
