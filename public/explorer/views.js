@@ -27,18 +27,27 @@ export function chainNode(resource, path) {
   const tokens = chainOf(resource, path)
   const parts = []
   tokens.forEach((t, i) => {
-    if (i > 0) parts.push(el('span', { class: 'sep', 'aria-hidden': 'true' }, ' -> '))
+    if (i > 0) parts.push(el('span', { class: 'sep' }, ' -> '))
     if (t.kind === 'object' || t.kind === 'subject') parts.push(explorerLink({ resource: t.text }, t.text))
     else parts.push(el('span', { class: t.kind }, t.text))
   })
-  return el('span', { class: 'chain', 'aria-label': chainText(tokens).replaceAll(' -> ', ', then ') }, parts)
+  return el('span', { class: 'chain', title: path.join(' > ') }, parts)
 }
 
 export function whoReport(report, onCsv) {
   const groups = new Map(Object.keys(HOW).map((k) => [k, []]))
+  let drawn = 0
   for (const s of report.subjects) {
     if (s.via.length === 0) groups.get('unknown').push({ s, path: undefined })
-    for (const path of s.via) groups.get(howOf(chainOf(report.resource, path))).push({ s, path })
+    // paths that differ only in the permissions between objects read the same: draw one
+    const seen = new Set()
+    for (const path of s.via) {
+      const tokens = chainOf(report.resource, path)
+      if (seen.has(chainText(tokens))) continue
+      seen.add(chainText(tokens))
+      drawn++
+      groups.get(howOf(tokens)).push({ s, path })
+    }
   }
   const sections = [...groups].filter(([, rows]) => rows.length).map(([how, rows]) =>
     el('section', { class: 'how', 'data-how': how },
@@ -57,7 +66,7 @@ export function whoReport(report, onCsv) {
       el('span', {}, `Who holds ${report.permission} on ${report.resource}`),
       el('button', { type: 'button', class: 'secondary', id: 'csv', onclick: onCsv }, 'Download CSV'),
     ),
-    el('p', {}, who === 0 ? 'No one holds it.' : `${who} ${who === 1 ? 'subject holds' : 'subjects hold'} it, by ${report.subjects.reduce((n, s) => n + s.via.length, 0)} path(s).`),
+    el('p', {}, who === 0 ? 'No one holds it.' : `${who} ${who === 1 ? 'subject holds' : 'subjects hold'} it, by ${drawn} ${drawn === 1 ? 'path' : 'paths'}. The CSV lists every step of each.`),
     sections,
   )
 }
