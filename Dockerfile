@@ -40,6 +40,8 @@ WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json schema.zed ./
+# the access explorer's page and modules, served as they are (no build step)
+COPY public ./public
 USER node
 EXPOSE 8080
 # No curl in the slim image; Node's fetch does the probe. /healthz is liveness only: it does
