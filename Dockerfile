@@ -22,7 +22,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-# 3. Production dependencies only (no tap, typescript, testcontainers).
+# 3. Production dependencies only (no tsx, tap, typescript, testcontainers, playwright-core).
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
