@@ -158,6 +158,28 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     await page.keyboard.press('Enter')
     await page.waitForSelector('#who')
     t.match(page.url(), /resource=client%3Acassandra&permission=view/)
+    // WCAG contrast of what a person reads, measured on the rendered page (AA asks 4.5:1)
+    const ratios = await page.evaluate(() => {
+      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number)
+      const lum = (c: string) => {
+        const [r, g, b] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!
+      }
+      const background = (e: Element | null): string => {
+        for (; e; e = e.parentElement) {
+          const c = getComputedStyle(e).backgroundColor
+          if (rgb(c)[3] !== 0 && c !== 'transparent') return c
+        }
+        return 'rgb(255, 255, 255)'
+      }
+      const sel = ['h1', 'header p', 'label', '.hint', 'input', 'button', '#who a', '.chain .sep', '.chain .relation', '.who', '#relationships li']
+      return sel.map((q) => {
+        const e = document.querySelector(q)!
+        const [a, b] = [lum(getComputedStyle(e).color), lum(background(e))]
+        return [q, Math.round(((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)) * 10) / 10] as const
+      })
+    })
+    for (const [q, ratio] of ratios) t.ok(ratio >= 4.5, `${q}: contrast ${ratio}:1`)
     const labels = await page.locator('input').evaluateAll((inputs) => inputs.filter((i) => !(i as HTMLInputElement).labels?.length).map((i) => i.id))
     t.same(labels, [], 'every input has a label')
   })
