@@ -91,21 +91,28 @@ async function render() {
     return
   }
   say('Loading…')
-  try {
-    if (resource) {
-      document.title = `${permission ? `${permission} on ` : ''}${resource} · Access explorer`
-      if (subject && permission) results.append(whyReport(await api.explain(resource, permission, subject)))
-      if (permission) results.append(whoReport(await api.accessReport(resource, permission), () => download(resource, permission)))
-      await relationships(resource, results)
-    } else {
-      const limit = Math.min(Math.max(Number(params.get('limit')) || PAGE, 1), 1000)
-      document.title = `What ${subject} can ${permission} · Access explorer`
-      await reach({ subject, resourceType: params.get('resourceType'), permission, limit }, results, undefined, 1)
+  // each part on its own: a key with `audit` but not `check` still sees who holds it
+  const failures = []
+  const part = async (fn) => {
+    try {
+      await fn()
+    } catch (err) {
+      const text = api.explainError(err)
+      if (!failures.includes(text)) results.append(el('p', { class: 'error report' }, text))
+      failures.push(text)
     }
-    say('')
-  } catch (err) {
-    say(api.explainError(err), true)
   }
+  if (resource) {
+    document.title = `${permission ? `${permission} on ` : ''}${resource} · Access explorer`
+    if (subject && permission) await part(async () => results.append(whyReport(await api.explain(resource, permission, subject))))
+    if (permission) await part(async () => results.append(whoReport(await api.accessReport(resource, permission), () => download(resource, permission))))
+    await part(() => relationships(resource, results))
+  } else {
+    const limit = Math.min(Math.max(Number(params.get('limit')) || PAGE, 1), 1000)
+    document.title = `What ${subject} can ${permission} · Access explorer`
+    await part(() => reach({ subject, resourceType: params.get('resourceType'), permission, limit }, results, undefined, 1))
+  }
+  say(failures[0] ?? '', failures.length > 0)
 }
 
 function go(params) {
