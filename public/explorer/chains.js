@@ -30,31 +30,37 @@ const objectOf = (subject) => subject.split('#')[0]
 export function chainOf(resource, path) {
   const tokens = [{ kind: 'object', text: resource }]
   let last = resource
-  for (const step of path) {
+  // the relationship that grants it: the last step naming a subject
+  const final = path.findLastIndex((step) => !step.startsWith('and ') && step.includes('@'))
+  path.forEach((step, i) => {
     if (step.startsWith('and ')) {
       tokens.push({ kind: 'condition', text: step })
-      continue
+      return
     }
     const s = parseStep(step)
     if (s.object !== last) {
       tokens.push({ kind: 'object', text: s.object })
       last = s.object
     }
-    if (s.subject === undefined) continue
+    if (s.subject === undefined) return
     tokens.push({ kind: 'relation', text: s.caveat ? `${s.relation} [${s.caveat}]` : s.relation })
-    if (s.subject.includes('#')) {
-      // a subject set (group:g1#member): the following steps expand it
-      tokens.push({ kind: 'object', text: objectOf(s.subject) })
-      last = objectOf(s.subject)
-    } else {
+    if (i === final) {
       tokens.push({ kind: 'subject', text: s.subject })
       last = s.subject
+    } else {
+      // a link on the way (client:c1#organization@organization:acme, or a subject set
+      // group:g1#member that the following steps expand): an object the path passes through
+      tokens.push({ kind: 'object', text: objectOf(s.subject) })
+      last = objectOf(s.subject)
     }
-  }
+  })
   return tokens
 }
 
-export const chainText = (tokens) => tokens.map((t) => t.text).join(' -> ')
+/** what goes before a token: an arrow, or a comma before the other half of an intersection */
+export const separatorOf = (token) => (token.kind === 'condition' ? ', ' : ' -> ')
+
+export const chainText = (tokens) => tokens.map((t, i) => (i > 0 ? separatorOf(t) : '') + t.text).join('')
 
 export const HOW = {
   direct: 'Directly on the object',

@@ -2,7 +2,7 @@
  * What the page draws for each answer. Everything is built as DOM nodes with text content,
  * never as HTML strings, so an id holding markup stays text.
  */
-import { HOW, chainOf, chainText, howOf, parseStep } from './chains.js'
+import { HOW, chainOf, chainText, howOf, parseStep, separatorOf } from './chains.js'
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag)
@@ -27,7 +27,7 @@ export function chainNode(resource, path) {
   const tokens = chainOf(resource, path)
   const parts = []
   tokens.forEach((t, i) => {
-    if (i > 0) parts.push(el('span', { class: 'sep' }, ' -> '))
+    if (i > 0) parts.push(el('span', { class: 'sep' }, separatorOf(t)))
     if (t.kind === 'object' || t.kind === 'subject') parts.push(explorerLink({ resource: t.text }, t.text))
     else parts.push(el('span', { class: t.kind }, t.text))
   })
