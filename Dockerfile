@@ -22,7 +22,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-# 3. Production dependencies only (no tap, typescript, testcontainers).
+# 3. Production dependencies only (no tsx, tap, typescript, testcontainers, playwright-core).
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -40,6 +40,8 @@ WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json schema.zed ./
+# the access explorer's page and modules, served as they are (no build step)
+COPY public ./public
 USER node
 EXPOSE 8080
 # No curl in the slim image; Node's fetch does the probe. /healthz is liveness only: it does

@@ -27,6 +27,7 @@ import lookupRoutes from './routes/lookup/index.js'
 import explainRoutes from './routes/explain/index.js'
 import relationshipRoutes from './routes/relationships/index.js'
 import schemaRoutes from './routes/schema/index.js'
+import explorerRoutes from './routes/explorer/index.js'
 
 export interface BuildAppOptions {
   /** full configuration; defaults to the environment's */
@@ -89,6 +90,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(explainRoutes)
   await app.register(relationshipRoutes, { maxBulkItems: config.maxBulkItems })
   await app.register(schemaRoutes)
+  await app.register(explorerRoutes)
 
   await app.ready()
   return app

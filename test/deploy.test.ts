@@ -81,7 +81,10 @@ t.test('each kustomization lists existing resources, and every manifest is liste
 })
 
 t.test('the gateway Deployment: replicas, probes, resources, non-root read-only', async (t) => {
-  t.ok(gateway.spec.replicas >= 2, 'at least two replicas')
+  t.equal(gateway.spec.replicas, undefined, 'no replicas: each apply would reset what the HPA scaled to')
+  const hpa = one('HorizontalPodAutoscaler', 'trellis-gateway')
+  t.equal(hpa.spec.scaleTargetRef.name, gateway.metadata.name, 'an HPA owns the count')
+  t.ok(hpa.spec.minReplicas >= 2, 'at least two replicas, so a rollout or a node loss never takes the only one')
   t.ok(matches(gateway.spec.selector.matchLabels, gatewayPod.metadata.labels), 'selector matches the pod labels')
   const port = gatewayContainer.ports.find((p: Obj) => p.name === 'http')
   t.equal(port?.containerPort, 8080)

@@ -38,11 +38,13 @@ declare module 'fastify' {
 }
 
 /**
- * The only routes anyone may call without a key: probes, and the API's own description.
+ * The only routes anyone may call without a key: probes, the API's own description, and the
+ * access explorer's page and files (they hold no data: the page calls /v1 with the key the
+ * person types, and those calls need `audit` or `check` as they do from any client).
  * /metrics too unless METRICS_PUBLIC=false: Prometheus scrapers rarely carry keys, and it
  * holds counts by route pattern and status, no names or ids.
  */
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json', '/docs'])
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/openapi.json', '/docs', '/explorer', '/explorer/assets/:name'])
 const isPublicUrl = (url: string) => PUBLIC_ROUTES.has(url) || url.startsWith('/docs/')
 
 /**
@@ -53,7 +55,6 @@ const CONTRACT_SCOPES: Record<string, Scope> = {
   '/v1/permissions': 'check',
   '/v1/audit': 'audit',
   '/v1/changes': 'audit',
-  '/explorer': 'audit',
 }
 
 export interface AuthOptions {

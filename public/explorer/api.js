@@ -1,0 +1,62 @@
+/**
+ * Calls to the gateway's /v1 API with the key the person typed. The key lives in
+ * sessionStorage only: it goes when the tab closes, and no other site can read it.
+ */
+const STORE = 'trellis.explorer.key'
+
+export const keyRequired = () => document.body.dataset.keyRequired === 'true'
+export const currentKey = () => sessionStorage.getItem(STORE) ?? ''
+export const rememberKey = (key) => sessionStorage.setItem(STORE, key)
+export const forgetKey = () => sessionStorage.removeItem(STORE)
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message ?? `the gateway answered ${status}`)
+    this.status = status
+    this.code = body?.code
+  }
+}
+
+async function send(method, path, body, accept) {
+  const headers = { accept }
+  const key = currentKey()
+  if (key) headers.authorization = `Bearer ${key}`
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  const text = await res.text()
+  if (!res.ok) {
+    let parsed
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      parsed = undefined
+    }
+    throw new ApiError(res.status, parsed)
+  }
+  return text
+}
+
+const query = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== '')).toString()
+
+export const accessReport = async (resource, permission) =>
+  JSON.parse(await send('GET', `/v1/access-report?${query({ resource, permission })}`, undefined, 'application/json'))
+
+export const accessReportCsv = (resource, permission) =>
+  send('GET', `/v1/access-report?${query({ resource, permission, format: 'csv' })}`, undefined, 'text/csv')
+
+export const explain = async (resource, permission, subject) =>
+  JSON.parse(await send('POST', '/v1/explain', { resource, permission, subject }, 'application/json'))
+
+export const lookupResources = async (subject, resourceType, permission, limit, cursor) =>
+  JSON.parse(await send('POST', '/v1/lookup/resources', { subject, resourceType, permission, limit, cursor }, 'application/json'))
+
+export const relationships = async (resource, cursor) =>
+  JSON.parse(await send('GET', `/v1/relationships?${query({ resource, limit: '100', cursor })}`, undefined, 'application/json'))
+
+/** Words for a refusal that a person can act on. */
+export function explainError(err) {
+  if (!(err instanceof ApiError)) return `The gateway could not be reached: ${err.message}`
+  if (err.status === 401) return 'The gateway needs an API key: enter one above.'
+  if (err.status === 403) return `Your key may not ask this: ${err.message}`
+  return `${err.message} (${err.code ?? err.status})`
+}

@@ -1,0 +1,130 @@
+/**
+ * What the page draws for each answer. Everything is built as DOM nodes with text content,
+ * never as HTML strings, so an id holding markup stays text.
+ */
+import { HOW, chainOf, chainText, howOf, parseStep, separatorOf } from './chains.js'
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue
+    if (k === 'class') node.className = v
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v)
+    else node.setAttribute(k, v === true ? '' : v)
+  }
+  for (const c of children.flat()) if (c !== undefined && c !== null) node.append(c)
+  return node
+}
+
+/** A link to the explorer itself, so every object and subject can be followed. */
+export const explorerLink = (params, text) => el('a', { href: `/explorer?${new URLSearchParams(params)}` }, text)
+
+const PERMISSIONSHIP = { has_permission: 'yes', no_permission: 'no', conditional: 'conditional' }
+const badge = (p) => (p && p !== 'has_permission' ? el('span', { class: 'badge' }, PERMISSIONSHIP[p] ?? p) : undefined)
+
+/** A path drawn as a chain; objects link to their relationships. */
+export function chainNode(resource, path) {
+  const tokens = chainOf(resource, path)
+  const parts = []
+  tokens.forEach((t, i) => {
+    if (i > 0) parts.push(el('span', { class: 'sep' }, separatorOf(t)))
+    if (t.kind === 'object' || t.kind === 'subject') parts.push(explorerLink({ resource: t.text }, t.text))
+    else parts.push(el('span', { class: t.kind }, t.text))
+  })
+  return el('span', { class: 'chain', title: path.join(' > ') }, parts)
+}
+
+export function whoReport(report, onCsv) {
+  const groups = new Map(Object.keys(HOW).map((k) => [k, []]))
+  let drawn = 0
+  for (const s of report.subjects) {
+    if (s.via.length === 0) groups.get('unknown').push({ s, path: undefined })
+    // paths that differ only in the permissions between objects read the same: draw one
+    const seen = new Set()
+    for (const path of s.via) {
+      const tokens = chainOf(report.resource, path)
+      if (seen.has(chainText(tokens))) continue
+      seen.add(chainText(tokens))
+      drawn++
+      groups.get(howOf(tokens)).push({ s, path })
+    }
+  }
+  const sections = [...groups].filter(([, rows]) => rows.length).map(([how, rows]) =>
+    el('section', { class: 'how', 'data-how': how },
+      el('h3', {}, `${HOW[how]} (${rows.length})`),
+      el('ul', { class: 'holders' }, rows.map(({ s, path }) =>
+        el('li', {},
+          el('span', { class: 'who' }, s.subject, badge(s.permissionship)),
+          path ? chainNode(report.resource, path) : el('span', { class: 'hint' }, 'held, but the expanded tree shows no path'),
+        ),
+      )),
+    ),
+  )
+  const who = new Set(report.subjects.map((s) => s.subject)).size
+  return el('section', { class: 'report', id: 'who', 'aria-labelledby': 'who-heading' },
+    el('h2', { id: 'who-heading' },
+      el('span', {}, `Who holds ${report.permission} on ${report.resource}`),
+      el('button', { type: 'button', class: 'secondary', id: 'csv', onclick: onCsv }, 'Download CSV'),
+    ),
+    el('p', {}, who === 0 ? 'No one holds it.' : `${who} ${who === 1 ? 'subject holds' : 'subjects hold'} it, by ${drawn} ${drawn === 1 ? 'path' : 'paths'}. The CSV lists every step of each.`),
+    sections,
+  )
+}
+
+export function whyReport(x) {
+  const verdict = x.permissionship === 'conditional'
+    ? `Only if: ${(x.missingContext ?? []).join(', ') || 'a condition holds'}`
+    : x.allowed ? 'Yes' : 'No'
+  return el('section', { class: 'report', id: 'why', 'aria-labelledby': 'why-heading' },
+    el('h2', { id: 'why-heading' }, `Can ${x.subject} ${x.permission} ${x.resource}?`),
+    el('p', { class: `answer ${x.allowed ? 'yes' : 'no'}`, id: 'verdict' }, verdict),
+    x.paths.length
+      ? [el('h3', {}, 'Because'), el('ul', { class: 'paths' }, x.paths.map((p) => el('li', {}, chainNode(x.resource, p))))]
+      : undefined,
+    !x.allowed
+      ? [el('h3', {}, 'What was tried'), el('ul', { class: 'plain', id: 'tried' }, x.tried.map((a) =>
+          el('li', {}, el('code', {}, a.relation), ` ${a.result.replaceAll('_', ' ')}`,
+            a.caveat ? ` (condition ${a.caveat.name}: ${a.caveat.result}${a.caveat.missing?.length ? `, missing ${a.caveat.missing.join(', ')}` : ''})` : ''),
+        ))]
+      : undefined,
+  )
+}
+
+export function reachReport(q, page, pageNo, onPage) {
+  return el('section', { class: 'report', id: 'reach', 'aria-labelledby': 'reach-heading' },
+    el('h2', { id: 'reach-heading' }, `What ${q.subject} can ${q.permission}: ${q.resourceType} objects`),
+    page.resources.length === 0 && pageNo === 1 ? el('p', {}, 'Nothing.') : undefined,
+    el('ol', { class: 'plain', start: String((pageNo - 1) * q.limit + 1) }, page.resources.map((r) =>
+      el('li', {},
+        explorerLink({ resource: `${q.resourceType}:${r.id}`, permission: q.permission, subject: q.subject }, `${q.resourceType}:${r.id}`),
+        badge(r.permissionship),
+      ),
+    )),
+    el('div', { class: 'pager' },
+      el('span', {}, `Page ${pageNo}`),
+      pageNo > 1 ? el('button', { type: 'button', class: 'secondary', id: 'first-page', onclick: () => onPage('first') }, 'First page') : undefined,
+      page.cursor && page.resources.length ? el('button', { type: 'button', class: 'secondary', id: 'next-page', onclick: () => onPage('next') }, 'Next page') : undefined,
+    ),
+  )
+}
+
+/** Read-only: each relationship with links to the objects it names. */
+export function relationshipsReport(resource, list, cursor, onMore) {
+  return el('section', { class: 'report', id: 'relationships', 'aria-labelledby': 'rel-heading' },
+    el('h2', { id: 'rel-heading' }, `Relationships of ${resource}`),
+    list.length === 0 ? el('p', {}, 'None.') : undefined,
+    el('ul', { class: 'plain' }, list.map((r) => {
+      const s = parseStep(r)
+      const subject = s.subject ?? ''
+      const [subjectObject, subjectRelation] = subject.split('#')
+      return el('li', { 'data-relationship': r },
+        explorerLink({ resource: s.object }, s.object),
+        el('span', { class: 'relation' }, `#${s.relation}@`),
+        explorerLink({ resource: subjectObject }, subjectObject),
+        subjectRelation ? `#${subjectRelation}` : '',
+        s.caveat ? el('span', { class: 'hint' }, ` [${s.caveat}]`) : '',
+      )
+    })),
+    cursor ? el('button', { type: 'button', class: 'secondary', id: 'more-relationships', onclick: onMore }, 'More') : undefined,
+  )
+}

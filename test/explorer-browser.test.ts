@@ -1,0 +1,221 @@
+/**
+ * The access explorer in a real browser (Debian's chromium driven by playwright-core, no
+ * browser download): a small business seeded by events, each deep link opened, and what a
+ * person sees asserted: names, paths drawn as chains, the CSV download, the key prompt.
+ * Screenshots go to docs/explorer/*.png, which docs/explorer.md shows.
+ */
+import t, { type Test } from 'tap'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { buildTestApp, requirePart, type TestApp } from './helpers/app.js'
+import { ev } from './helpers/events.js'
+
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium'
+const SHOTS = new URL('../docs/explorer/', import.meta.url)
+const FULL = 'explorer-full-0123456789abcdef'
+const AUDITOR = 'explorer-auditor-0123456789abcdef'
+const AUDIT_ONLY = 'explorer-auditonly-0123456789abcdef'
+
+/** acme: an owner, an admin, coaches, a person granted view_all_clients, clients, a program with a group. */
+const BUSINESS = [
+  ev('organization.created', { organizationId: 'acme', ownerId: 'olivia' }),
+  ev('organization.member_added', { organizationId: 'acme', userId: 'adam', role: 'admin' }),
+  ev('organization.member_added', { organizationId: 'acme', userId: 'rob', role: 'coach' }),
+  ev('organization.member_added', { organizationId: 'acme', userId: 'cara', role: 'coach' }),
+  ev('organization.member_added', { organizationId: 'acme', userId: 'vic', role: 'member' }),
+  ev('organization.privileges_set', { organizationId: 'acme', userId: 'vic', privileges: ['view_all_clients'] }),
+  ev('client.created', { clientId: 'cassandra', organizationId: 'acme', primaryCoachId: 'cara', userId: 'cassandra' }),
+  ev('client.created', { clientId: 'bea', organizationId: 'acme', primaryCoachId: 'rob' }),
+  ev('client.created', { clientId: 'bob', organizationId: 'acme', primaryCoachId: 'rob' }),
+  ev('client.created', { clientId: 'cy', organizationId: 'acme', primaryCoachId: 'rob' }),
+  ev('program.created', { programId: 'leadership', organizationId: 'acme' }),
+  ev('program.role_assigned', { programId: 'leadership', userId: 'fay', role: 'facilitator' }),
+  ev('group.created', { groupId: 'north', organizationId: 'acme' }),
+  ev('group.coach_added', { groupId: 'north', userId: 'cara' }),
+  ev('program.group_assigned', { programId: 'leadership', groupId: 'north' }),
+]
+
+async function serve(t: Test, keys: boolean): Promise<{ app: TestApp; base: string }> {
+  const overrides = keys
+    ? { apiKeys: [`full:${FULL}`, `auditor:${AUDITOR}:audit+check`, `auditonly:${AUDIT_ONLY}:audit`], rateLimit: { windowSeconds: 60, authFailures: 0, perKey: 0 } }
+    : {}
+  const app = await buildTestApp(t, { overrides })
+  const headers = keys ? { authorization: `Bearer ${FULL}` } : {}
+  const res = await app.inject({ method: 'POST', url: '/v1/events', headers, payload: { events: BUSINESS } })
+  t.equal(res.statusCode, 200, `seeded ${BUSINESS.length} events ${res.statusCode === 200 ? '' : res.body}`)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return { app, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` }
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: new URL(`${name}.png`, SHOTS).pathname, fullPage: true })
+
+/** What a person reads: the chains under one heading of the who-report, as text. */
+const chainsUnder = (page: Page, how: string) =>
+  page.locator(`#who section[data-how="${how}"] li`).evaluateAll((lis) => lis.map((li) => li.textContent!.trim()))
+
+async function open(page: Page, base: string, query: string) {
+  await page.goto(`${base}/explorer?${query}`)
+  await page.waitForFunction(() => document.getElementById('status')!.textContent !== 'Loading…')
+}
+
+if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
+  let browser: Browser
+  t.before(async () => {
+    mkdirSync(SHOTS, { recursive: true })
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--disable-gpu', '--disable-dev-shm-usage'] })
+  })
+  t.teardown(() => browser?.close())
+  const newPage = async (t: Test) => {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, acceptDownloads: true })
+    t.teardown(() => context.close())
+    return context.newPage()
+  }
+
+  t.test('who holds view on a client: grouped by how, drawn as chains, exported as CSV', async (t) => {
+    const { app, base } = await serve(t, false)
+    const page = await newPage(t)
+    await open(page, base, 'resource=client:cassandra&permission=view')
+    t.equal(await page.locator('#who-heading span').textContent(), 'Who holds view on client:cassandra')
+    t.same(await page.inputValue('#resource'), 'client:cassandra', 'the form shows the question')
+    const direct = await chainsUnder(page, 'direct')
+    t.ok(direct.includes('user:caraclient:cassandra -> primary -> user:cara'), `cara directly as primary: ${direct}`)
+    t.ok(direct.includes('user:cassandraclient:cassandra -> account -> user:cassandra'), 'cassandra by her own login')
+    const org = await chainsUnder(page, 'organization')
+    // the client's link to its organization is drawn when the API's path carries it
+    const viaOrg = (who: string, relation: string) =>
+      org.some((x) => new RegExp(`^${who}client:cassandra -> (organization -> )?organization:acme -> ${relation} -> ${who}$`).test(x))
+    t.ok(viaOrg('user:vic', 'view_all_clients'), `vic through the organization: ${org}`)
+    t.ok(viaOrg('user:olivia', 'owner'), 'the owner')
+    t.ok(viaOrg('user:adam', 'admin'), 'the admin')
+    t.equal(org.length, 3, 'paths that read the same are drawn once (the admin holds both organization privileges)')
+    t.notOk(await page.locator('#who').getByText('user:rob', { exact: true }).count(), 'rob, a coach of other clients, is not listed')
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')])
+    t.equal(download.suggestedFilename(), 'access-client_cassandra-view.csv')
+    const csv = readFileSync(await download.path(), 'utf8')
+    const api = await app.inject({ method: 'GET', url: '/v1/access-report?resource=client:cassandra&permission=view&format=csv' })
+    t.equal(csv, api.body, 'the download is the API report')
+    t.match(csv, /^subject,permissionship,path\n/)
+    t.match(csv, /\nuser:vic,has_permission,[^\n]*organization:acme#view_all_clients@user:vic\n/)
+
+    const rels = await page.locator('#relationships li').evaluateAll((lis) => lis.map((li) => li.textContent))
+    t.ok(rels.includes('client:cassandra#organization@organization:acme'), `relationships listed: ${rels}`)
+    await shot(page, 'who')
+    await page.locator('#relationships a', { hasText: 'organization:acme' }).first().click()
+    await page.waitForURL(/resource=organization%3Aacme|resource=organization:acme/)
+    await page.waitForSelector('#rel-heading')
+    t.equal(await page.locator('#rel-heading').textContent(), 'Relationships of organization:acme', 'a link follows to the organization')
+    const orgRels = await page.locator('#relationships li').evaluateAll((lis) => lis.map((li) => li.textContent))
+    t.ok(orgRels.includes('organization:acme#view_all_clients@user:vic'), 'which shows the privilege')
+  })
+
+  t.test('why, and why not', async (t) => {
+    const { base } = await serve(t, false)
+    const page = await newPage(t)
+    await open(page, base, 'resource=client:cassandra&permission=coach&subject=user:rob')
+    t.equal(await page.locator('#why-heading').textContent(), 'Can user:rob coach client:cassandra?')
+    t.equal(await page.locator('#verdict').textContent(), 'No')
+    const tried = await page.locator('#tried li').allTextContents()
+    t.ok(tried.some((x) => x.startsWith('client:cassandra#primary')), `what was tried: ${tried}`)
+    await shot(page, 'why-not')
+    await open(page, base, 'resource=client:cassandra&permission=coach&subject=user:cara')
+    t.equal(await page.locator('#verdict').textContent(), 'Yes')
+    t.same(await page.locator('#why ul.paths li').allTextContents(), ['client:cassandra -> primary -> user:cara'])
+    await open(page, base, 'resource=program:leadership&permission=view_stats')
+    const via = await chainsUnder(page, 'programOrGroup')
+    t.ok(via.some((x) => /^user:caraprogram:leadership -> (assigned_group -> )?group:north -> coach -> user:cara$/.test(x)), `through the group: ${via}`)
+  })
+
+  t.test('what a subject can reach, page by page', async (t) => {
+    const { base } = await serve(t, false)
+    const page = await newPage(t)
+    await open(page, base, 'subject=user:rob&resourceType=client&permission=coach&limit=2')
+    t.equal(await page.inputValue('#reach-subject'), 'user:rob')
+    const seen = await page.locator('#reach li a').allTextContents()
+    t.equal(seen.length, 2, 'a page of two')
+    await shot(page, 'reach')
+    await page.click('#next-page')
+    await page.waitForSelector('#reach .pager >> text=Page 2')
+    seen.push(...(await page.locator('#reach li a').allTextContents()))
+    t.same(seen.sort(), ['client:bea', 'client:bob', 'client:cy'], 'every client of rob once, none of cara')
+    const last = (await page.locator('#reach li a').first().textContent())!
+    await page.locator('#reach li a').first().click()
+    await page.waitForSelector('#verdict')
+    t.equal(await page.locator('#why-heading').textContent(), `Can user:rob coach ${last}?`, 'a result links to why')
+    t.equal(await page.locator('#verdict').textContent(), 'Yes')
+  })
+
+  t.test('keyboard: every control reached by Tab with a visible focus, a question asked with Enter', async (t) => {
+    const { base } = await serve(t, false)
+    const page = await newPage(t)
+    await open(page, base, '')
+    await page.keyboard.press('Tab')
+    t.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to the answer')
+    await page.keyboard.press('Tab')
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'resource')
+    t.equal(await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle), 'solid', 'focus is visible')
+    await page.keyboard.type('client:cassandra')
+    await page.keyboard.press('Tab')
+    await page.keyboard.type('view')
+    await page.keyboard.press('Enter')
+    await page.waitForSelector('#who')
+    t.match(page.url(), /resource=client%3Acassandra&permission=view/)
+    // WCAG contrast of what a person reads, measured on the rendered page (AA asks 4.5:1)
+    const ratios = await page.evaluate(() => {
+      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number)
+      const lum = (c: string) => {
+        const [r, g, b] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!
+      }
+      const background = (e: Element | null): string => {
+        for (; e; e = e.parentElement) {
+          const c = getComputedStyle(e).backgroundColor
+          if (rgb(c)[3] !== 0 && c !== 'transparent') return c
+        }
+        return 'rgb(255, 255, 255)'
+      }
+      const sel = ['h1', 'header p', 'label', '.hint', 'input', 'button', '#who a', '.chain .sep', '.chain .relation', '.who', '#relationships li']
+      return sel.map((q) => {
+        const e = document.querySelector(q)!
+        const [a, b] = [lum(getComputedStyle(e).color), lum(background(e))]
+        return [q, Math.round(((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)) * 10) / 10] as const
+      })
+    })
+    for (const [q, ratio] of ratios) t.ok(ratio >= 4.5, `${q}: contrast ${ratio}:1`)
+    const labels = await page.locator('input').evaluateAll((inputs) => inputs.filter((i) => !(i as HTMLInputElement).labels?.length).map((i) => i.id))
+    t.same(labels, [], 'every input has a label')
+  })
+
+  t.test('with API_KEYS the page asks for a key, keeps it for the session, and shows refusals', async (t) => {
+    const { base } = await serve(t, true)
+    const page = await newPage(t)
+    await open(page, base, 'resource=client:cassandra&permission=coach&subject=user:rob')
+    t.ok(await page.locator('#key-panel').isVisible(), 'asks for a key')
+    t.equal(await page.locator('#status').textContent(), 'Enter an API key to see the answer.')
+    t.equal(await page.locator('#results').textContent(), '', 'nothing shown without a key')
+    await shot(page, 'key')
+    await page.fill('#key', 'wrong-key-0123456789abcdef')
+    await page.press('#key', 'Enter')
+    await page.waitForSelector('#status.error')
+    t.match(await page.locator('#status').textContent(), /needs an API key/)
+    await page.fill('#key', AUDIT_ONLY)
+    await page.press('#key', 'Enter')
+    await page.waitForFunction(() => /scope check/.test(document.getElementById('status')!.textContent!))
+    t.match(await page.locator('#status').textContent(), /lacks the scope check/, 'explain needs the check scope')
+    await page.waitForSelector('#relationships')
+    t.ok(await page.locator('#who').isVisible(), 'while the who report needs only audit')
+    t.notOk(await page.locator('#why').count(), 'and no answer is shown for why')
+    await page.fill('#key', AUDITOR)
+    await page.press('#key', 'Enter')
+    await page.waitForSelector('#relationships')
+    t.equal(await page.locator('#verdict').textContent(), 'No')
+    t.ok(await page.locator('#who section[data-how="organization"]').count(), 'the who report with the same key')
+    t.same(await page.evaluate(() => [sessionStorage.length, localStorage.length, document.cookie]), [1, 0, ''], 'session storage only')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csv')])
+    t.match(readFileSync(await download.path(), 'utf8'), /\nuser:cara,has_permission,/, 'the CSV carries the key too')
+    const fresh = await newPage(t)
+    await open(fresh, base, 'resource=client:cassandra&permission=view')
+    t.equal(await fresh.locator('#results').textContent(), '', 'a new session asks again')
+  })
+}
