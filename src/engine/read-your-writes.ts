@@ -111,7 +111,12 @@ export class ReadYourWritesEngine implements EnginePort {
     const answeredAt = at(answer)
     if (answeredAt && coversToken(answeredAt, mustCover)) return { answer, used: consistency }
     this.stats.reasked++
-    const again: Consistency = { mode: 'at_least_as_fresh', token: mustCover }
+    // Asked again at least as fresh as the engine's head now, not only as the frontier: a fully
+    // consistent reader (the event planner, re-planning after a write that beat it) must see
+    // writes another replica made, whose tokens this gateway may not hold; at the frontier alone
+    // SpiceDB may answer from a revision older than those, again and again (a livelock).
+    const head = await this.inner.headToken()
+    const again: Consistency = { mode: 'at_least_as_fresh', token: coversToken(head, mustCover) ? head : mustCover }
     return { answer: await run(again), used: again }
   }
 

@@ -13,7 +13,6 @@ import type {
   SubjectRef,
 } from '../../engine/port.js'
 import { formatRelationship } from '../refs.js'
-import { READ_YOUR_WRITES } from '../consistency.js'
 
 export const obj = (type: string, id: string): ObjectRef => ({ type, id })
 export const user = (id: string): SubjectRef => ({ type: 'user', id })
@@ -28,18 +27,23 @@ export function exact(r: Relationship): RelationshipFilter {
 }
 
 const PAGE = 1000
+const HEAD = Object.freeze({ mode: 'fully_consistent' as const })
 
 /**
- * Every relationship matching the filter, at least as fresh as every write the gateway
- * acknowledged: an event planned right after the event that created its object must see the
- * object. (SpiceDB's own `fully_consistent` can answer from before that write; see
- * docs/consistency.md.) Concurrent changes are caught by the plan's preconditions.
+ * Every relationship matching the filter, at the engine's head and never older than a write the
+ * gateway acknowledged (the engine wrapper checks a `fully_consistent` answer against its write
+ * tokens and asks again when SpiceDB's shared head lookup answered from before one; see
+ * docs/consistency.md): an event planned right after the event that created its object sees
+ * the object. Not merely `at_least_as_fresh`: a plan whose write failed on a precondition must
+ * re-read past the write that beat it, which may have come through another replica whose token
+ * this one does not hold; a snapshot that is fresh enough for callers but older than head would
+ * re-plan from the same stale guard again and again (a livelock, seen as GW_WRITE_CONTENTION).
  */
 export async function readAll(engine: EnginePort, filter: RelationshipFilter): Promise<Relationship[]> {
   const out: Relationship[] = []
   let cursor: string | undefined
   do {
-    const page = await engine.readRelationships(filter, { limit: PAGE, cursor }, READ_YOUR_WRITES)
+    const page = await engine.readRelationships(filter, { limit: PAGE, cursor }, HEAD)
     out.push(...page.relationships)
     cursor = page.cursor
   } while (cursor)
