@@ -25,6 +25,7 @@ import lookupRoutes from './routes/lookup/index.js'
 import explainRoutes from './routes/explain/index.js'
 import relationshipRoutes from './routes/relationships/index.js'
 import schemaRoutes from './routes/schema/index.js'
+import permissionRoutes from './routes/permissions/index.js'
 
 export interface BuildAppOptions {
   /** full configuration; defaults to the environment's */
@@ -74,6 +75,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(explainRoutes)
   await app.register(relationshipRoutes, { maxBulkItems: config.maxBulkItems })
   await app.register(schemaRoutes)
+  await app.register(permissionRoutes)
 
   await app.ready()
   return app
