@@ -17,6 +17,7 @@ import underPressure from './plugins/external/under-pressure.js'
 import swagger from './plugins/external/swagger.js'
 import redis from './plugins/external/redis.js'
 import events from './plugins/app/events.js'
+import audit from './plugins/app/audit.js'
 import eventStream, { type EventStreamPluginOptions } from './plugins/app/event-stream.js'
 import eventRoutes from './routes/events/index.js'
 import healthRoutes from './routes/health/index.js'
@@ -26,6 +27,7 @@ import explainRoutes from './routes/explain/index.js'
 import relationshipRoutes from './routes/relationships/index.js'
 import schemaRoutes from './routes/schema/index.js'
 import permissionRoutes from './routes/permissions/index.js'
+import auditRoutes from './routes/audit/index.js'
 
 export interface BuildAppOptions {
   /** full configuration; defaults to the environment's */
@@ -65,6 +67,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile })
   await app.register(rateLimit, config.rateLimit)
   await app.register(auth, { metricsPublic: config.metricsPublic })
+  await app.register(audit)
   await app.register(events)
   await app.register(eventStream, options.streamConsumer ?? {})
 
@@ -76,6 +79,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(relationshipRoutes, { maxBulkItems: config.maxBulkItems })
   await app.register(schemaRoutes)
   await app.register(permissionRoutes)
+  await app.register(auditRoutes)
 
   await app.ready()
   return app

@@ -24,6 +24,8 @@ export interface EventResult {
 export interface ApplyOptions {
   /** metrics label: where the event came from (default "rest") */
   source?: string
+  /** the API key's name, for the audit trail (never the key) */
+  keyName?: string
 }
 
 export interface EventsService {
@@ -64,9 +66,10 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore): Eve
   const deps: ApplyDeps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: app.clock }
   const serializer = new KeyedSerializer()
 
-  async function applyParsed(event: DomainEvent, { source = 'rest' }: ApplyOptions = {}): Promise<EventResult> {
+  async function applyParsed(event: DomainEvent, { source = 'rest', keyName }: ApplyOptions = {}): Promise<EventResult> {
     try {
-      const apply = () => serializer.run(lockKey(event), () => translateEvent(deps, event))
+      const meta = { source, keyName, event: { id: event.id, type: event.type, actor: event.actor } }
+      const apply = () => serializer.run(lockKey(event), () => app.audit.capture(meta, () => translateEvent(deps, event)))
       const delivery = await applyOnce(store, event.id, apply)
       counter.inc({ source, outcome: delivery.status })
       return { id: event.id, ...delivery }
@@ -116,4 +119,4 @@ async function eventsPlugin(app: FastifyInstance) {
   app.decorate('events', createEvents(app, store))
 }
 
-export default fp(eventsPlugin, { name: 'events', dependencies: ['engine', 'metrics'] })
+export default fp(eventsPlugin, { name: 'events', dependencies: ['engine', 'metrics', 'audit'] })

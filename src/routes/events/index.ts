@@ -49,10 +49,11 @@ const routes: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opts
     },
     async (req) => {
       const body: unknown = req.body
-      if (!isBatch(body)) return { results: [await app.events.apply(body)] }
+      const options = { keyName: req.caller?.keyName ?? 'anonymous' }
+      if (!isBatch(body)) return { results: [await app.events.apply(body, options)] }
       if (!Array.isArray(body.events) || body.events.length === 0) throw badRequest('events', 'must be a non-empty array of events', 'GW_INVALID_EVENT')
       if (body.events.length > opts.maxBatch) throw badRequest('events', `at most ${opts.maxBatch} events per call`, 'GW_TOO_MANY_ITEMS')
-      return { results: await app.events.applyBatch(body.events) }
+      return { results: await app.events.applyBatch(body.events, options) }
     },
   )
 }

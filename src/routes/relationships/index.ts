@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { deleteRelationships, readRelationships, writeRelationships } from '../../domain/relationships.js'
 import { deleteBodyScope } from '../../domain/scopes.js'
@@ -33,6 +34,8 @@ const Preconditions = Type.Array(
   ),
   { maxItems: 100, description: 'SpiceDB preconditions: the write fails with 409 unless each holds' },
 )
+
+const auditMeta = (req: FastifyRequest) => ({ source: 'relationships', keyName: req.caller?.keyName ?? 'anonymous' })
 
 const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, opts) => {
   app.get(
@@ -86,7 +89,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         response: { 200: Type.Object({ writtenAt: ZedToken }), 409: Type.Ref('ErrorResponse'), ...errorResponses },
       },
     },
-    async (req) => writeRelationships(app.engine, req.body),
+    async (req) => app.audit.capture(auditMeta(req), () => writeRelationships(app.engine, req.body)),
   )
 
   app.delete(
@@ -104,7 +107,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         },
       },
     },
-    async (req) => deleteRelationships(app.engine, req.body),
+    async (req) => app.audit.capture(auditMeta(req), () => deleteRelationships(app.engine, req.body)),
   )
 }
 
