@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loadConfig, type Config } from './config.js'
 import type { EnginePort } from './engine/port.js'
+import type { FeedOptions } from './domain/changes.js'
 import { ErrorResponse } from './schemas/common.js'
 import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
@@ -28,6 +29,7 @@ import relationshipRoutes from './routes/relationships/index.js'
 import schemaRoutes from './routes/schema/index.js'
 import permissionRoutes from './routes/permissions/index.js'
 import auditRoutes from './routes/audit/index.js'
+import changesRoutes from './routes/changes/index.js'
 
 export interface BuildAppOptions {
   /** full configuration; defaults to the environment's */
@@ -41,6 +43,8 @@ export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger']
   /** stream consumer knobs (shorter waits in tests, an outcome listener) */
   streamConsumer?: EventStreamPluginOptions
+  /** changes feed knobs (heartbeat, slow-reader limits; tests shorten them) */
+  changesFeed?: Partial<FeedOptions>
 }
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -80,6 +84,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(schemaRoutes)
   await app.register(permissionRoutes)
   await app.register(auditRoutes)
+  await app.register(changesRoutes, { feed: options.changesFeed })
 
   await app.ready()
   return app

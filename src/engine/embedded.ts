@@ -90,11 +90,18 @@ export interface EmbeddedOptions {
 class EmbeddedTransport implements SpiceTransport {
   private readonly handle: number
   private readonly stream: v1.ZedPromiseClientInterface
+  private readonly watcher: v1.ZedClientInterface
 
   constructor(private readonly db: EmbeddedSpiceDB) {
     // The handle is private in the package's typings but is the library's own instance id.
     this.handle = (db as unknown as { handle: number }).handle
     this.stream = db.permissions().promises
+    // Watch is a server stream: the library serves it on the same local socket
+    this.watcher = db.watch()
+  }
+
+  watch(req: v1.WatchRequest) {
+    return this.watcher.watch(req)
   }
 
   private unary<Req, Res>(fn: string, codec: Codec<Req, Res>, req: Req): Promise<Res> {

@@ -139,6 +139,20 @@ export class EngineError extends Error {
   }
 }
 
+/** One revision's relationship changes, from SpiceDB's Watch. */
+export interface ChangeBatch {
+  /** the ZedToken the changes are current through; resume after it */
+  token: string
+  changes: { operation: UpdateOperation; relationship: Relationship }[]
+}
+
+export interface WatchOptions {
+  /** resource types to watch; all when absent */
+  types?: string[]
+  /** a ZedToken: only changes after it */
+  after?: string
+}
+
 export interface EnginePort {
   /** a short description for logs and /readyz, e.g. "embedded" or "remote (2 endpoints)" */
   readonly description: string
@@ -159,6 +173,8 @@ export interface EnginePort {
   ): Promise<ReadPage>
   writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]): Promise<string>
   deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]): Promise<{ deletedAt: string; count: number }>
+  /** SpiceDB's Watch: change batches as they are committed, until `signal` aborts */
+  watch?(opts: WatchOptions, signal: AbortSignal): AsyncIterable<ChangeBatch>
   /** cheap liveness of the engine: resolves when it answers */
   ping(): Promise<void>
   close(): Promise<void>

@@ -16,7 +16,10 @@ import {
   type Precondition,
   type RelationshipFilter,
   type RelationshipUpdate,
+  type ChangeBatch,
+  type WatchOptions,
 } from './port.js'
+import { changeBatches, watchRequest } from './watch.js'
 import * as pb from './proto.js'
 import { toEngineError, type SpiceTransport } from './transport.js'
 
@@ -219,6 +222,12 @@ export class SpiceDbEngine implements EnginePort {
       ),
     )
     return { deletedAt: pb.token(res.deletedAt), count: Number(res.relationshipsDeletedCount ?? 0) }
+  }
+
+  watch(opts: WatchOptions, signal: AbortSignal): AsyncIterable<ChangeBatch> {
+    const transport = this.transport
+    if (!transport.watch) throw new EngineError('invalid_argument', 'this engine cannot watch')
+    return changeBatches(() => transport.watch!(watchRequest(opts)), signal)
   }
 
   async ping(): Promise<void> {
