@@ -58,7 +58,7 @@ export async function runFeed(
   out: Writable,
   watch: { types?: string[]; after?: string },
   signal: AbortSignal,
-  opts: FeedOptions,
+  opts: FeedOptions & { headToken: () => Promise<string> },
 ): Promise<FeedEnd> {
   let last = watch.after
   const heartbeat = setInterval(() => {
@@ -68,8 +68,11 @@ export async function runFeed(
     if (!out.writableEnded) out.end(sseEvent(event, { ...data, resumeFrom: last ?? null }))
   }
   try {
-    out.write(`: watching ${watch.types?.join(',') || 'all types'}${last ? ` after ${last}` : ''}\n\n`)
-    for await (const batch of engine.watch!(watch, signal)) {
+    // A new reader starts at a revision it is told (the `ready` event's id), not at whatever
+    // head the watch happens to open on: a write acknowledged after `ready` is always delivered.
+    last ??= await opts.headToken()
+    out.write(sseEvent('ready', { types: watch.types ?? null, after: last }, last))
+    for await (const batch of engine.watch!({ ...watch, after: last }, signal)) {
       if (signal.aborted) return 'closed'
       const fits = out.write(changeEvent(batch))
       last = batch.token
