@@ -138,6 +138,10 @@ class EmbeddedTransport implements SpiceTransport {
     return streamed.call(this.stream, req)
   }
   async close() {
+    // Close the streaming channel and let its connection go before disposing: the library's
+    // dispose waits (seconds) for connections that the blocked event loop cannot close.
+    this.watcher.close()
+    await new Promise((resolve) => setTimeout(resolve, 50))
     this.db.close()
   }
 }
