@@ -87,3 +87,23 @@ t.test('AUDIT_MAX_RECORDS caps the stream', async (t) => {
   const n = await redis.xlen(stream)
   t.ok(n >= 100 && n < 300, `about 100 kept (${n}; MAXLEN ~ trims whole nodes)`)
 })
+
+t.test('events from the Redis stream consumer are audited once, as the stream door', async (t) => {
+  if (!requirePart(t, 'redis', Boolean(url))) return
+  const { uniqueEvents, testRedis, publish, waitFor } = await import('./fixtures/stream-support.js')
+  const events = uniqueEvents('audit-stream')
+  const stream = `trellis:audit:test:${randomUUID()}`
+  const redis = testRedis(t, url!, [events.stream, events.deadLetterStream, stream])
+  const outcomes: unknown[] = []
+  const app = await buildTestApp(t, {
+    overrides: { redisUrl: url, events, audit: { stream, retentionDays: 30 } },
+    streamConsumer: { blockMs: 100, onOutcome: (r) => outcomes.push(r) },
+  })
+  const x = randomUUID().slice(0, 6)
+  await publish(redis, events.stream, { id: `${x}-1`, type: 'organization.created', data: { organizationId: `o${x}`, ownerId: 'olivia' } })
+  await publish(redis, events.stream, { id: `${x}-2`, type: 'certificate.awarded', data: { certificateId: `c${x}`, learnerId: 'lee' } })
+  await publish(redis, events.stream, { id: `${x}-2`, type: 'certificate.awarded', data: { certificateId: `c${x}`, learnerId: 'lee' } })
+  await waitFor('three outcomes', () => outcomes.length >= 3)
+  const records = await trail(app)
+  t.same(records.map((r) => [r.source, r.event?.id]), [['stream', `${x}-1`], ['stream', `${x}-2`]], 'one record per applied event; the duplicate none')
+})
