@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loadConfig, type Config } from './config.js'
 import type { EnginePort } from './engine/port.js'
+import type { FeedOptions } from './domain/changes.js'
 import { ErrorResponse } from './schemas/common.js'
 import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
@@ -19,6 +20,7 @@ import swagger from './plugins/external/swagger.js'
 import redis from './plugins/external/redis.js'
 import events from './plugins/app/events.js'
 import shutdown from './plugins/app/shutdown.js'
+import audit from './plugins/app/audit.js'
 import eventStream, { type EventStreamPluginOptions } from './plugins/app/event-stream.js'
 import eventRoutes from './routes/events/index.js'
 import healthRoutes from './routes/health/index.js'
@@ -28,6 +30,9 @@ import explainRoutes from './routes/explain/index.js'
 import relationshipRoutes from './routes/relationships/index.js'
 import schemaRoutes from './routes/schema/index.js'
 import explorerRoutes from './routes/explorer/index.js'
+import permissionRoutes from './routes/permissions/index.js'
+import auditRoutes from './routes/audit/index.js'
+import changesRoutes from './routes/changes/index.js'
 
 export interface BuildAppOptions {
   /** full configuration; defaults to the environment's */
@@ -41,6 +46,8 @@ export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger']
   /** stream consumer knobs (shorter waits in tests, an outcome listener) */
   streamConsumer?: EventStreamPluginOptions
+  /** changes feed knobs (heartbeat, slow-reader limits; tests shorten them) */
+  changesFeed?: Partial<FeedOptions>
 }
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -80,6 +87,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile })
   await app.register(rateLimit, config.rateLimit)
   await app.register(auth, { metricsPublic: config.metricsPublic })
+  await app.register(audit)
   await app.register(events)
   await app.register(eventStream, options.streamConsumer ?? {})
 
@@ -91,6 +99,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(relationshipRoutes, { maxBulkItems: config.maxBulkItems })
   await app.register(schemaRoutes)
   await app.register(explorerRoutes)
+  await app.register(permissionRoutes)
+  await app.register(auditRoutes)
+  await app.register(changesRoutes, { feed: options.changesFeed })
 
   await app.ready()
   return app

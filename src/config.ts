@@ -56,6 +56,9 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_WINDOW_SECONDS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$' })),
   RATE_LIMIT_AUTH_FAILURES: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'failed authentications per address and window; 0: no limit' })),
   RATE_LIMIT_PER_KEY: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'requests per key and window; 0: no limit' })),
+  AUDIT_STREAM: Type.Optional(Type.String({ minLength: 1, description: 'Redis stream of the audit trail (default trellis:audit)' })),
+  AUDIT_RETENTION_DAYS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}$', description: 'audit records older than this are trimmed (default 90)' })),
+  AUDIT_MAX_RECORDS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,9}$', description: 'at most about this many audit records are kept (default 1000000 in Redis, 10000 in memory)' })),
   TRUST_PROXY: Type.Optional(
     Type.String({ pattern: '^(true|false|[0-9]{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$', description: 'proxies whose X-Forwarded-For names the client' }),
   ),
@@ -113,6 +116,8 @@ export interface Config {
   connectionTimeoutMs: number
   /** largest caveat context a caller may send or write, serialized as JSON */
   contextMaxBytes: number
+  /** the audit trail: a Redis stream when REDIS_URL is set, a bounded ring in memory otherwise */
+  audit: { stream: string; retentionDays: number; maxRecords?: number }
 }
 
 export class ConfigError extends Error {
@@ -199,6 +204,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     connectionTimeoutMs: Number(e.CONNECTION_TIMEOUT_MS ?? 60_000),
     // SpiceDB refuses contexts over 4096 bytes; the gateway adds `now` to the caller's.
     contextMaxBytes: Number(e.CONTEXT_MAX_BYTES ?? 4000),
+    audit: {
+      stream: e.AUDIT_STREAM ?? 'trellis:audit',
+      retentionDays: Number(e.AUDIT_RETENTION_DAYS ?? 90),
+      maxRecords: e.AUDIT_MAX_RECORDS ? Number(e.AUDIT_MAX_RECORDS) : undefined,
+    },
   }
 }
 

@@ -78,6 +78,11 @@ class EmbeddedTransport implements SpiceTransport {
     this.stream = this.client.promises
   }
 
+  /** Watch is a server stream: the library serves it on its local socket */
+  watch(req: v1.WatchRequest) {
+    return this.client.watch(req)
+  }
+
   private unary<Req, Res>(fn: string, codec: Codec<Req, Res>, req: Req): Promise<Res> {
     const f = this.lib.fns.get(fn)!
     const free = this.lib.freeBytes
@@ -126,7 +131,10 @@ class EmbeddedTransport implements SpiceTransport {
   async close() {
     if (this.closed) return
     this.closed = true
+    // Close the streaming channel and let its connection go before disposing: the library's
+    // dispose waits (seconds) for connections that the blocked event loop cannot close.
     this.client.close()
+    await new Promise((resolve) => setTimeout(resolve, 50))
     this.lib.dispose(this.handle)
   }
 }

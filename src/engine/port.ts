@@ -146,6 +146,20 @@ export class EngineError extends Error {
   }
 }
 
+/** One revision's relationship changes, from SpiceDB's Watch. */
+export interface ChangeBatch {
+  /** the ZedToken the changes are current through; resume after it */
+  token: string
+  changes: { operation: UpdateOperation; relationship: Relationship }[]
+}
+
+export interface WatchOptions {
+  /** resource types to watch; all when absent */
+  types?: string[]
+  /** a ZedToken: only changes after it */
+  after?: string
+}
+
 export interface EnginePort {
   /** a short description for logs and /readyz, e.g. "embedded" or "remote (2 endpoints)" */
   readonly description: string
@@ -168,6 +182,8 @@ export interface EnginePort {
   deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]): Promise<{ deletedAt: string; count: number }>
   /** a ZedToken for the engine's current head revision (SpiceDB may answer a slightly stale one) */
   headToken(): Promise<string>
+  /** SpiceDB's Watch: change batches as they are committed, until `signal` aborts */
+  watch?(opts: WatchOptions, signal: AbortSignal): AsyncIterable<ChangeBatch>
   /** cheap liveness of the engine: resolves when it answers */
   ping(): Promise<void>
   close(): Promise<void>

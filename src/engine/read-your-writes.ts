@@ -61,7 +61,11 @@ export class ReadYourWritesEngine implements EnginePort {
     readonly tokens: ZedTokenStore,
   ) {
     this.description = inner.description
+    // The changes feed reads SpiceDB's Watch as it commits: nothing to make fresher.
+    this.watch = inner.watch?.bind(inner)
   }
+
+  readonly watch?: EnginePort['watch']
 
   private async storeCall<T>(fn: () => Promise<T>, what: string): Promise<T> {
     try {

@@ -51,6 +51,7 @@ export const CHANNEL_OPTIONS = {
 
 class Endpoint {
   readonly client: v1.ZedClientInterface
+  private watcher?: v1.ZedClientInterface
   downUntil = 0
   failures = 0
 
@@ -66,6 +67,18 @@ class Endpoint {
       interceptors: [deadlineInterceptor(attemptMs)],
     })
   }
+
+  /** a client without the per-call deadline, for Watch streams that live as long as their reader */
+  watchClient(opts: RemoteOptions): v1.ZedClientInterface {
+    const security = opts.insecure ? v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS : v1.ClientSecurity.SECURE
+    this.watcher ??= v1.NewClient(opts.presharedKey, this.address, security)
+    return this.watcher
+  }
+
+  close() {
+    this.client.close()
+    this.watcher?.close()
+  }
 }
 
 function retryable(method: Method, err: unknown): boolean {
@@ -79,7 +92,7 @@ class FailoverTransport implements SpiceTransport {
   private readonly backoffMs: number
   private next = 0
 
-  constructor(opts: RemoteOptions) {
+  constructor(private readonly opts: RemoteOptions) {
     if (opts.endpoints.length === 0) throw new Error('remote engine needs at least one endpoint')
     const attemptMs = Math.max(250, Math.floor(opts.timeoutMs / opts.endpoints.length))
     this.endpoints = opts.endpoints.map((a) => new Endpoint(a, opts, attemptMs))
@@ -114,8 +127,13 @@ class FailoverTransport implements SpiceTransport {
     throw last
   }
 
+  /** a watch goes to the first healthy endpoint; a reader that loses it resumes from its last token */
+  watch(req: v1.WatchRequest) {
+    return this.order()[0]!.watchClient(this.opts).watch(req)
+  }
+
   async close() {
-    for (const ep of this.endpoints) ep.client.close()
+    for (const ep of this.endpoints) ep.close()
   }
 }
 

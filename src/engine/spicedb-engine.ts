@@ -16,7 +16,10 @@ import {
   type Precondition,
   type RelationshipFilter,
   type RelationshipUpdate,
+  type ChangeBatch,
+  type WatchOptions,
 } from './port.js'
+import { changeBatches, watchRequest } from './watch.js'
 import * as pb from './proto.js'
 import { toEngineError, type SpiceTransport } from './transport.js'
 
@@ -227,6 +230,12 @@ export class SpiceDbEngine implements EnginePort {
     const res = await this.call(() => this.transport.call('readSchema', v1.ReadSchemaRequest.create({})))
     if (!res.readAt?.token) throw new EngineError('internal', 'engine answered ReadSchema without a revision')
     return res.readAt.token
+  }
+
+  watch(opts: WatchOptions, signal: AbortSignal): AsyncIterable<ChangeBatch> {
+    const transport = this.transport
+    if (!transport.watch) throw new EngineError('invalid_argument', 'this engine cannot watch')
+    return changeBatches(() => transport.watch!(watchRequest(opts)), signal)
   }
 
   async ping(): Promise<void> {

@@ -3,6 +3,7 @@
  * over FFI and a local socket, the remote adapter over gRPC; everything above speaks only this.
  */
 import type { v1 } from '@authzed/authzed-node'
+import type { WatchCall } from './watch.js'
 import { EngineError, type EngineErrorKind } from './port.js'
 
 /** SpiceDB's methods as the transports serve them (types only). */
@@ -25,6 +26,8 @@ export type Res<M extends Method> = Awaited<ReturnType<SpiceApi[M]>>
 
 export interface SpiceTransport {
   call<M extends Method>(method: M, req: Req<M>): Promise<Res<M>>
+  /** opens SpiceDB's Watch server stream (no deadline: it lives as long as its reader) */
+  watch?(req: v1.WatchRequest): WatchCall
   close(): Promise<void>
 }
 

@@ -84,7 +84,8 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
 
   async function applyParsed(event: DomainEvent, { source = 'rest', keyName = 'anonymous', signal }: ApplyOptions = {}): Promise<EventResult> {
     try {
-      const apply = () => serializer.run(lockKey(event), () => translateEvent(deps, event))
+      const meta = { source, keyName, event: { id: event.id, type: event.type, actor: event.actor } }
+      const apply = () => serializer.run(lockKey(event), () => app.audit.capture(meta, () => translateEvent(deps, event)))
       const delivery = await applyOnce(store, scopedKey(keyName, event.id), apply, {
         fingerprint: payloadFingerprint(event),
         signal: signal ? AbortSignal.any([signal, shutdown]) : shutdown,
@@ -148,4 +149,4 @@ async function eventsPlugin(app: FastifyInstance) {
   app.decorate('events', createEvents(app, store, app.shuttingDown))
 }
 
-export default fp(eventsPlugin, { name: 'events', dependencies: ['engine', 'metrics', 'shutdown'] })
+export default fp(eventsPlugin, { name: 'events', dependencies: ['engine', 'metrics', 'shutdown', 'audit'] })

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { deleteRelationships, readRelationships, writeRelationships } from '../../domain/relationships.js'
 import { deleteBodyScope } from '../../domain/scopes.js'
@@ -37,6 +38,8 @@ const Preconditions = Type.Array(
   ),
   { maxItems: 100, description: 'SpiceDB preconditions: the write fails with 409 unless each holds' },
 )
+
+const auditMeta = (req: FastifyRequest) => ({ source: 'relationships', keyName: req.caller?.keyName ?? 'anonymous' })
 
 const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, opts) => {
   app.get(
@@ -99,7 +102,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         const caveat = parseRelationship(u.relationship, field).caveat
         if (caveat) app.contextRules.written(caveat.name, caveat.context, field)
       })
-      return writeRelationships(app.engine, req.body)
+      return app.audit.capture(auditMeta(req), () => writeRelationships(app.engine, req.body))
     },
   )
 
@@ -118,7 +121,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         },
       },
     },
-    async (req) => deleteRelationships(app.engine, req.body),
+    async (req) => app.audit.capture(auditMeta(req), () => deleteRelationships(app.engine, req.body)),
   )
 }
 

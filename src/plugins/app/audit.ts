@@ -1,0 +1,56 @@
+/**
+ * The audit trail as a service, `app.audit`: every applied write is recorded once, with the
+ * door it came through. The engine port is wrapped here (before the events service and the
+ * routes take it), so every write is seen; doors that know more say so with `capture`.
+ * Durable in a Redis stream when REDIS_URL is set; a bounded ring in memory otherwise.
+ */
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import client from 'prom-client'
+import { Auditor, auditedEngine, type AuditMeta } from '../../domain/audit.js'
+import { queryAudit, type AuditQuery } from '../../domain/audit-query.js'
+import { MemoryAuditStore } from '../../stores/audit-memory.js'
+import { RedisAuditStore } from '../../stores/audit-redis.js'
+
+export interface AuditService {
+  /** runs a door's work, recording its applied writes as one record */
+  capture<T>(meta: AuditMeta, work: () => Promise<T>): Promise<T>
+  query(q: AuditQuery): ReturnType<typeof queryAudit>
+  /** true when records outlive this process (Redis) */
+  readonly durable: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    audit: AuditService
+  }
+}
+
+const MEMORY_RECORDS = 10_000
+const REDIS_RECORDS = 1_000_000
+
+async function auditPlugin(app: FastifyInstance) {
+  const { stream, retentionDays, maxRecords } = app.config.audit
+  const store = app.redis
+    ? new RedisAuditStore(app.redis, { key: stream, retentionDays, maxRecords: maxRecords ?? REDIS_RECORDS })
+    : new MemoryAuditStore(maxRecords ?? MEMORY_RECORDS)
+  const lost = new client.Counter({
+    name: 'trellis_audit_records_lost_total',
+    help: 'applied writes whose audit record could not be stored (the record is in the error log)',
+    registers: [app.metrics.registry],
+  })
+  const auditor = new Auditor(store, (err, record) => {
+    lost.inc()
+    app.log.error({ err, auditRecord: record }, 'audit record not stored; the write it describes is applied')
+  })
+  // every door reaches SpiceDB through app.engine: wrapping it here means no write escapes
+  app.engine = auditedEngine(app.engine, auditor)
+  app.decorate('audit', {
+    capture: (meta, work) => auditor.capture(meta, work),
+    query: (q) => queryAudit(store, q),
+    durable: store.durable,
+  } satisfies AuditService)
+  if (!store.durable) app.log.warn('REDIS_URL is not set: the audit trail is kept in this process only (bounded, lost on restart)')
+}
+
+export default fp(auditPlugin, { name: 'audit', dependencies: ['engine', 'metrics', 'redis'] })
