@@ -246,6 +246,36 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     t.equal(await page.locator('#verdict').textContent(), 'Yes', 'while why answers: rob now coaches cassandra')
   })
 
+  t.test('the audit trail page by page: the API cursor followed, then older rows a screen at a time, by keyboard', async (t) => {
+    const { app, base } = await serve(t, false)
+    // 55 more writes to cassandra: with 10 a page the page reads 5 pages (50) and offers to read on
+    const levels = Array.from({ length: 55 }, (_, i) => ev('pairing.set', { clientId: 'cassandra', coachId: 'rob', level: i % 2 ? 'view_only' : 'coaching' }))
+    const res = await app.inject({ method: 'POST', url: '/v1/events', payload: { events: levels } })
+    t.equal(res.statusCode, 200, `55 pairing events ${res.statusCode === 200 ? '' : res.body}`)
+    const all = (await app.inject({ method: 'GET', url: '/v1/audit?object=client:cassandra&limit=1000' })).json().records as { id: string }[]
+    t.equal(all.length, 56, 'the API: client.created and 55 pairings')
+    const newestFirst = all.map((r) => r.id).reverse()
+    const page = await newPage(t)
+    await open(page, base, 'resource=client:cassandra&limit=10')
+    const ids = () => page.locator('#audit tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')))
+    t.same(await ids(), all.slice(0, 50).map((r) => r.id).reverse(), 'the first 50 of the trail, newest of them first')
+    t.equal(await page.locator('#audit-older').count(), 0, 'all 50 read are shown')
+    await page.focus('#audit-more')
+    await page.keyboard.press('Enter')
+    await page.waitForSelector('#audit-older')
+    t.equal(await page.locator('#audit-more').count(), 0, 'the trail is read to its end')
+    t.same(await ids(), newestFirst.slice(0, 50), 'now the newest 50 of all 56')
+    t.equal(await page.locator('#audit-older').textContent(), 'Show 6 older changes')
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'audit-heading', 'focus stays in the section')
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Tab')
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'audit-older', 'the next controls are reached by Tab')
+    await page.keyboard.press('Enter')
+    await page.waitForFunction(() => document.querySelectorAll('#audit tbody tr').length === 56)
+    t.same(await ids(), newestFirst, 'every record once, newest first')
+    t.match(await page.locator('#audit caption').textContent(), /\(56 of 56 shown\)/)
+  })
+
   t.test('with API_KEYS the page asks for a key, keeps it for the session, and shows refusals', async (t) => {
     const { base } = await serve(t, true)
     const page = await newPage(t)

@@ -8,8 +8,8 @@
 import * as api from './api.js'
 import { el, explorerLink } from './views.js'
 
-/** records per API page, and pages read before asking the person whether to read on */
-const LIMIT = 200
+/** records per API page (`&limit=` on the page's address changes it), and pages read before asking the person whether to read on */
+export const AUDIT_PAGE = 200
 const PAGES = 5
 /** rows shown before "Show older changes" */
 const SCREEN = 50
@@ -50,7 +50,7 @@ function auditReport(object, state, on) {
   const shown = newest.slice(0, state.shown)
   const more = newest.length - shown.length
   return el('section', { class: 'report', id: 'audit', 'aria-labelledby': 'audit-heading' },
-    el('h2', { id: 'audit-heading' },
+    el('h2', { id: 'audit-heading', tabindex: '-1' },
       el('span', {}, `Changes to ${object}`),
       el('button', { type: 'button', class: 'secondary', id: 'audit-csv', onclick: on.csv }, 'Download CSV'),
     ),
@@ -70,17 +70,22 @@ function auditReport(object, state, on) {
 }
 
 /** Reads the trail of one object into `results`; errors go to the caller like any other part. */
-export async function auditTrail(object, results, { say, download }) {
+export async function auditTrail(object, results, { say, download, limit = AUDIT_PAGE }) {
   const state = { records: [], cursor: undefined, shown: SCREEN }
+  /** after a button redraws the section, focus stays where the person was (or on the heading) */
+  const refocus = (id) => (document.getElementById(id) ?? document.getElementById('audit-heading'))?.focus()
   const draw = () => {
     const node = auditReport(object, state, {
       csv: () => downloadCsv(object, download).catch((err) => say(api.explainError(err), true)),
       older: () => {
         state.shown += SCREEN
         draw()
-        document.getElementById('audit-older')?.focus()
+        refocus('audit-older')
       },
-      later: () => read().then(draw).catch((err) => say(api.explainError(err), true)),
+      later: () => read().then(() => {
+        draw()
+        refocus('audit-more')
+      }).catch((err) => say(api.explainError(err), true)),
     })
     const old = document.getElementById('audit')
     if (old) old.replaceWith(node)
@@ -88,7 +93,7 @@ export async function auditTrail(object, results, { say, download }) {
   }
   const read = async () => {
     for (let i = 0; i < PAGES; i++) {
-      const page = await api.audit(object, LIMIT, state.cursor)
+      const page = await api.audit(object, limit, state.cursor)
       state.records.push(...page.records)
       state.cursor = page.cursor
       if (!page.cursor) return
