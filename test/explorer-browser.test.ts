@@ -1,7 +1,8 @@
 /**
  * The access explorer in a real browser (Debian's chromium driven by playwright-core, no
  * browser download): a small business seeded by events, each deep link opened, and what a
- * person sees asserted: names, paths drawn as chains, the CSV download, the key prompt.
+ * person sees asserted: names, paths drawn as chains, the CSV downloads, the audit trail, the key
+ * prompt.
  * Screenshots go to docs/explorer/*.png, which docs/explorer.md shows.
  */
 import t, { type Test } from 'tap'
@@ -16,6 +17,7 @@ const SHOTS = new URL('../docs/explorer/', import.meta.url)
 const FULL = 'explorer-full-0123456789abcdef'
 const AUDITOR = 'explorer-auditor-0123456789abcdef'
 const AUDIT_ONLY = 'explorer-auditonly-0123456789abcdef'
+const CHECK_ONLY = 'explorer-checkonly-0123456789abcdef'
 
 /** acme: an owner, an admin, coaches, a person granted view_all_clients, clients, a program with a group. */
 const BUSINESS = [
@@ -38,7 +40,7 @@ const BUSINESS = [
 
 async function serve(t: Test, keys: boolean): Promise<{ app: TestApp; base: string }> {
   const overrides = keys
-    ? { apiKeys: [`full:${FULL}`, `auditor:${AUDITOR}:audit+check`, `auditonly:${AUDIT_ONLY}:audit`], rateLimit: { windowSeconds: 60, authFailures: 0, perKey: 0 } }
+    ? { apiKeys: [`full:${FULL}`, `auditor:${AUDITOR}:audit+check`, `auditonly:${AUDIT_ONLY}:audit`, `checker:${CHECK_ONLY}:check`], rateLimit: { windowSeconds: 60, authFailures: 0, perKey: 0 } }
     : {}
   const app = await buildTestApp(t, { overrides })
   const headers = keys ? { authorization: `Bearer ${FULL}` } : {}
@@ -175,7 +177,7 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
         }
         return 'rgb(255, 255, 255)'
       }
-      const sel = ['h1', 'header p', 'label', '.hint', 'input', 'button', '#who a', '.chain .sep', '.chain .relation', '.who', '#relationships li']
+      const sel = ['h1', 'header p', 'label', '.hint', 'input', 'button', '#who a', '.chain .sep', '.chain .relation', '.who', '#relationships li', '#audit caption', '#audit th', '#audit td code', '#audit .op']
       return sel.map((q) => {
         const e = document.querySelector(q)!
         const [a, b] = [lum(getComputedStyle(e).color), lum(background(e))]
@@ -185,6 +187,93 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     for (const [q, ratio] of ratios) t.ok(ratio >= 4.5, `${q}: contrast ${ratio}:1`)
     const labels = await page.locator('input').evaluateAll((inputs) => inputs.filter((i) => !(i as HTMLInputElement).labels?.length).map((i) => i.id))
     t.same(labels, [], 'every input has a label')
+  })
+
+  t.test('changes to an object: the audit trail newest first, who did it, and its CSV', async (t) => {
+    const { app, base } = await serve(t, true)
+    const auth = { authorization: `Bearer ${FULL}` }
+    const pairing = ev('pairing.set', { clientId: 'cassandra', coachId: 'rob', level: 'coaching' }, 'user:olivia')
+    const res = await app.inject({ method: 'POST', url: '/v1/events', headers: auth, payload: pairing })
+    t.equal(res.statusCode, 200, `olivia pairs rob with cassandra ${res.statusCode === 200 ? '' : res.body}`)
+    const trail = await app.inject({ method: 'GET', url: '/v1/audit?object=client:cassandra', headers: auth })
+    const records = trail.json().records as { event?: { id: string; type: string } }[]
+    t.same(records.map((r) => r.event?.type), ['client.created', 'pairing.set'], 'the API: two writes touched cassandra, oldest first')
+
+    const page = await newPage(t)
+    await open(page, base, 'resource=client:cassandra&permission=view')
+    await page.fill('#key', FULL)
+    await page.press('#key', 'Enter')
+    await page.waitForSelector('#audit table')
+    t.equal(await page.locator('#audit-heading span').textContent(), 'Changes to client:cassandra')
+    t.match(await page.locator('#audit caption').textContent(), /^Writes that touched client:cassandra, newest first/)
+    t.same(await page.locator('#audit thead th').allTextContents(), ['When', 'Who', 'Relationships written or deleted'])
+    t.same(await page.locator('#audit thead th').evaluateAll((ths) => ths.map((th) => th.getAttribute('scope'))), ['col', 'col', 'col'])
+    const rows = page.locator('#audit tbody tr')
+    t.same(await rows.locator('.event-type').allTextContents(), ['pairing.set', 'client.created'], 'a person reads them newest first')
+    const newest = (await rows.nth(0).textContent())!
+    t.match(newest, /key full/, 'the key name')
+    t.match(newest, /actor user:olivia/, 'the actor')
+    t.match(newest, records[1]!.event!.id, 'the event id')
+    t.match(newest, /client:cassandra#\w+@user:rob/, 'the relationship it wrote')
+    const created = await rows.nth(1).locator('li[data-operation] code').allTextContents()
+    t.ok(created.includes('client:cassandra#organization@organization:acme'), `client.created wrote the organization link: ${created}`)
+    t.ok(created.includes('client:cassandra#primary@user:cara'), 'and the primary coach')
+    t.notOk(created.some((x) => x.startsWith('internal_')), 'the gateway\'s own guard writes are not listed as access')
+    t.match(await rows.nth(1).textContent(), /and \d+ internal guard writes? \(in the CSV\)/, 'but counted')
+    t.match(await rows.nth(1).locator('time').getAttribute('datetime'), /^\d{4}-\d\d-\d\dT/, 'the time, machine-readable too')
+    t.ok(await page.locator('#who').isVisible(), 'beside the access report')
+    await shot(page, 'audit')
+
+    // by keyboard: the download button is reached by focus and pressed with Enter
+    await page.focus('#audit-csv')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')])
+    t.equal(download.suggestedFilename(), 'audit-client_cassandra.csv')
+    const csv = readFileSync(await download.path(), 'utf8')
+    const apiCsv = await app.inject({ method: 'GET', url: '/v1/audit?object=client:cassandra&format=csv&limit=1000', headers: auth })
+    t.equal(csv, apiCsv.body, 'the download is the API CSV')
+    t.match(csv, /^id,at,key,source,event_id,event_type,actor,operation,relationship,zedtoken\n/)
+    t.match(csv, /,full,rest,evt-[^,]+,pairing\.set,user:olivia,/)
+
+    // a key without the audit scope: the trail says so, the rest of the page still answers
+    await page.click('#forget-key')
+    await open(page, base, 'resource=client:cassandra&permission=coach&subject=user:rob')
+    await page.fill('#key', CHECK_ONLY)
+    await page.press('#key', 'Enter')
+    await page.waitForSelector('#verdict')
+    await page.waitForFunction(() => /scope audit/.test(document.getElementById('status')!.textContent!))
+    t.match(await page.locator('#status').textContent(), /lacks the scope audit/)
+    t.equal(await page.locator('#audit').count(), 0, 'no trail without the audit scope')
+    t.equal(await page.locator('#verdict').textContent(), 'Yes', 'while why answers: rob now coaches cassandra')
+  })
+
+  t.test('the audit trail page by page: the API cursor followed, then older rows a screen at a time, by keyboard', async (t) => {
+    const { app, base } = await serve(t, false)
+    // 55 more writes to cassandra: with 10 a page the page reads 5 pages (50) and offers to read on
+    const levels = Array.from({ length: 55 }, (_, i) => ev('pairing.set', { clientId: 'cassandra', coachId: 'rob', level: i % 2 ? 'view_only' : 'coaching' }))
+    const res = await app.inject({ method: 'POST', url: '/v1/events', payload: { events: levels } })
+    t.equal(res.statusCode, 200, `55 pairing events ${res.statusCode === 200 ? '' : res.body}`)
+    const all = (await app.inject({ method: 'GET', url: '/v1/audit?object=client:cassandra&limit=1000' })).json().records as { id: string }[]
+    t.equal(all.length, 56, 'the API: client.created and 55 pairings')
+    const newestFirst = all.map((r) => r.id).reverse()
+    const page = await newPage(t)
+    await open(page, base, 'resource=client:cassandra&limit=10')
+    const ids = () => page.locator('#audit tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')))
+    t.same(await ids(), all.slice(0, 50).map((r) => r.id).reverse(), 'the first 50 of the trail, newest of them first')
+    t.equal(await page.locator('#audit-older').count(), 0, 'all 50 read are shown')
+    await page.focus('#audit-more')
+    await page.keyboard.press('Enter')
+    await page.waitForSelector('#audit-older')
+    t.equal(await page.locator('#audit-more').count(), 0, 'the trail is read to its end')
+    t.same(await ids(), newestFirst.slice(0, 50), 'now the newest 50 of all 56')
+    t.equal(await page.locator('#audit-older').textContent(), 'Show 6 older changes')
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'audit-heading', 'focus stays in the section')
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Tab')
+    t.equal(await page.evaluate(() => document.activeElement?.id), 'audit-older', 'the next controls are reached by Tab')
+    await page.keyboard.press('Enter')
+    await page.waitForFunction(() => document.querySelectorAll('#audit tbody tr').length === 56)
+    t.same(await ids(), newestFirst, 'every record once, newest first')
+    t.match(await page.locator('#audit caption').textContent(), /\(56 of 56 shown\)/)
   })
 
   t.test('with API_KEYS the page asks for a key, keeps it for the session, and shows refusals', async (t) => {

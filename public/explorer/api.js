@@ -18,6 +18,11 @@ export class ApiError extends Error {
 }
 
 async function send(method, path, body, accept) {
+  return (await exchange(method, path, body, accept)).text
+}
+
+/** The answer's text and headers (the audit CSV says in a header where the next page starts). */
+async function exchange(method, path, body, accept) {
   const headers = { accept }
   const key = currentKey()
   if (key) headers.authorization = `Bearer ${key}`
@@ -33,7 +38,7 @@ async function send(method, path, body, accept) {
     }
     throw new ApiError(res.status, parsed)
   }
-  return text
+  return { text, headers: res.headers }
 }
 
 const query = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== '')).toString()
@@ -52,6 +57,15 @@ export const lookupResources = async (subject, resourceType, permission, limit, 
 
 export const relationships = async (resource, cursor) =>
   JSON.parse(await send('GET', `/v1/relationships?${query({ resource, limit: '100', cursor })}`, undefined, 'application/json'))
+
+export const audit = async (object, limit, cursor) =>
+  JSON.parse(await send('GET', `/v1/audit?${query({ object, limit: String(limit), cursor })}`, undefined, 'application/json'))
+
+/** One page of the audit CSV and the cursor of the next (`x-next-cursor`), if the trail goes on. */
+export async function auditCsv(object, limit, cursor) {
+  const { text, headers } = await exchange('GET', `/v1/audit?${query({ object, limit: String(limit), cursor, format: 'csv' })}`, undefined, 'text/csv')
+  return { csv: text, cursor: headers.get('x-next-cursor') ?? undefined }
+}
 
 /** Words for a refusal that a person can act on. */
 export function explainError(err) {

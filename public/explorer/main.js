@@ -4,8 +4,11 @@
  *   ?resource=client:c1&permission=coach&subject=user:rob   and why (not) for one subject
  *   ?subject=user:rob&resourceType=client&permission=coach  what a subject can reach
  *   ?resource=organization:acme                     the relationships of an object
+ * Every ?resource= page also shows the changes to that object (the audit trail; &limit= sets
+ * its page size).
  */
 import * as api from './api.js'
+import { AUDIT_PAGE, auditTrail } from './audit.js'
 import { el, reachReport, relationshipsReport, whoReport, whyReport } from './views.js'
 
 const $ = (id) => document.getElementById(id)
@@ -22,15 +25,19 @@ function showKeyPanel() {
   $('key-state').textContent = api.currentKey() ? 'A key is in use for this session.' : 'No key yet: the answers below need one.'
 }
 
+/** Hands the browser a file to save (a link with `download`, which the CSP allows: no script runs). */
+function save(csv, name) {
+  const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }))
+  const a = el('a', { href: url, download: name })
+  document.body.append(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+}
+
 async function download(resource, permission) {
   try {
-    const csv = await api.accessReportCsv(resource, permission)
-    const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }))
-    const a = el('a', { href: url, download: `access-${resource.replace(/[^a-zA-Z0-9_-]/g, '_')}-${permission}.csv` })
-    document.body.append(a)
-    a.click()
-    a.remove()
-    setTimeout(() => URL.revokeObjectURL(url), 10_000)
+    save(await api.accessReportCsv(resource, permission), `access-${resource.replace(/[^a-zA-Z0-9_-]/g, '_')}-${permission}.csv`)
   } catch (err) {
     say(api.explainError(err), true)
   }
@@ -102,13 +109,15 @@ async function render() {
       failures.push(text)
     }
   }
+  const limitOf = (fallback, max) => Math.min(Math.max(Math.floor(Number(params.get('limit'))) || fallback, 1), max)
   if (resource) {
     document.title = `${permission ? `${permission} on ` : ''}${resource} · Access explorer`
     if (subject && permission) await part(async () => results.append(whyReport(await api.explain(resource, permission, subject))))
     if (permission) await part(async () => results.append(whoReport(await api.accessReport(resource, permission), () => download(resource, permission))))
+    await part(() => auditTrail(resource, results, { say, download: save, limit: limitOf(AUDIT_PAGE, 1000) }))
     await part(() => relationships(resource, results))
   } else {
-    const limit = Math.min(Math.max(Number(params.get('limit')) || PAGE, 1), 1000)
+    const limit = limitOf(PAGE, 1000)
     document.title = `What ${subject} can ${permission} · Access explorer`
     await part(() => reach({ subject, resourceType: params.get('resourceType'), permission, limit }, results, undefined, 1))
   }
