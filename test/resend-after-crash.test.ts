@@ -67,7 +67,9 @@ t.test('SIGKILL mid-batch, resend to a new process: the same state as a clean ru
   if ('missing' in engine) return void requirePart(t, engine.missing, false)
   if (!requirePart(t, 'redis', Boolean(redisUrl))) return
   t.comment(`engine: ${engine.describe}`)
-  const reader = await readerApp(t, engine.env)
+  // The reader is one more replica: it shares the gateways' Redis, where their write tokens are,
+  // so it reads what they acknowledged (without it, it would read only as fresh as its own writes).
+  const reader = await readerApp(t, { ...engine.env, REDIS_URL: redisUrl!, EVENTS_STREAM_ENABLED: 'false' })
   const redis = new Redis(redisUrl!)
   t.teardown(() => redis.quit())
   const base = { ...engine.env, EVENTS_STREAM_ENABLED: 'false' }

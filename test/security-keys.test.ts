@@ -125,12 +125,17 @@ t.test('with Redis, replicas share the counters', async (t) => {
   const good = async (app: TestApp) => (await app.inject({ method: 'POST', url: '/v1/check', payload: check, headers: auth(name) })).statusCode
   t.same([await good(a), await good(a), await good(a), await good(b), await good(b), await good(b)], [200, 200, 200, 200, 200, 429])
 
-  // Redis gone: checks do not wait on it, and this replica's own counters still limit
+  // Redis gone: the rate limiter does not make a check wait on it, and this replica's own
+  // counters still limit. (A default check needs Redis for read-your-writes, where the write
+  // tokens live, and answers 503 without it: fail closed. `minimize_latency` reads no tokens.)
   const c = await buildTestApp(t, { overrides: { apiKeys: [entry(`${name}c`)], redisUrl: url, rateLimit: { ...rateLimit, perKey: 1000 } } })
   c.redis!.disconnect()
   const started = Date.now()
-  const served = await c.inject({ method: 'POST', url: '/v1/check', payload: check, headers: auth(`${name}c`) })
-  t.equal(served.statusCode, 200)
+  const fast = { ...check, consistency: { mode: 'minimize_latency' } }
+  const served = await c.inject({ method: 'POST', url: '/v1/check', payload: fast, headers: auth(`${name}c`) })
+  t.equal(served.statusCode, 200, served.body)
+  const closed = await c.inject({ method: 'POST', url: '/v1/check', payload: check, headers: auth(`${name}c`) })
+  t.equal(closed.statusCode, 503, 'a default check without its write tokens fails closed')
   t.ok(Date.now() - started < 2000, `served in ${Date.now() - started} ms without Redis`)
   const local = []
   for (let i = 0; i < 25; i++) local.push((await wrong(c)).statusCode)

@@ -25,9 +25,10 @@ t.test('a message waiting on another delivery when the app closes stays pending,
   await publish(redis, events.stream, certificate(x, 0))
   await waitFor('the first event applied', () => outcomes.length === 1)
 
-  // Another replica is applying event 1 right now: its claim is held (and renewed) elsewhere.
+  // Another replica is applying event 1 right now: its claim is held (and renewed) elsewhere
+  // (stream events are scoped to the key name `anonymous`).
   const held = certificate(x, 1)
-  await redis.set(`trellis:event:${held.id}`, 'pending:another-replica', 'PX', 60_000)
+  await redis.set(`trellis:event:anonymous:${held.id}`, 'pending:another-replica', 'PX', 60_000)
   // It and three behind it in one read (one MULTI, so the blocked read sees all four): those
   // three are read but never started.
   const m = redis.multi()
@@ -54,5 +55,5 @@ t.test('a message waiting on another delivery when the app closes stays pending,
   t.same(pending.map((p) => p[0]), [id, ...behind], 'the messages stay pending for the next consumer')
   t.same(pending.map((p) => p[3]), [1, 0, 0, 0], 'the one attempted counts its delivery; those never started do not')
   t.ok(pending.slice(1).every((p) => p[2] >= 30_000), 'those never started are claimable by another replica at once (idle >= claim idle time)')
-  await redis.del(`trellis:event:${held.id}`)
+  await redis.del(`trellis:event:anonymous:${held.id}`)
 })

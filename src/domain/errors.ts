@@ -36,3 +36,14 @@ export const forbidden = (message: string, details?: Record<string, unknown>) =>
 
 export const engineUnavailable = (message = 'the authorization engine is unavailable') =>
   new GatewayError('GW_ENGINE_UNAVAILABLE', 503, message)
+
+/**
+ * A readiness probe's own finding (e.g. a Redis that would lose data), written by the gateway:
+ * /readyz shows its message, where a driver's error (addresses, internals) shows `unreachable`.
+ */
+export class ProbeFinding extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ProbeFinding'
+  }
+}

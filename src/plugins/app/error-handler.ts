@@ -44,7 +44,7 @@ const FIXED_5XX: Record<number, string> = {
 }
 
 /** 5xx codes whose messages the gateway writes itself, from nothing but the caller's own input. */
-const AUTHORED_5XX = new Set(['GW_WRITE_CONTENTION', 'GW_EVENT_IN_PROGRESS', 'GW_OVERLOADED'])
+const AUTHORED_5XX = new Set(['GW_WRITE_CONTENTION', 'GW_EVENT_IN_PROGRESS', 'GW_OVERLOADED', 'GW_SHUTTING_DOWN'])
 
 function message5xx(err: FastifyError, status: number): string {
   if (err instanceof GatewayError && AUTHORED_5XX.has(err.code)) return err.message
@@ -71,6 +71,10 @@ async function errorHandlerPlugin(app: FastifyInstance) {
         error: STATUS_CODES[status] ?? 'Error',
         message: `${message5xx(err, status)} (request ${req.id})`,
         requestId: req.id,
+        // The gateway's own account of a batch (what was applied, what was not, where it
+        // stopped) is built from event ids and write tokens, never engine text: callers need it
+        // to resend the rest.
+        ...(err instanceof GatewayError && err.details ? { details: err.details } : {}),
       })
     }
     if (err instanceof GatewayError) {

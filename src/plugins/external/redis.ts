@@ -8,6 +8,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { ConfigError } from '../../config.js'
+import { ProbeFinding } from '../../domain/errors.js'
 import { PERSISTENCE_ADVICE, persistenceCaution, persistenceProblem, readPersistence } from '../../stores/redis-persistence.js'
 
 declare module 'fastify' {
@@ -61,7 +62,7 @@ async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions) {
   const probe = async () => {
     await redis.ping()
     const { problem: p } = await problem()
-    if (p && !allowDataLoss) throw new Error(`redis would lose the events stream and idempotency records: ${p}`)
+    if (p && !allowDataLoss) throw new ProbeFinding(`redis would lose the events stream and idempotency records: ${p}`)
   }
   app.readinessProbes.push({
     name: 'redis',

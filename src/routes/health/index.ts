@@ -1,3 +1,4 @@
+import { ProbeFinding } from '../../domain/errors.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 
@@ -44,8 +45,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             return [p.name, { ok: true }] as const
           } catch (err) {
             // The cause (addresses, driver text) is for operators: logged, not shown to probes.
+            // A finding the gateway wrote itself (a setting that loses data) says what to fix.
             app.log.warn({ err, probe: p.name }, 'readiness probe failed')
-            return [p.name, { ok: false, error: 'unreachable' }] as const
+            return [p.name, { ok: false, error: err instanceof ProbeFinding ? err.message : 'unreachable' }] as const
           }
         }),
       )
