@@ -128,11 +128,9 @@ function pgLike(datastoreId: string, xmax: bigint, xips: bigint[]): string {
   return zedToken(Buffer.from(rev).toString('base64'), datastoreId)
 }
 
-t.test('remote: concurrent write tokens are covered by a verified head token, stale heads are asked again', async (t) => {
-  if (testEngine() !== 'remote') {
-    t.plan(0, 'Postgres snapshots need the remote engine (TRELLIS_TEST_ENGINE=remote)')
-    return
-  }
+// Postgres snapshots need the remote engine: this runs in the remote leg (TRELLIS_TEST_ENGINE=remote),
+// and is not registered on the embedded one (CI counts a skip as a failure).
+if (testEngine() === 'remote') t.test('remote: concurrent write tokens are covered by a verified head token, stale heads are asked again', async (t) => {
   const server = await startRemoteEngine()
   const raw = createRemoteEngine({ endpoints: server.endpoints, presharedKey: server.presharedKey, insecure: true, timeoutMs: 10_000 })
   t.teardown(async () => {
