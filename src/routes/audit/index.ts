@@ -55,7 +55,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ records: Type.Array(AuditRecord), cursor: Type.Optional(Type.String()) }),
+          200: {
+            description: 'JSON; with format=csv, text/csv with one row per change',
+            content: {
+              'application/json': { schema: Type.Object({ records: Type.Array(AuditRecord), cursor: Type.Optional(Type.String()) }) },
+              'text/csv': { schema: Type.String({ description: 'id,at,key,source,event_id,event_type,actor,operation,relationship,zedtoken; one row per change' }) },
+            },
+          },
           ...errorResponses,
         },
       },

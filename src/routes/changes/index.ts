@@ -47,8 +47,12 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions> }> = async
           { additionalProperties: false },
         ),
         headers: Type.Object({ 'last-event-id': Type.Optional(ZedToken) }),
-        produces: ['text/event-stream'],
-        response: { 200: Type.String({ description: 'text/event-stream' }), 406: Type.Ref('ErrorResponse'), ...errorResponses },
+        // the stream is text/event-stream; refusals (400, 401, 406, ...) are JSON like everywhere
+        response: {
+          200: { description: 'server-sent events', content: { 'text/event-stream': { schema: Type.String({ description: 'text/event-stream' }) } } },
+          406: Type.Ref('ErrorResponse'),
+          ...errorResponses,
+        },
       },
     },
     async (req, reply) => {
