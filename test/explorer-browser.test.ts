@@ -163,6 +163,10 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     await page.keyboard.press('Enter')
     await page.waitForSelector('#who')
     t.match(page.url(), /resource=client%3Acassandra&permission=view/)
+    // each part of the page loads on its own: measure once the relationships and the trail are drawn
+    await page.waitForSelector('#relationships li')
+    await page.waitForSelector('#audit td code')
+    await page.waitForSelector('#audit .op')
     // WCAG contrast of what a person reads, measured on the rendered page (AA asks 4.5:1)
     const ratios = await page.evaluate(() => {
       const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number)
