@@ -62,6 +62,18 @@ t.test('5xx bodies carry a fixed message and the request id, never engine text',
   t.match(unknown.body.message, /fly/, 'and the message says which')
   t.ok((await metric()) >= 1, 'trellis_engine_errors_total counts it')
 
+  // A bulk item the engine fails is answered alone (allowed: false, error) and counted too.
+  const beforeBulk = await metric()
+  const bulk = await post(app, '/v1/check/bulk', { items: [
+    { resource: 'program:p1', permission: 'run', subject: 'user:ana' },
+    { resource: 'program:p1', permission: 'fly', subject: 'user:ana' },
+  ] })
+  t.equal(bulk.status, 200, 'the bulk call answers')
+  t.equal(bulk.body.results[0].allowed, true, 'the good item is answered')
+  t.equal(bulk.body.results[1].allowed, false, 'the failed item is not allowed')
+  t.ok(bulk.body.results[1].error, 'and says why')
+  t.equal((await metric()) - beforeBulk, 1, 'trellis_engine_errors_total counts the failed bulk item')
+
   await app.engine.close()
   const before = await metric()
   for (const [url, body] of [

@@ -2,7 +2,7 @@
  * Permission checks in the gateway's terms. Fails closed: only an engine answer of
  * has_permission, with no error, is ever `allowed: true`.
  */
-import type { CheckItem, CheckResult, EnginePort, Permissionship } from '../engine/port.js'
+import type { CheckItem, CheckResult, EngineError, EnginePort, Permissionship } from '../engine/port.js'
 import { resolveConsistency, withGatewayContext, type ConsistencyInput } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
 import { badRequest } from './errors.js'
@@ -64,11 +64,14 @@ export async function checkBulk(
   engine: EnginePort,
   input: { items: CheckInput[]; consistency?: ConsistencyInput },
   now: Date,
+  /** told of each item the engine failed (answered `allowed: false` with an `error`) */
+  onItemError: (err: EngineError) => void = () => undefined,
 ): Promise<{ results: CheckOutcome[]; checkedAt: string }> {
   const items = input.items.map((i, n) => toCheckItem(i, now, `items.${n}.`))
   const consistency = resolveConsistency(input.consistency)
   try {
     const answer = await engine.check(items, consistency)
+    for (const r of answer.results) if (r.error) onItemError(r.error)
     return { results: answer.results.map(outcome), checkedAt: answer.checkedAt }
   } catch (err) {
     throw fromEngineError(err, { resource: 'items', permission: 'items', subject: 'items' })

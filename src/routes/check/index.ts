@@ -78,7 +78,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         throw badRequest('items', `at most ${opts.maxBulkItems} items per call`, 'GW_TOO_MANY_ITEMS')
       }
       req.body.items.forEach((item, i) => app.contextRules.request(item.context, `items.${i}.context`))
-      const answer = await checkBulk(app.engine, req.body, app.clock())
+      const answer = await checkBulk(app.engine, req.body, app.clock(), (err) => app.metrics.engineErrors.inc({ kind: err.kind }))
       for (const r of answer.results) app.metrics.checks.inc({ permissionship: r.permissionship })
       return answer
     },
