@@ -40,6 +40,9 @@ export const EnvSchema = Type.Object({
   EVENTS_CONSUMER_GROUP: Type.Optional(Type.String({ minLength: 1 })),
   EVENTS_MAX_DELIVERIES: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
   EVENTS_STREAM_ENABLED: Type.Optional(Bool),
+  EVENTS_BATCH_CONCURRENCY: Type.Optional(
+    Type.String({ pattern: '^[1-9][0-9]*$', description: 'events of one batch applied at once when they cannot affect each other (1: strictly in order)' }),
+  ),
   BODY_LIMIT_BYTES: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
   MAX_BULK_ITEMS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
   CURSOR_SECRET: Type.Optional(
@@ -93,6 +96,8 @@ export interface Config {
     deadLetterStream: string
     group: string
     maxDeliveries: number
+    /** events of one batch in flight at once, among those that cannot affect each other (1: strict order) */
+    batchConcurrency?: number
   }
   bodyLimitBytes: number
   maxBulkItems: number
@@ -184,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       deadLetterStream: e.EVENTS_DEAD_LETTER_STREAM ?? 'trellis:events:dead',
       group: e.EVENTS_CONSUMER_GROUP ?? 'trellis',
       maxDeliveries: Number(e.EVENTS_MAX_DELIVERIES ?? 5),
+      batchConcurrency: Number(e.EVENTS_BATCH_CONCURRENCY ?? 32),
     },
     bodyLimitBytes: Number(e.BODY_LIMIT_BYTES ?? 1024 * 1024),
     maxBulkItems: Number(e.MAX_BULK_ITEMS ?? 1000),

@@ -13,6 +13,9 @@ import { parseEvent } from '../../domain/events/parse.js'
 import { indexSchema } from '../../domain/events/schema-index.js'
 import type { DomainEvent } from '../../domain/events/schemas.js'
 import { KeyedSerializer, lockKey } from '../../domain/events/serialize.js'
+import { createdInBatch, eventKeys, namedObjects, runOrdered } from '../../domain/events/batch.js'
+import { organizationOf } from '../../domain/events/state.js'
+import { fromEngineError } from '../../domain/engine-errors.js'
 import { RedisIdempotencyStore } from '../../stores/redis-idempotency.js'
 import { durableEngine } from '../../config.js'
 
@@ -63,13 +66,13 @@ export function outcomeOf(err: unknown): Outcome {
   return err.statusCode < 500 ? 'refused' : 'failed'
 }
 
-export const shuttingDown = (done: EventResult[], notApplied: string[]) =>
+export const shuttingDown = (done: EventResult[], notApplied: string[], failedIndex = done.length) =>
   new GatewayError(
     'GW_SHUTTING_DOWN',
     503,
     `the gateway is shutting down: ${done.length} event(s) were applied, ${notApplied.length} were not (details.notApplied); resend them`,
     undefined,
-    { results: done, notApplied, failedIndex: done.length },
+    { results: done, notApplied, failedIndex },
   )
 
 export function createEvents(app: FastifyInstance, store: IdempotencyStore, shutdown = new AbortController().signal): EventsService {
@@ -81,6 +84,8 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
   })
   const deps: ApplyDeps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: app.clock }
   const serializer = new KeyedSerializer()
+  // a config built by hand without it (tests) keeps strict order
+  const batchConcurrency = app.config.events.batchConcurrency ?? 1
 
   async function applyParsed(event: DomainEvent, { source = 'rest', keyName = 'anonymous', signal }: ApplyOptions = {}): Promise<EventResult> {
     try {
@@ -109,25 +114,67 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
 
   const apply = (raw: unknown, options: ApplyOptions = {}) => applyParsed(parse(raw, '', options.source), options)
 
+  /**
+   * The keys of each event (batch.ts): objects created by an earlier event of the batch belong
+   * to the organization it names (the event waits for that creation, so if it is refused the
+   * event is not started); the organization of every other object is read, all at once.
+   */
+  async function batchKeys(events: DomainEvent[]): Promise<(string[] | undefined)[]> {
+    const created = new Map<string, Set<string>>()
+    const known: Map<string, Set<string>>[] = []
+    const toRead = new Set<string>()
+    for (const event of events) {
+      known.push(new Map(created))
+      for (const object of namedObjects(event)) if (!created.has(object)) toRead.add(object)
+      for (const [object, orgs] of createdInBatch([event])) created.set(object, new Set([...(created.get(object) ?? []), ...orgs]))
+    }
+    const read = new Map<string, string[]>()
+    const objects = [...toRead]
+    try {
+      for (let i = 0; i < objects.length; i += batchConcurrency) {
+        const chunk = objects.slice(i, i + batchConcurrency)
+        const found = await Promise.all(chunk.map((o) => organizationOf(app.engine, o.slice(0, o.indexOf(':')), o.slice(o.indexOf(':') + 1))))
+        chunk.forEach((o, j) => read.set(o, found[j] ? [found[j].subject.id] : []))
+      }
+    } catch (err) {
+      throw fromEngineError(err)
+    }
+    return events.map((event, i) => eventKeys(event, (object) => known[i]!.get(object) ?? read.get(object) ?? []))
+  }
+
   async function applyBatch(raws: unknown[], options: ApplyOptions = {}): Promise<EventResult[]> {
     const events = raws.map((raw, i) => parse(raw, `events.${i}.`, options.source))
-    const results: EventResult[] = []
-    for (const [i, event] of events.entries()) {
+    const keys = batchConcurrency > 1 ? await batchKeys(events) : []
+    const results: (EventResult | undefined)[] = []
+    const errors: unknown[] = []
+    // the lowest index refused so far: later events not yet started are not started
+    let stopAt = Infinity
+    await runOrdered(events.length, (i) => (batchConcurrency > 1 ? keys[i] : undefined), batchConcurrency, async (i) => {
       // The event boundary: what is applied stays applied, the rest is named, not cut mid-way.
-      if (shutdown.aborted || options.signal?.aborted) {
-        counter.inc({ source: options.source ?? 'rest', outcome: 'failed' }, events.length - i)
-        throw shuttingDown(results, events.slice(i).map((e) => e.id))
-      }
+      if (i > stopAt || shutdown.aborted || options.signal?.aborted) return
       try {
-        results.push(await applyParsed(event, options))
+        results[i] = await applyParsed(events[i]!, options)
       } catch (err) {
-        if (!(err instanceof GatewayError)) throw err
-        if (err.code === 'GW_SHUTTING_DOWN') throw shuttingDown(results, events.slice(i).map((e) => e.id))
-        const message = `events.${i} (${event.id}) was not applied; ${results.length} before it were: ${err.message}`
-        throw new GatewayError(err.code, err.statusCode, message, err.field, { ...err.details, failedIndex: i, results })
+        errors[i] = err
+        stopAt = Math.min(stopAt, i)
       }
+    })
+    const first = events.findIndex((_, i) => !results[i])
+    if (first < 0) return results as EventResult[]
+    // Events after the refusal that had already started may have been applied: they are listed.
+    const done = results.filter((r) => r !== undefined)
+    const notApplied = events.filter((_, i) => !results[i]).map((e) => e.id)
+    const err = errors[first]
+    if (err === undefined || (err instanceof GatewayError && err.code === 'GW_SHUTTING_DOWN')) {
+      const skipped = events.filter((_, i) => !results[i] && errors[i] === undefined).length
+      counter.inc({ source: options.source ?? 'rest', outcome: 'failed' }, skipped)
+      throw shuttingDown(done, notApplied, first)
     }
-    return results
+    if (!(err instanceof GatewayError)) throw err
+    const after = done.length - first
+    const also = after > 0 ? ` (${after} event(s) after it, already under way, were applied too: details.results)` : ''
+    const message = `events.${first} (${events[first]!.id}) was not applied; ${first} before it were${also}: ${err.message}`
+    throw new GatewayError(err.code, err.statusCode, message, err.field, { ...err.details, failedIndex: first, results: done, notApplied })
   }
 
   return { apply, applyParsed, applyBatch, store, shutdown }
