@@ -38,8 +38,13 @@ function objectsNamed(event: DomainEvent): string[] {
     .map(([field, type]) => `${type}:${data[field] as string}`)
 }
 
-/** the objects the event names whose organization must be looked up, as `type:id` */
+/**
+ * The objects the event names whose organization must be looked up, as `type:id`. None when the
+ * event names its organization (the creations): what it finds about an object that exists
+ * elsewhere (a refusal) depends only on events naming that object, which share its key.
+ */
 export function namedObjects(event: DomainEvent): string[] {
+  if (typeof (event.data as Record<string, unknown>).organizationId === 'string') return []
   return objectsNamed(event).filter((o) => ORGANIZED_TYPES.has(o.slice(0, o.indexOf(':'))))
 }
 
@@ -52,7 +57,7 @@ export function createdInBatch(events: DomainEvent[]): Map<string, Set<string>> 
   for (const event of events) {
     const data = event.data as Record<string, unknown>
     if (!event.type.endsWith('.created') || typeof data.organizationId !== 'string') continue
-    for (const object of namedObjects(event)) {
+    for (const object of objectsNamed(event).filter((o) => ORGANIZED_TYPES.has(o.slice(0, o.indexOf(':'))))) {
       if (!out.has(object)) out.set(object, new Set())
       out.get(object)!.add(data.organizationId)
     }

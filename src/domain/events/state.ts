@@ -117,3 +117,13 @@ export function relationsHeld(rels: Relationship[], relations: readonly string[]
   const wanted = new Set(relations)
   return new Set(rels.map((r) => r.relation).filter((r) => wanted.has(r)))
 }
+
+/**
+ * Reads that do not depend on each other, made at once (one round trip instead of several);
+ * a refusal is the one the first failing read in argument order gives, as when they ran in turn.
+ */
+export async function together<T extends readonly unknown[]>(reads: readonly [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const settled = await Promise.allSettled(reads)
+  for (const s of settled) if (s.status === 'rejected') throw s.reason
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T
+}

@@ -41,10 +41,14 @@ export interface EventsService {
   applyParsed(event: DomainEvent, options?: ApplyOptions): Promise<EventResult>
   /**
    * A batch: every event is validated first (one bad event: 400, nothing written), then they are
-   * applied in order, each its own atomic write. The first refusal stops the batch; the error's
-   * details list the results of the events before it (applied, they stay applied) and its index.
-   * When the gateway shuts down, the batch stops at the next event boundary the same way, with
-   * 503 GW_SHUTTING_DOWN whose details also name the ids not applied (`details.notApplied`).
+   * applied as if in order, each its own atomic write: events that share an organization, a
+   * person, an object or an id run one after the other, others run together (at most
+   * `EVENTS_BATCH_CONCURRENCY`; batch.ts). The first refusal stops the batch: events not yet
+   * started after it are not; those already under way finish. The error's details list every
+   * event applied (`details.results`, in batch order: all of those before it, and any after it
+   * that were under way), its index (`details.failedIndex`) and the ids not applied
+   * (`details.notApplied`). When the gateway shuts down, the batch stops at the next event
+   * boundary the same way, with 503 GW_SHUTTING_DOWN.
    */
   applyBatch(raws: unknown[], options?: ApplyOptions): Promise<EventResult[]>
   readonly store: IdempotencyStore
@@ -144,12 +148,13 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
 
   async function applyBatch(raws: unknown[], options: ApplyOptions = {}): Promise<EventResult[]> {
     const events = raws.map((raw, i) => parse(raw, `events.${i}.`, options.source))
-    const keys = batchConcurrency > 1 ? await batchKeys(events) : []
+    const concurrent = batchConcurrency > 1 && events.length > 1
+    const keys = concurrent ? await batchKeys(events) : []
     const results: (EventResult | undefined)[] = []
     const errors: unknown[] = []
     // the lowest index refused so far: later events not yet started are not started
     let stopAt = Infinity
-    await runOrdered(events.length, (i) => (batchConcurrency > 1 ? keys[i] : undefined), batchConcurrency, async (i) => {
+    await runOrdered(events.length, (i) => (concurrent ? keys[i] : undefined), batchConcurrency, async (i) => {
       // The event boundary: what is applied stays applied, the rest is named, not cut mid-way.
       if (i > stopAt || shutdown.aborted || options.signal?.aborted) return
       try {

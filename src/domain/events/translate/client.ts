@@ -9,7 +9,7 @@ import type { Relationship } from '../../../engine/port.js'
 import { PAIRING_RELATIONS } from '../catalogue.js'
 import { objectGuard, personGuard, readGuards, rotate } from '../guards.js'
 import { alreadyExists, notPairable, primaryRequired } from '../invariants.js'
-import { WritePlan, obj, readAll, tuple, user } from '../state.js'
+import { WritePlan, obj, readAll, together, tuple, user } from '../state.js'
 import { memberTuples, type TranslateContext, type Translator } from './context.js'
 import { createInOrganization, existing } from './program.js'
 
@@ -25,9 +25,12 @@ export const clientCreated: Translator<'client.created'> = async (ctx, { id, dat
   const c = obj('client', data.clientId)
   const people = [data.primaryCoachId, ...(data.userId ? [data.userId] : [])]
   const guards = await readGuards(ctx.engine, [objectGuard('client', data.clientId), ...people.map(personGuard)])
-  const { plan, existing: link } = await createInOrganization(ctx, 'client', data.clientId, data.organizationId)
-  const via = await pairableVia(ctx, data.organizationId, data.primaryCoachId)
-  const primaries = await readAll(ctx.engine, { resourceType: 'client', resourceId: data.clientId, relation: 'primary' })
+  // After the guards, the rest is read at once.
+  const [{ plan, existing: link }, via, primaries] = await together([
+    createInOrganization(ctx, 'client', data.clientId, data.organizationId),
+    pairableVia(ctx, data.organizationId, data.primaryCoachId),
+    readAll(ctx.engine, { resourceType: 'client', resourceId: data.clientId, relation: 'primary' }),
+  ] as const)
   if (link && primaries.some((p) => p.subject.id !== data.primaryCoachId)) {
     throw alreadyExists(`client:${data.clientId}`, 'it has another primary coach; change it with pairing.set')
   }

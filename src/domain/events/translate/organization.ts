@@ -6,18 +6,19 @@
 import { ADMIN_PRIVILEGES, COACHING_PERMISSIONS, ORG_ROLE_RELATIONS, ORG_ROLES, type OrgRole } from '../catalogue.js'
 import { notAMember, ownerTransferOnly, ownerUntouchable, primaryCoachOfClients, unknownObject } from '../invariants.js'
 import { personGuard, readGuards, rotate } from '../guards.js'
-import { WritePlan, relationsHeld, tuple, user } from '../state.js'
+import { WritePlan, relationsHeld, together, tuple, user } from '../state.js'
 import { memberTuples, org, ownerTuple, pairingsInOrg, type TranslateContext, type Translator } from './context.js'
 
 export const organizationCreated: Translator<'organization.created'> = async (ctx, { id, data }) => {
   const guards = await readGuards(ctx.engine, [personGuard(data.ownerId)])
-  const owner = await ownerTuple(ctx, data.organizationId)
+  // After the guard, the rest is read at once (the roles are unused if the organization exists).
+  const [owner, mine] = await together([ownerTuple(ctx, data.organizationId), memberTuples(ctx, data.organizationId, data.ownerId)] as const)
   const plan = new WritePlan()
   if (owner && owner.subject.id !== data.ownerId) {
     throw ownerTransferOnly(data.organizationId, `organization:${data.organizationId} already exists, owned by user:${owner.subject.id}`)
   }
   if (owner) return plan.require(owner)
-  const held = relationsHeld(await memberTuples(ctx, data.organizationId, data.ownerId), ORG_ROLES)
+  const held = relationsHeld(mine, ORG_ROLES)
   for (const role of held) plan.remove(tuple(org(data.organizationId), role, user(data.ownerId)))
   plan.forbid({ resourceType: 'organization', resourceId: data.organizationId, relation: 'owner' })
   return rotate(plan.touch(tuple(org(data.organizationId), 'owner', user(data.ownerId))), guards, id)
@@ -31,12 +32,12 @@ export const organizationCreated: Translator<'organization.created'> = async (ct
 export const ownershipTransferred: Translator<'organization.ownership_transferred'> = async (ctx, { id, data }) => {
   const o = org(data.organizationId)
   const guards = await readGuards(ctx.engine, [personGuard(data.newOwnerId)])
-  const owner = await ownerTuple(ctx, data.organizationId)
+  const [owner, mine] = await together([ownerTuple(ctx, data.organizationId), memberTuples(ctx, data.organizationId, data.newOwnerId)] as const)
   if (!owner) throw unknownObject(`organization:${data.organizationId}`, 'organization.created')
   const plan = new WritePlan().require(owner)
   if (owner.subject.id === data.newOwnerId) return plan
   // The new owner's role is replaced by ownership; the old owner becomes an admin, in this one write.
-  const held = relationsHeld(await memberTuples(ctx, data.organizationId, data.newOwnerId), ORG_ROLES)
+  const held = relationsHeld(mine, ORG_ROLES)
   plan.pinSet(o, ORG_ROLES, user(data.newOwnerId), held)
   for (const role of held) plan.remove(tuple(o, role, user(data.newOwnerId)))
   plan.remove(owner).touch(tuple(o, 'admin', owner.subject)).touch(tuple(o, 'owner', user(data.newOwnerId)))
