@@ -169,3 +169,36 @@ t.test('a refusal stops the batch: what depends on it is not applied, what is re
   t.notOk(await exists('r0-q'), 'the event after the refusal in its organization was not applied')
   t.equal(await exists('r2-p'), reported.includes(events[4]!.id), 'the independent event is applied exactly when reported so')
 })
+
+t.test('writes sharing one call (write-group.ts) never hide one event from another: a forbidden relationship created by the other', async (t) => {
+  const app = await appWith(t, '32')
+  const rounds = Number(process.env.TRELLIS_RACE_ROUNDS ?? 60)
+  const setup = await post(app, {
+    events: [
+      ev('organization.created', { organizationId: 'acme', ownerId: 'olivia' }),
+      ev('program.created', { programId: 'p1', organizationId: 'acme' }),
+      ev('program.created', { programId: 'p2', organizationId: 'acme' }),
+    ],
+  })
+  t.equal(setup.statusCode, 200, setup.body.slice(0, 300))
+  let broken = 0
+  let together = 0
+  for (let i = 0; i < rounds; i++) {
+    // Each plan reads "section s<i> belongs to no program" and pins it (must_not_match); the two
+    // events serialize on different objects (program p1, program p2), so only SpiceDB orders them.
+    // Writes of unrelated events, spread over the time the two plan, keep a call in flight.
+    const noise = Array.from({ length: 12 }, (_, k) =>
+      new Promise((resolve) => setTimeout(resolve, k)).then(() => post(app, ev('user.coach_nominated', { learnerId: `l${i}-${k}`, coachId: 'cara' }))),
+    )
+    const [a, b] = await Promise.all([
+      post(app, ev('section.created', { sectionId: `s${i}`, programId: 'p1' })),
+      post(app, ev('section.created', { sectionId: `s${i}`, programId: 'p2' })),
+      ...noise,
+    ])
+    if (a!.statusCode === 200 && b!.statusCode === 200) together++
+    const owners = await app.engine.readRelationships({ resourceType: 'section', resourceId: `s${i}`, relation: 'program' }, {}, { mode: 'fully_consistent' })
+    if (owners.relationships.length !== 1) broken++
+  }
+  t.equal(together, 0, 'one of the two is refused every time (409: it belongs to the other program)')
+  t.equal(broken, 0, `a section ended in two programs in ${broken} of ${rounds} rounds`)
+})

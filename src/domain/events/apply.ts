@@ -5,7 +5,7 @@
  * from the new state, a bounded number of times. So concurrent events serialize: 50 events
  * making different coaches primary leave exactly one primary.
  */
-import { EngineError, type EnginePort, type Precondition } from '../../engine/port.js'
+import { EngineError, type EnginePort, type Precondition, type RelationshipUpdate } from '../../engine/port.js'
 import { fromEngineError } from '../engine-errors.js'
 import { GatewayError } from '../errors.js'
 import { authorizeActor } from './actor.js'
@@ -20,6 +20,8 @@ export interface ApplyDeps {
   engine: EnginePort
   schema: SchemaIndex
   clock: () => Date
+  /** how the write goes out: write-group.ts shares calls between events; default: alone */
+  write?: (updates: RelationshipUpdate[], preconditions: Precondition[]) => Promise<string>
 }
 
 /** A precondition no longer holds (or the datastore aborted a conflicting write): re-plan. */
@@ -36,8 +38,9 @@ function plan(ctx: TranslateContext, event: DomainEvent): Promise<WritePlan> {
   return translate(ctx, event)
 }
 
-function write(engine: EnginePort, p: WritePlan, actorPins: Precondition[]): Promise<string> {
-  return engine.writeRelationships(p.updates, [...p.preconditions, ...actorPins])
+function write(deps: ApplyDeps, p: WritePlan, actorPins: Precondition[]): Promise<string> {
+  const preconditions = [...p.preconditions, ...actorPins]
+  return deps.write ? deps.write(p.updates, preconditions) : deps.engine.writeRelationships(p.updates, preconditions)
 }
 
 /**
@@ -59,7 +62,7 @@ export async function translateEvent(deps: ApplyDeps, event: DomainEvent): Promi
       if (attempt > 1 && actorPins.length > 0) actorPins = await authorizeActor(deps.engine, event, deps.clock())
       const p = attempt === 1 && first.status === 'fulfilled' ? first.value : await plan(ctx, event)
       try {
-        return await write(deps.engine, p, actorPins)
+        return await write(deps, p, actorPins)
       } catch (err) {
         if (!isWriteConflict(err)) throw err
         if (attempt >= MAX_ATTEMPTS) {

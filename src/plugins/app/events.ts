@@ -16,6 +16,7 @@ import { KeyedSerializer, lockKey } from '../../domain/events/serialize.js'
 import { createdInBatch, eventKeys, namedObjects, runOrdered } from '../../domain/events/batch.js'
 import { organizationOf } from '../../domain/events/state.js'
 import { fromEngineError } from '../../domain/engine-errors.js'
+import { WriteGroup } from '../../domain/events/write-group.js'
 import { RedisIdempotencyStore } from '../../stores/redis-idempotency.js'
 import { durableEngine } from '../../config.js'
 
@@ -86,7 +87,8 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
     labelNames: ['source', 'outcome'],
     registers: [app.metrics.registry],
   })
-  const deps: ApplyDeps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: app.clock }
+  const writes = new WriteGroup(app.engine)
+  const deps: ApplyDeps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: app.clock, write: (u, p) => writes.write(u, p) }
   const serializer = new KeyedSerializer()
   // a config built by hand without it (tests) keeps strict order
   const batchConcurrency = app.config.events.batchConcurrency ?? 1
