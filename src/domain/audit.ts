@@ -119,6 +119,19 @@ export class Auditor {
 
 const UNAUDITED = Symbol('unaudited engine')
 
+/**
+ * The engine under the audit wrapper, for a caller that sends the writes of several captures in
+ * one call (grouped event writes) and notes each part in its own capture (`AuditService.note`).
+ */
+export function unaudited(engine: EnginePort): EnginePort {
+  return (engine as { [UNAUDITED]?: EnginePort })[UNAUDITED] ?? engine
+}
+
+/** Notes one applied write, in the capture the caller runs in. */
+export function noteUpdates(auditor: Auditor, updates: RelationshipUpdate[], token: string): Promise<void> {
+  return auditor.noteWrite({ changes: updates.map(change), token })
+}
+
 const change = (u: RelationshipUpdate): AuditChange => ({ operation: u.operation, relationship: formatRelationship(u.relationship) })
 
 /**

@@ -13,6 +13,7 @@
  * call fails, each of its events is written alone, so each gets its own answer (written, or its
  * precondition failed and it re-plans).
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { EngineError, type EnginePort, type Precondition, type Relationship, type RelationshipFilter, type RelationshipUpdate } from '../../engine/port.js'
 import { formatRelationship } from '../refs.js'
 
@@ -21,6 +22,8 @@ const MAX_UPDATES = 900
 const MAX_PRECONDITIONS = 900
 
 interface Pending {
+  /** runs a function in the async context of the event that asked (its audit capture) */
+  inContext: <R>(fn: () => R) => R
   updates: RelationshipUpdate[]
   preconditions: Precondition[]
   keys: Set<string>
@@ -53,12 +56,19 @@ export class WriteGroup {
   /** calls made and events written, for the benchmark */
   readonly stats = { calls: 0, events: 0 }
 
-  constructor(private readonly engine: EnginePort) {}
+  /**
+   * `engine` takes the calls; `applied` runs once per event after its write landed, in that
+   * event's own async context (the audit notes each event's part in the event's own record).
+   */
+  constructor(
+    private readonly engine: EnginePort,
+    private readonly applied: (updates: RelationshipUpdate[], token: string) => Promise<void> = async () => {},
+  ) {}
 
   write(updates: RelationshipUpdate[], preconditions: Precondition[]): Promise<string> {
     return new Promise((resolve, reject) => {
       const keys = new Set(updates.map((u) => keyOf(u.relationship)))
-      this.queue.push({ updates, preconditions, keys, resolve, reject })
+      this.queue.push({ inContext: AsyncLocalStorage.snapshot(), updates, preconditions, keys, resolve, reject })
       if (!this.busy) void this.drain()
     })
   }
@@ -93,12 +103,12 @@ export class WriteGroup {
   private async send(group: Pending[]) {
     this.stats.calls++
     this.stats.events += group.length
+    let token: string
     try {
-      const token = await this.engine.writeRelationships(
+      token = await this.engine.writeRelationships(
         group.flatMap((p) => p.updates),
         group.flatMap((p) => p.preconditions),
       )
-      for (const p of group) p.resolve(token)
     } catch (err) {
       if (group.length === 1 || (err instanceof EngineError && err.kind === 'unavailable')) {
         for (const p of group) p.reject(err)
@@ -106,6 +116,12 @@ export class WriteGroup {
       }
       // Whose precondition failed is not said: each event is written alone for its own answer.
       for (const p of group) await this.send([p])
+      return
+    }
+    // Applied: never written again, whatever noting it does (the audit keeps its own failures).
+    for (const p of group) {
+      await p.inContext(() => this.applied(p.updates, token)).catch(() => undefined)
+      p.resolve(token)
     }
   }
 }

@@ -7,7 +7,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import client from 'prom-client'
-import { Auditor, auditedEngine, type AuditMeta } from '../../domain/audit.js'
+import { Auditor, auditedEngine, noteUpdates, type AuditMeta } from '../../domain/audit.js'
+import type { RelationshipUpdate } from '../../engine/port.js'
 import { queryAudit, type AuditQuery } from '../../domain/audit-query.js'
 import { MemoryAuditStore } from '../../stores/audit-memory.js'
 import { RedisAuditStore } from '../../stores/audit-redis.js'
@@ -16,6 +17,8 @@ export interface AuditService {
   /** runs a door's work, recording its applied writes as one record */
   capture<T>(meta: AuditMeta, work: () => Promise<T>): Promise<T>
   query(q: AuditQuery): ReturnType<typeof queryAudit>
+  /** records a write made on `unaudited(app.engine)` as part of the current capture */
+  note(updates: RelationshipUpdate[], token: string): Promise<void>
   /** true when records outlive this process (Redis) */
   readonly durable: boolean
 }
@@ -48,6 +51,7 @@ async function auditPlugin(app: FastifyInstance) {
   app.decorate('audit', {
     capture: (meta, work) => auditor.capture(meta, work),
     query: (q) => queryAudit(store, q),
+    note: (updates, token) => noteUpdates(auditor, updates, token),
     durable: store.durable,
   } satisfies AuditService)
   if (!store.durable) app.log.warn('REDIS_URL is not set: the audit trail is kept in this process only (bounded, lost on restart)')

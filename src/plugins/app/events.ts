@@ -17,6 +17,7 @@ import { createdInBatch, eventKeys, namedObjects, runOrdered } from '../../domai
 import { organizationOf } from '../../domain/events/state.js'
 import { fromEngineError } from '../../domain/engine-errors.js'
 import { WriteGroup } from '../../domain/events/write-group.js'
+import { unaudited } from '../../domain/audit.js'
 import { RedisIdempotencyStore } from '../../stores/redis-idempotency.js'
 import { durableEngine } from '../../config.js'
 
@@ -87,7 +88,8 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
     labelNames: ['source', 'outcome'],
     registers: [app.metrics.registry],
   })
-  const writes = new WriteGroup(app.engine)
+  // Grouped calls go under the audit wrapper; each event's part is noted in its own capture.
+  const writes = new WriteGroup(unaudited(app.engine), (updates, token) => app.audit.note(updates, token))
   const deps: ApplyDeps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: app.clock, write: (u, p) => writes.write(u, p) }
   const serializer = new KeyedSerializer()
   // a config built by hand without it (tests) keeps strict order
