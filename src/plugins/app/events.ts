@@ -132,8 +132,14 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
     const known: Map<string, Set<string>>[] = []
     const toRead = new Set<string>()
     for (const event of events) {
-      known.push(new Map(created))
-      for (const object of namedObjects(event)) if (!created.has(object)) toRead.add(object)
+      // what earlier events of the batch say about this event's objects
+      const mine = new Map<string, Set<string>>()
+      for (const object of namedObjects(event)) {
+        const orgs = created.get(object)
+        if (orgs) mine.set(object, new Set(orgs))
+        else toRead.add(object)
+      }
+      known.push(mine)
       for (const [object, orgs] of createdInBatch([event])) created.set(object, new Set([...(created.get(object) ?? []), ...orgs]))
     }
     const read = new Map<string, string[]>()
