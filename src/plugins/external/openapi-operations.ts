@@ -64,7 +64,7 @@ const EVENT_ORDER: (keyof typeof EVENT_EXAMPLES)[] = [
 
 const eventBodies: OperationDoc['bodies'] = {
   'first-hour business': {
-    summary: 'Seed a small coaching business (send this first: the other examples in these docs name its people)',
+    summary: 'Seed a small coaching business: send this first; every other example in these docs names its people, and the events below run in the order listed',
     value: { events: FIRST_HOUR_EVENTS },
   },
   ...Object.fromEntries(EVENT_ORDER.map((type) => [type, { summary: `One event: ${type}`, value: exampleEvent(type) }])),
