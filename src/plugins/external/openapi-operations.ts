@@ -13,6 +13,7 @@ export interface OperationDoc {
   operationId: string
   /** the 200 response's description */
   ok: string
+  /** the operation's description, or a sentence added to the route's own */
   description?: string
   /** query and header parameters, by name: only these carry an example */
   parameters?: Record<string, string>
@@ -141,6 +142,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'GET /v1/changes': {
     operationId: 'streamChanges',
     ok: 'Server-sent events: `ready`, then one `change` per revision',
+    description: 'The feed does not end, so /docs "Try it out" waits without showing it: read it with `curl -N`.',
     parameters: { types: 'client,program' },
   },
   'POST /v1/relationships': {
@@ -195,7 +197,7 @@ export function finishDocument(doc: Json): Json {
       if (!entry) throw new Error(`${key} has no entry in OPERATIONS (src/plugins/external/openapi-operations.ts)`)
       const op = item[method] as Json
       op.operationId = entry.operationId
-      if (entry.description && !op.description) op.description = entry.description
+      if (entry.description) op.description = op.description ? `${op.description}\n\n${entry.description}` : entry.description
       for (const [status, response] of Object.entries(op.responses as Json)) {
         const description = status === '200' ? entry.ok : (entry.responses?.[status] ?? STATUS_DESCRIPTIONS[status])
         if (!description) throw new Error(`${key}: no description for ${status}`)
