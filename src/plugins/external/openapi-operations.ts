@@ -186,22 +186,22 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options']
 
 /**
  * Completes the generated document (the swagger plugin's transformObject): every operation
- * gets its operationId, descriptions of its responses and its example. An operation without
- * an entry in OPERATIONS fails here, so a new route cannot ship undocumented.
+ * gets its operationId, descriptions of its responses and its example. An operation without an
+ * entry here is left as generated, so /docs keeps working; test/openapi-examples.test.ts and
+ * `npm run lint:openapi` fail on it (no operationId, no example, "Default Response").
  */
 export function finishDocument(doc: Json): Json {
   for (const [path, item] of Object.entries(doc.paths as Json)) {
     for (const method of METHODS.filter((m) => item[m])) {
       const key = `${method.toUpperCase()} ${path}`
       const entry = OPERATIONS[key]
-      if (!entry) throw new Error(`${key} has no entry in OPERATIONS (src/plugins/external/openapi-operations.ts)`)
+      if (!entry) continue
       const op = item[method] as Json
       op.operationId = entry.operationId
       if (entry.description) op.description = op.description ? `${op.description}\n\n${entry.description}` : entry.description
       for (const [status, response] of Object.entries(op.responses as Json)) {
         const description = status === '200' ? entry.ok : (entry.responses?.[status] ?? STATUS_DESCRIPTIONS[status])
-        if (!description) throw new Error(`${key}: no description for ${status}`)
-        if (response.description === 'Default Response' || status === '200') response.description = description
+        if (description && (response.description === 'Default Response' || status === '200')) response.description = description
       }
       for (const p of (op.parameters ?? []) as Json[]) {
         delete p.example
@@ -216,7 +216,6 @@ export function finishDocument(doc: Json): Json {
         delete media.examples
         if (entry.bodies) media.examples = entry.bodies
         else if (entry.body !== undefined) media.example = entry.body
-        else throw new Error(`${key}: a request body without an example`)
       }
     }
   }
