@@ -33,7 +33,7 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { v1 } from '@authzed/authzed-node'
-import { generateData, randomChecks, type BenchCheck } from './data.js'
+import { batchesByResource, generateData, randomChecks, type BenchCheck } from './data.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const env = process.env
@@ -221,9 +221,8 @@ async function loadRelationships(grpc: string, key: string, schema: string, rels
  * deadline is retried.
  */
 async function loadThroughGateway(base: string, rels: string[]) {
-  const batch = Number(env.BENCH_LOAD_BATCH ?? 250)
-  for (let i = 0; i < rels.length; i += batch) {
-    const updates = rels.slice(i, i + batch).map((relationship) => ({ operation: 'touch', relationship }))
+  for (const chunk of batchesByResource(rels, Number(env.BENCH_LOAD_BATCH ?? 250))) {
+    const updates = chunk.map((relationship) => ({ operation: 'touch', relationship }))
     for (let attempt = 1; ; attempt++) {
       const r = await postJson(`${base}/v1/relationships`, {}, { updates })
       if (r.status === 200) break

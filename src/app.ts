@@ -1,7 +1,7 @@
 /**
  * The gateway as one Fastify app. The server, the tests and the benchmarks all build it here.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loadConfig, type Config } from './config.js'
 import type { EnginePort } from './engine/port.js'
@@ -10,6 +10,7 @@ import { ErrorResponse } from './schemas/common.js'
 import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
+import requestLog from './plugins/app/request-log.js'
 import engine from './plugins/app/engine.js'
 import inputHygiene, { clientErrorHandler, frameworkErrors } from './plugins/app/input-hygiene.js'
 import auth from './plugins/app/auth.js'
@@ -54,6 +55,8 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   const config: Config = { ...(options.config ?? loadConfig()), ...options.overrides }
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
+    // one line per request instead of Fastify's two (plugins/app/request-log.ts)
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
     trustProxy: config.trustProxy,
@@ -74,6 +77,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   app.addSchema(ErrorResponse)
   app.addSchema(ExpandNode)
 
+  await app.register(requestLog)
   await app.register(errorHandler)
   await app.register(shutdown)
   await app.register(metrics)

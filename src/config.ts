@@ -5,6 +5,7 @@
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { ApiKeyError, parseKeyEntries } from './domain/api-keys.js'
+import { describeFirstError } from './domain/schema-messages.js'
 
 const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')])
 
@@ -140,11 +141,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const v = env[key]
     if (v !== undefined && v !== '') picked[key] = v
   }
-  const first = Value.Errors(EnvSchema, picked)[0]
+  const errors = [...Value.Errors(EnvSchema, picked)]
+  const first = errors[0]
   if (first) {
     const name = first.instancePath.replace(/^\//, '') || 'environment'
-    // the setting is named, its value never printed (see SECRET_SETTINGS)
-    throw new ConfigError(`invalid setting ${name}: ${first.message}`)
+    // the setting is named, its value never printed (see SECRET_SETTINGS); a choice names its values
+    throw new ConfigError(`invalid setting ${name}: ${describeFirstError(errors)}`)
   }
   const e = picked as Env
   const port = Number(e.PORT ?? 8080)

@@ -38,7 +38,24 @@ async function main() {
     await app.close()
   })
 
-  await app.listen({ port: config.port, host: config.host })
+  try {
+    await app.listen({ port: config.port, host: config.host })
+  } catch (err) {
+    const reason = listenFailure(err, config.host, config.port)
+    if (!reason) throw err
+    console.error(`trellis: ${reason}`)
+    await app.close()
+    process.exit(1)
+  }
+}
+
+/** A person's account of why the gateway could not listen, naming the setting to change. */
+function listenFailure(err: unknown, host: string, port: number): string | undefined {
+  const code = (err as { code?: string }).code
+  if (code === 'EADDRINUSE') return `port ${port} on ${host} is already in use; set PORT to a free port (PORT=0 picks any)`
+  if (code === 'EACCES') return `not allowed to listen on port ${port} on ${host}; set PORT to 1024 or above`
+  if (code === 'EADDRNOTAVAIL') return `${host} is not an address of this machine; set HOST (default 127.0.0.1)`
+  return undefined
 }
 
 await main()

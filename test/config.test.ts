@@ -1,5 +1,6 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -22,6 +23,13 @@ t.test('a bad setting names itself', async (t) => {
   t.ok(new ConfigError('x') instanceof Error)
 })
 
+t.test('a choice between fixed values names them', async (t) => {
+  t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), { message: 'invalid setting LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent' })
+  t.throws(() => loadConfig({ SPICEDB_INSECURE: 'yes' }), { message: 'invalid setting SPICEDB_INSECURE: must be one of true, false' })
+  t.throws(() => loadConfig({ SPICEDB_DATASTORE_ENGINE: 'sqlite' }), { message: /SPICEDB_DATASTORE_ENGINE: must be one of memory, postgres, cockroachdb, mysql, spanner$/ })
+  t.throws(() => loadConfig({ PORT: 'eighty' }), { message: /^invalid setting PORT: must match pattern/ }, 'other problems keep their own words')
+})
+
 t.test('several endpoints configure the remote engine', async (t) => {
   const c = loadConfig({ SPICEDB_ENDPOINT: 'a:50051,b:50051', SPICEDB_PRESHARED_KEY: 'k', SPICEDB_INSECURE: 'true', REDIS_URL: 'redis://r:6379' })
   t.same(c.engine, { kind: 'remote', endpoints: ['a:50051', 'b:50051'], presharedKey: 'k', insecure: true })
@@ -34,6 +42,18 @@ t.test('the server refuses to start on a bad setting, naming it', async (t) => {
   const r = spawnSync(tsx, [server], { env: { ...process.env, PORT: 'nope' }, encoding: 'utf8', timeout: 60_000 })
   t.equal(r.status, 1)
   t.match(r.stderr, /invalid setting PORT/)
+})
+
+t.test('the server says a port is taken and names PORT, without a stack trace', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => taken.close())
+  const port = (taken.address() as AddressInfo).port
+  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }
+  const r = spawnSync(tsx, [server], { env, encoding: 'utf8', timeout: 60_000 })
+  t.equal(r.status, 1)
+  t.match(r.stderr, `trellis: port ${port} on 127.0.0.1 is already in use; set PORT to a free port (PORT=0 picks any)`)
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace')
 })
 
 t.test('the server refuses to start with a schema SpiceDB does not compile, with its message', async (t) => {

@@ -181,3 +181,45 @@ t.test('lookups, expand, explain and the access report agree with check', async 
     for (const s of byCheck) t.ok(text.includes(`"${s}"`), `expand tree shows ${s} for ${resource}#${permission}`)
   }
 })
+
+t.test('paths and trees name the link an arrow walks', async (t) => {
+  const app = await buildTestApp(t)
+  await seed(app, [
+    ...ORG,
+    'organization:acme#manage_team_clients@user:vic',
+    'client:c3#account@user:cy',
+    'program:p1#organization@organization:acme',
+    'group:g1#coach@user:gina',
+    'program:p1#assigned_group@group:g1',
+  ])
+  const throughAcme = ['client:c1#view', 'client:c1#organization@organization:acme', 'organization:acme#can_view_all_clients', 'organization:acme#view_all_clients@user:vic']
+  const report = (await app.inject({ method: 'GET', url: '/v1/access-report?resource=client:c1&permission=view' })).json()
+  t.same(report.subjects.find((s: { subject: string }) => s.subject === 'user:vic').via, [throughAcme], 'the report names the client-to-organization link')
+  const why = await post(app, '/v1/explain', { resource: 'client:c1', permission: 'view', subject: 'user:vic' })
+  t.same(why.body.paths, [throughAcme], 'and so does explain')
+  const olga = await post(app, '/v1/explain', { resource: 'client:c1', permission: 'coach', subject: 'user:olga' })
+  t.same(olga.body.paths, [
+    ['client:c1#coach', 'client:c1#organization@organization:acme', 'organization:acme#can_coach_all_clients', 'organization:acme#administer', 'organization:acme#owner@user:olga'],
+  ])
+  const manage = await post(app, '/v1/explain', { resource: 'client:c1', permission: 'manage', subject: 'user:vic' })
+  t.same(manage.body.paths, [
+    ['client:c1#manage', 'client:c1#organization@organization:acme', 'organization:acme#can_manage_team_clients', 'organization:acme#manage_team_clients@user:vic'],
+  ], 'a permission that is a single arrow keeps the asked permission first')
+  const gina = await post(app, '/v1/explain', { resource: 'program:p1', permission: 'view_stats', subject: 'user:gina' })
+  t.same(gina.body.paths, [['program:p1#view_stats', 'program:p1#assigned_group@group:g1', 'group:g1#internal_coach', 'group:g1#coach@user:gina']], 'through a group')
+
+  const tree = (await post(app, '/v1/expand', { resource: 'client:c1', permission: 'view' })).body.tree
+  const arrows = tree.children.filter((c: { relation: string }) => c.relation === 'organization')
+  t.equal(arrows.length, 2, 'both arrows through the organization (can_view_all_clients, can_coach_all_clients)')
+  t.same(arrows.map((a: { object: string; subjects: { subject: string; tree: { object: string; relation: string } }[] }) =>
+    [a.object, a.subjects.map((s) => [s.subject, s.tree.object, s.tree.relation])]), [
+    ['client:c1', [['organization:acme', 'organization:acme', 'can_view_all_clients']]],
+    ['client:c1', [['organization:acme', 'organization:acme', 'can_coach_all_clients']]],
+  ])
+  t.notOk(JSON.stringify(tree.children).includes('"relation":"view"'), 'no nested client:c1#view stands for an arrow')
+  const alone = (await post(app, '/v1/expand', { resource: 'client:c3', permission: 'view' })).body.tree
+  t.same(alone.children.filter((c: { relation: string }) => c.relation === 'organization'), [
+    { object: 'client:c3', relation: 'organization', subjects: [] },
+    { object: 'client:c3', relation: 'organization', subjects: [] },
+  ], 'a client without an organization: the arrows found nothing')
+})

@@ -1,9 +1,10 @@
 /**
  * Paths as people read them. The API gives a path as steps from the resource's permission to
- * the relationship that grants it, e.g.
- *   client:c1#view, organization:acme#can_view_all_clients, organization:acme#view_all_clients@user:vic
- * and the page draws the objects it passes through and the relationship at its end:
- *   client:c1 -> organization:acme -> view_all_clients -> user:vic
+ * the relationship that grants it, with the links on the way, e.g.
+ *   client:c1#view, client:c1#organization@organization:acme,
+ *   organization:acme#can_view_all_clients, organization:acme#view_all_clients@user:vic
+ * and the page draws the objects it passes through, the links and the relationship at its end:
+ *   client:c1 -> organization -> organization:acme -> view_all_clients -> user:vic
  */
 
 /** `type:id#relation@subject[caveat]` or `type:id#relation`, split into its parts */

@@ -8,6 +8,7 @@ import { READ_YOUR_WRITES, withGatewayContext } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
 import { expandFully, pathsBySubject } from './expand.js'
 import { formatObject, parseObject } from './refs.js'
+import type { SchemaArrows } from './schema-arrows.js'
 
 export interface AccessReport {
   resource: string
@@ -21,13 +22,14 @@ export async function accessReport(
   engine: EnginePort,
   input: { resource: string; permission: string; subjectType?: string },
   now: Date,
+  arrows?: SchemaArrows,
 ): Promise<AccessReport> {
   const resource = parseObject(input.resource, 'resource')
   const subjectType = input.subjectType ?? 'user'
   const fields = { resource: 'resource', permission: 'permission', subject: 'subjectType' }
   try {
     const first: Consistency = READ_YOUR_WRITES
-    const { tree, expandedAt } = await expandFully(engine, resource, input.permission, first)
+    const { tree, expandedAt } = await expandFully(engine, resource, input.permission, first, { arrows })
     const pinned: Consistency = expandedAt ? { mode: 'at_least_as_fresh', token: expandedAt } : first
     const holders = await engine.lookupSubjects(
       { resource, permission: input.permission, subjectType, context: withGatewayContext(undefined, now) },

@@ -85,7 +85,7 @@ export async function runFeed(
     return 'closed'
   } catch (err) {
     if (signal.aborted) return 'closed'
-    const e = fromEngineError(err, { resource: 'types' })
+    const e = fromEngineError(err, { resource: 'types', token: 'after' })
     end('error', { code: e.code, message: e.statusCode >= 500 ? 'the authorization engine is unavailable' : e.message })
     return 'error'
   } finally {

@@ -13,10 +13,17 @@ export interface FieldNames {
   subject?: string
   relationship?: string
   context?: string
+  /** the request field holding a ZedToken (default `consistency.token`) */
+  token?: string
 }
+
+/** SpiceDB's answers about a ZedToken it cannot use ("invalid revision requested" and the like). */
+const TOKEN_PROBLEM = /revision|zedtoken|zed token/
 
 function fieldFor(message: string, fields: FieldNames): string {
   const m = message.toLowerCase()
+  // checked first: the caller's token is at fault whatever fields the request also has
+  if (TOKEN_PROBLEM.test(m)) return fields.token ?? 'consistency.token'
   if (/relation\/permission|permission .* not found|relation .* not found/.test(m) && fields.permission) return fields.permission
   if (/caveat|context/.test(m) && fields.context) return fields.context
   if (fields.relationship) return fields.relationship
@@ -53,8 +60,10 @@ export function fromEngineError(err: unknown, fields: FieldNames = {}): GatewayE
   switch (schemaMiss ? 'invalid_argument' : err.kind) {
     case 'invalid_argument': {
       const field = fieldFor(err.message, fields)
-      const code = field === fields.permission ? 'GW_UNKNOWN_PERMISSION' : 'GW_INVALID_ARGUMENT'
-      return caused(badRequest(field, cleanEngineMessage(err.message), code), err)
+      const token = TOKEN_PROBLEM.test(err.message.toLowerCase())
+      const code = field === fields.permission && !token ? 'GW_UNKNOWN_PERMISSION' : 'GW_INVALID_ARGUMENT'
+      const message = cleanEngineMessage(err.message)
+      return caused(badRequest(field, token ? `is not a ZedToken this engine can read at (${message})` : message, code), err)
     }
     case 'failed_precondition':
       return caused(conflict('GW_PRECONDITION_FAILED', cleanEngineMessage(err.message)), err)

@@ -3,9 +3,15 @@
  *
  * SpiceDB's expand follows arrows itself but leaves subject sets (`group:g1#member` as a
  * subject) as leaves; the gateway expands those too, so callers get the whole tree.
+ *
+ * SpiceDB draws an arrow as a node repeating the permission being computed, over the targets'
+ * trees; with the schema's arrows at hand the gateway draws it as the relation it walks
+ * instead (`client:c1#organization` listing `organization:acme` with its tree), so the link the
+ * access depends on shows in the tree and in every path through it.
  */
 import type { Consistency, EnginePort, ExpandTree, ObjectRef } from '../engine/port.js'
 import { formatObject, formatSubject } from './refs.js'
+import type { SchemaArrows } from './schema-arrows.js'
 
 /** The tree as the REST API shows it. */
 export interface TreeNode {
@@ -22,19 +28,28 @@ export async function expandFully(
   resource: ObjectRef,
   permission: string,
   consistency: Consistency,
-  maxExpansions = 200,
+  options: { arrows?: SchemaArrows; maxExpansions?: number } = {},
 ): Promise<{ tree: TreeNode; expandedAt: string }> {
+  const { arrows, maxExpansions = 200 } = options
   const root = await engine.expand(resource, permission, consistency)
   // Nested expansions read at least as fresh as the root, so the tree is one consistent view.
   const nested: Consistency = root.expandedAt ? { mode: 'at_least_as_fresh', token: root.expandedAt } : consistency
   let budget = maxExpansions
   const seen = new Set<string>([`${formatObject(resource)}#${permission}`])
 
-  async function convert(t: ExpandTree): Promise<TreeNode> {
+  async function convert(t: ExpandTree, parent?: ExpandTree): Promise<TreeNode> {
     const node: TreeNode = { object: formatObject(t.expanded), relation: t.expanded.relation }
+    const walked = arrows && arrowRelation(t, parent, arrows)
+    if (walked && 'children' in t) {
+      node.relation = walked
+      node.subjects = await Promise.all(
+        t.children.map(async (c) => ({ subject: formatObject(c.expanded), tree: await convert(c, t) })),
+      )
+      return node
+    }
     if ('children' in t) {
       node.operation = t.operation
-      node.children = await Promise.all(t.children.map(convert))
+      node.children = await Promise.all(t.children.map((c) => convert(c, t)))
       return node
     }
     node.subjects = []
@@ -54,7 +69,31 @@ export async function expandFully(
     return node
   }
 
-  return { tree: await convert(root.tree), expandedAt: root.expandedAt }
+  const tree = await convert(root.tree)
+  // a permission that is one arrow: keep the asked permission at the root
+  const whole: TreeNode = tree.relation === permission ? tree : { object: tree.object, relation: permission, operation: 'union', children: [tree] }
+  return { tree: whole, expandedAt: root.expandedAt }
+}
+
+const sameObject = (a: ExpandTree['expanded'], b: ExpandTree['expanded']) => a.type === b.type && a.id === b.id
+
+/**
+ * The relation an arrow node walks, or undefined when the node is not an arrow. An arrow is a
+ * union whose children all sit on other objects (a parenthesised sub-expression's children sit
+ * on the same object), or an empty union repeating its parent's permission (an arrow that
+ * found no object).
+ */
+function arrowRelation(t: ExpandTree, parent: ExpandTree | undefined, arrows: SchemaArrows): string | undefined {
+  if (!('children' in t) || t.operation !== 'union') return undefined
+  const { type, relation } = t.expanded
+  if (t.children.length === 0) {
+    const repeats = parent && sameObject(parent.expanded, t.expanded) && parent.expanded.relation === relation
+    return repeats ? arrows.tuplesetOf(type, relation) : undefined
+  }
+  if (t.children.some((c) => sameObject(c.expanded, t.expanded))) return undefined
+  const walked = new Set(t.children.map((c) => arrows.tuplesetOf(type, relation, c.expanded.type, c.expanded.relation)))
+  const [only] = walked
+  return walked.size === 1 ? only : undefined
 }
 
 /** Every path from the root to each concrete subject; a path ends with the relationship that grants it. */

@@ -9,6 +9,7 @@ import { fromEngineError } from './engine-errors.js'
 import { expandFully, pathsBySubject } from './expand.js'
 import { formatObject, formatSubject } from './refs.js'
 import { resolveConsistency, type ConsistencyInput } from './consistency.js'
+import type { SchemaArrows } from './schema-arrows.js'
 
 export interface Attempt {
   relation: string
@@ -46,6 +47,7 @@ export async function explain(
   engine: EnginePort,
   input: CheckInput & { consistency?: ConsistencyInput },
   now: Date,
+  arrows?: SchemaArrows,
 ): Promise<Explanation> {
   const item = toCheckItem(input, now)
   const consistency: Consistency = resolveConsistency(input.consistency)
@@ -56,7 +58,7 @@ export async function explain(
     const pinned: Consistency = { mode: 'at_least_as_fresh', token: traced.checkedAt }
     let paths: string[][] = []
     if (answer.permissionship !== 'no_permission') {
-      const { tree } = await expandFully(engine, item.resource, item.permission, pinned)
+      const { tree } = await expandFully(engine, item.resource, item.permission, pinned, { arrows })
       paths = pathsBySubject(tree).get(formatSubject(item.subject)) ?? []
     }
     const out: Explanation = {

@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { STATUS_CODES } from 'node:http'
 import { GatewayError } from '../../domain/errors.js'
 import { fromEngineError } from '../../domain/engine-errors.js'
+import { describeFirstError } from '../../domain/schema-messages.js'
 import { EngineError } from '../../engine/port.js'
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -90,8 +91,7 @@ async function errorHandlerPlugin(app: FastifyInstance) {
     }
     if (err.validation) {
       const field = validationField(err)
-      const first = err.validation[0]
-      const detail = first?.message ?? 'is invalid'
+      const detail = describeFirstError(err.validation)
       return reply.code(400).send({
         statusCode: 400,
         code: 'GW_VALIDATION',

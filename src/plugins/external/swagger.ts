@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { finishDocument } from './openapi-operations.js'
 
 export const OPENAPI_INFO = {
   title: 'Trellis authorization gateway',
@@ -13,6 +14,8 @@ export const OPENAPI_INFO = {
     'Relationship-based access control for coaching and training businesses: checks, lookups, ' +
     'expand, explain and access reports over SpiceDB, and domain events that become relationships.',
   version: '1.0.0',
+  // package.json: UNLICENSED, a private service; there is no SPDX identifier or URL to give
+  license: { name: 'UNLICENSED (proprietary, all rights reserved)' },
 }
 
 async function swaggerPlugin(app: FastifyInstance) {
@@ -20,6 +23,8 @@ async function swaggerPlugin(app: FastifyInstance) {
     openapi: {
       openapi: '3.1.0',
       info: OPENAPI_INFO,
+      // relative: /docs "Try it out" and clients reach the gateway that served the document
+      servers: [{ url: '/', description: 'this gateway (the address the document was read from)' }],
       components: {
         securitySchemes: {
           apiKey: {
@@ -40,9 +45,11 @@ async function swaggerPlugin(app: FastifyInstance) {
         { name: 'events', description: 'domain events that become relationships' },
         { name: 'relationships', description: 'direct relationship administration' },
         { name: 'schema', description: 'the authorization model in force' },
+        { name: 'audit', description: 'who changed access, and the changes feed' },
         { name: 'operations', description: 'health and readiness' },
       ],
     },
+    transformObject: (doc) => finishDocument('openapiObject' in doc ? doc.openapiObject : {}),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
     },

@@ -6,6 +6,7 @@ import { fromEngineError } from '../../domain/engine-errors.js'
 import { expandFully } from '../../domain/expand.js'
 import { explain } from '../../domain/explain.js'
 import { parseObject } from '../../domain/refs.js'
+import { schemaArrows } from '../../domain/schema-arrows.js'
 import {
   CheckQuestion,
   Consistency,
@@ -27,6 +28,9 @@ const Attempt = Type.Object({
 })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
+  // the links arrows walk, named in trees and paths (src/domain/schema-arrows.ts)
+  const arrows = schemaArrows(app.schemaText)
+
   app.post(
     '/v1/expand',
     {
@@ -45,7 +49,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const resource = parseObject(req.body.resource, 'resource')
       const consistency = resolveConsistency(req.body.consistency)
       try {
-        return await expandFully(app.engine, resource, req.body.permission, consistency)
+        return await expandFully(app.engine, resource, req.body.permission, consistency, { arrows })
       } catch (err) {
         throw fromEngineError(err, { resource: 'resource', permission: 'permission' })
       }
@@ -78,7 +82,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       app.contextRules.request(req.body.context)
-      return explain(app.engine, req.body, app.clock())
+      return explain(app.engine, req.body, app.clock(), arrows)
     },
   )
 
@@ -119,7 +123,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const report = await accessReport(app.engine, req.query, app.clock())
+      const report = await accessReport(app.engine, req.query, app.clock(), arrows)
       if (req.query.format !== 'csv') return report
       const name = `access-${report.resource.replace(/[^a-zA-Z0-9_-]/g, '_')}-${report.permission}.csv`
       return reply

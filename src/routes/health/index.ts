@@ -19,10 +19,13 @@ const Status = Type.Object({
   checks: Type.Optional(Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }))),
 })
 
+// The door refuses for health routes too: a request line or headers too slow or too large.
+const doorRefusals = { 408: Type.Ref('ErrorResponse'), 431: Type.Ref('ErrorResponse') }
+
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'The process is alive', security: [], response: { 200: Status } } },
+    { schema: { tags: ['operations'], summary: 'The process is alive', security: [], response: { 200: Status, ...doorRefusals } } },
     async () => ({ status: 'ok' }),
   )
 
@@ -33,7 +36,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['operations'],
         summary: 'The engine and every required store answer',
         security: [],
-        response: { 200: Status, 503: Status },
+        response: { 200: Status, 503: Status, ...doorRefusals },
       },
     },
     async (_req, reply) => {
