@@ -46,6 +46,7 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT_BYTES: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
   MAX_BULK_ITEMS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
+  LOOKUP_SUBJECTS_MAX: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'most subjects in one lookup/subjects or access report answer' })),
   CURSOR_SECRET: Type.Optional(
     Type.String({ minLength: 32, description: 'HMAC key for lookup cursors, shared by every replica (32+ characters)' }),
   ),
@@ -102,6 +103,8 @@ export interface Config {
   }
   bodyLimitBytes: number
   maxBulkItems: number
+  /** the most subjects one lookup/subjects or access-report answer holds (SpiceDB cannot page them) */
+  lookupSubjectsMax: number
   /**
    * API_KEYS entries (`key`, `name:key` or `name:key:scope+scope`); with apiKeysFile empty too:
    * no authentication
@@ -195,6 +198,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     bodyLimitBytes: Number(e.BODY_LIMIT_BYTES ?? 1024 * 1024),
     maxBulkItems: Number(e.MAX_BULK_ITEMS ?? 1000),
+    lookupSubjectsMax: Number(e.LOOKUP_SUBJECTS_MAX ?? 10_000),
     apiKeys: apiKeyEntries(e.API_KEYS),
     apiKeysFile: e.API_KEYS_FILE,
     metricsPublic: e.METRICS_PUBLIC !== 'false',

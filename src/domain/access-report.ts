@@ -6,6 +6,7 @@
 import type { Consistency, EnginePort } from '../engine/port.js'
 import { READ_YOUR_WRITES, withGatewayContext } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
+import { holdersAtMost, type ReadLimits } from './lookup.js'
 import { expandFully, pathsBySubject } from './expand.js'
 import { formatObject, parseObject } from './refs.js'
 import type { SchemaArrows } from './schema-arrows.js'
@@ -23,17 +24,22 @@ export async function accessReport(
   input: { resource: string; permission: string; subjectType?: string },
   now: Date,
   arrows?: SchemaArrows,
+  limits: ReadLimits = {},
 ): Promise<AccessReport> {
+  const { signal } = limits
   const resource = parseObject(input.resource, 'resource')
   const subjectType = input.subjectType ?? 'user'
   const fields = { resource: 'resource', permission: 'permission', subject: 'subjectType' }
   try {
     const first: Consistency = READ_YOUR_WRITES
-    const { tree, expandedAt } = await expandFully(engine, resource, input.permission, first, { arrows })
+    const { tree, expandedAt } = await expandFully(engine, resource, input.permission, first, { arrows, signal })
     const pinned: Consistency = expandedAt ? { mode: 'at_least_as_fresh', token: expandedAt } : first
-    const holders = await engine.lookupSubjects(
-      { resource, permission: input.permission, subjectType, context: withGatewayContext(undefined, now) },
-      pinned,
+    const holders = await holdersAtMost(limits, () =>
+      engine.lookupSubjects(
+        { resource, permission: input.permission, subjectType, context: withGatewayContext(undefined, now) },
+        pinned,
+        { signal, maxResults: limits.maxSubjects },
+      ),
     )
     const paths = pathsBySubject(tree)
     const subjects = holders.subjects

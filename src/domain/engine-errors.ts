@@ -4,7 +4,7 @@
  * not answer" becomes 503.
  */
 import { EngineError } from '../engine/port.js'
-import { GatewayError, badRequest, conflict, engineUnavailable } from './errors.js'
+import { GatewayError, badRequest, clientClosed, conflict, engineUnavailable } from './errors.js'
 
 export interface FieldNames {
   /** the request field holding the resource (or resource type) */
@@ -69,6 +69,10 @@ export function fromEngineError(err: unknown, fields: FieldNames = {}): GatewayE
       return caused(conflict('GW_PRECONDITION_FAILED', cleanEngineMessage(err.message)), err)
     case 'not_found':
       return caused(badRequest(fields.resource ?? 'request', cleanEngineMessage(err.message)), err)
+    case 'cancelled':
+      return caused(clientClosed(), err)
+    case 'too_large':
+      return caused(new GatewayError('GW_RESULT_TOO_LARGE', 422, err.message), err)
     default:
       // 5xx: the handler answers a fixed message and the request id; the engine text is logged.
       return caused(engineUnavailable(), err)

@@ -34,6 +34,19 @@ export const conflict = (code: string, message: string, details?: Record<string,
 export const forbidden = (message: string, details?: Record<string, unknown>) =>
   new GatewayError('GW_FORBIDDEN', 403, message, undefined, details)
 
+/** 499 (as nginx logs it): the caller left before its answer; its engine work was cancelled */
+export const clientClosed = () => new GatewayError('GW_CLIENT_CLOSED', 499, 'the caller closed its connection before the answer')
+
+/** an answer with more entries than the gateway holds for one response; nothing was returned */
+export const resultTooLarge = (limit: number, setting: string) =>
+  new GatewayError(
+    'GW_RESULT_TOO_LARGE',
+    422,
+    `the answer holds more than ${limit} subjects, more than one response carries (${setting}); ask a narrower question, for example per subject type`,
+    undefined,
+    { limit, setting },
+  )
+
 export const engineUnavailable = (message = 'the authorization engine is unavailable') =>
   new GatewayError('GW_ENGINE_UNAVAILABLE', 503, message)
 

@@ -28,10 +28,10 @@ export async function expandFully(
   resource: ObjectRef,
   permission: string,
   consistency: Consistency,
-  options: { arrows?: SchemaArrows; maxExpansions?: number } = {},
+  options: { arrows?: SchemaArrows; maxExpansions?: number; signal?: AbortSignal } = {},
 ): Promise<{ tree: TreeNode; expandedAt: string }> {
-  const { arrows, maxExpansions = 200 } = options
-  const root = await engine.expand(resource, permission, consistency)
+  const { arrows, maxExpansions = 200, signal } = options
+  const root = await engine.expand(resource, permission, consistency, { signal })
   // Nested expansions read at least as fresh as the root, so the tree is one consistent view.
   const nested: Consistency = root.expandedAt ? { mode: 'at_least_as_fresh', token: root.expandedAt } : consistency
   let budget = maxExpansions
@@ -58,7 +58,7 @@ export async function expandFully(
       if (s.relation && !seen.has(entry.subject)) {
         seen.add(entry.subject)
         if (budget-- > 0) {
-          const sub = await engine.expand({ type: s.type, id: s.id }, s.relation, nested)
+          const sub = await engine.expand({ type: s.type, id: s.id }, s.relation, nested, { signal })
           entry.tree = await convert(sub.tree)
         } else {
           node.truncated = true

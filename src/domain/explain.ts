@@ -48,17 +48,18 @@ export async function explain(
   input: CheckInput & { consistency?: ConsistencyInput },
   now: Date,
   arrows?: SchemaArrows,
+  signal?: AbortSignal,
 ): Promise<Explanation> {
   const item = toCheckItem(input, now)
   const consistency: Consistency = resolveConsistency(input.consistency)
   try {
-    const traced = await engine.checkWithTrace(item, consistency)
+    const traced = await engine.checkWithTrace(item, consistency, { signal })
     if (traced.result.error) throw traced.result.error
     const answer = { ...outcome(traced.result), checkedAt: traced.checkedAt }
     const pinned: Consistency = { mode: 'at_least_as_fresh', token: traced.checkedAt }
     let paths: string[][] = []
     if (answer.permissionship !== 'no_permission') {
-      const { tree } = await expandFully(engine, item.resource, item.permission, pinned, { arrows })
+      const { tree } = await expandFully(engine, item.resource, item.permission, pinned, { arrows, signal })
       paths = pathsBySubject(tree).get(formatSubject(item.subject)) ?? []
     }
     const out: Explanation = {

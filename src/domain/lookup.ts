@@ -1,14 +1,34 @@
 /**
  * Lookups: which resources a subject can reach, which subjects hold a permission.
  */
-import type { EnginePort } from '../engine/port.js'
+import { EngineError, type EnginePort } from '../engine/port.js'
 import { resolveConsistency, withGatewayContext, type ConsistencyInput } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
 import { CursorSigner } from './cursor.js'
+import { resultTooLarge } from './errors.js'
 import { parseObject, parseSubject } from './refs.js'
 
 /** The engine's own ceiling on a lookup page; a lookup without a limit gets pages of this size. */
 export const MAX_LOOKUP_LIMIT = 1000
+
+/** What one read may cost: `signal` cancels it when the caller leaves; `maxSubjects` bounds an unpaged answer. */
+export interface ReadLimits {
+  signal?: AbortSignal
+  /** the most subjects one answer carries (LOOKUP_SUBJECTS_MAX); SpiceDB cannot page LookupSubjects */
+  maxSubjects?: number
+}
+
+/** Runs a subject lookup under `limits.maxSubjects`: more holders than that is a 422 naming the setting, never a cut list. */
+export async function holdersAtMost<T>(limits: ReadLimits, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (err) {
+    if (err instanceof EngineError && err.kind === 'too_large' && limits.maxSubjects !== undefined) {
+      throw resultTooLarge(limits.maxSubjects, 'LOOKUP_SUBJECTS_MAX')
+    }
+    throw err
+  }
+}
 
 /**
  * One page of hits without repeats: SpiceDB reports a resource once per path that reaches it,
@@ -36,6 +56,7 @@ export async function lookupResources(
   },
   now: Date,
   cursors: CursorSigner,
+  signal?: AbortSignal,
 ) {
   const subject = parseSubject(input.subject, 'subject')
   const limit = input.limit ?? MAX_LOOKUP_LIMIT
@@ -50,6 +71,7 @@ export async function lookupResources(
     const res = await engine.lookupResources(
       { resourceType: input.resourceType, permission: input.permission, subject, context, limit, cursor: page?.c },
       resolveConsistency(input.consistency),
+      { signal },
     )
     const resources = dedupe(res.resources)
     return res.cursor ? { resources, cursor: cursors.sign({ c: res.cursor, n: clock.toISOString(), q: question }) } : { resources }
@@ -68,13 +90,17 @@ export async function lookupSubjects(
     consistency?: ConsistencyInput
   },
   now: Date,
+  limits: ReadLimits = {},
 ) {
   const resource = parseObject(input.resource, 'resource')
   const context = withGatewayContext(input.context, now)
   try {
-    const res = await engine.lookupSubjects(
-      { resource, permission: input.permission, subjectType: input.subjectType, context },
-      resolveConsistency(input.consistency),
+    const res = await holdersAtMost(limits, () =>
+      engine.lookupSubjects(
+        { resource, permission: input.permission, subjectType: input.subjectType, context },
+        resolveConsistency(input.consistency),
+        { signal: limits.signal, maxResults: limits.maxSubjects },
+      ),
     )
     return { subjects: res.subjects.sort((a, b) => a.id.localeCompare(b.id)) }
   } catch (err) {

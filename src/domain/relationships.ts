@@ -48,10 +48,11 @@ const fields = (field: string) => ({ relationship: field, resource: field })
 export async function readRelationships(
   engine: EnginePort,
   input: FilterInput & { limit?: number; cursor?: string },
+  signal?: AbortSignal,
 ) {
   const filter = parseFilter(input, 'query')
   try {
-    const page = await engine.readRelationships(filter, { limit: input.limit, cursor: input.cursor }, READ_YOUR_WRITES)
+    const page = await engine.readRelationships(filter, { limit: input.limit, cursor: input.cursor }, READ_YOUR_WRITES, { signal })
     const relationships = page.relationships.map(formatRelationship)
     return page.cursor ? { relationships, cursor: page.cursor } : { relationships }
   } catch (err) {

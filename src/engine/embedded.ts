@@ -11,7 +11,8 @@
 import koffi from 'koffi'
 import { v1 } from '@authzed/authzed-node'
 import { SpiceDbEngine } from './spicedb-engine.js'
-import type { Method, Req, Res, SpiceTransport } from './transport.js'
+import { callGrpc, type Method, type Req, type Res, type SpiceTransport } from './transport.js'
+import type { CallOptions } from './port.js'
 import { loadLibrary, resolveLibrary, type SpiceLibrary } from './embedded-library.js'
 
 type Codec<Req, Res> = { req: { toBinary(m: Req): Uint8Array }; res: { fromBinary(b: Uint8Array): Res } }
@@ -63,7 +64,6 @@ const SERIALIZED = new Set<Method>(['writeRelationships', 'deleteRelationships',
 class EmbeddedTransport implements SpiceTransport {
   private writes: Promise<void> = Promise.resolve()
   private readonly client: v1.ZedClientInterface
-  private readonly stream: v1.ZedPromiseClientInterface
   private closed = false
 
   constructor(
@@ -75,7 +75,6 @@ class EmbeddedTransport implements SpiceTransport {
   ) {
     const target = transport === 'unix' ? `unix://${address}` : address
     this.client = v1.NewClient('', target, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS)
-    this.stream = this.client.promises
   }
 
   /** Watch is a server stream: the library serves it on its local socket */
@@ -109,8 +108,8 @@ class EmbeddedTransport implements SpiceTransport {
     })
   }
 
-  call<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
-    if (!this.serializeWrites || !SERIALIZED.has(method)) return this.dispatch(method, req)
+  call<M extends Method>(method: M, req: Req<M>, opts?: CallOptions): Promise<Res<M>> {
+    if (!this.serializeWrites || !SERIALIZED.has(method)) return this.dispatch(method, req, opts)
     // One write at a time (SpiceDB #3212): the in-memory datastore can record concurrent
     // transactions out of revision order, so a read at a write's own token could miss it.
     const run = this.writes.then(() => this.dispatch(method, req))
@@ -121,12 +120,12 @@ class EmbeddedTransport implements SpiceTransport {
     return run
   }
 
-  private dispatch<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
+  private dispatch<M extends Method>(method: M, req: Req<M>, opts?: CallOptions): Promise<Res<M>> {
     const unary = UNARY[method] as Unary<M> | undefined
+    // An FFI call cannot be cancelled; SpiceDbEngine stops waiting for it when the caller leaves.
     if (unary) return this.unary(unary.fn, unary.codec, req)
-    // Streaming methods (lookups, reads) go through the library's local socket.
-    const streamed = this.stream[method as keyof v1.ZedPromiseClientInterface] as unknown as (r: Req<M>) => Promise<Res<M>>
-    return streamed.call(this.stream, req)
+    // Streaming methods (lookups, reads) go through the library's local socket, cancellably.
+    return callGrpc(this.client, method, req, opts)
   }
   async close() {
     if (this.closed) return

@@ -133,6 +133,19 @@ export type EngineErrorKind =
   | 'not_found'
   | 'unavailable'
   | 'internal'
+  /** the caller left before the answer (its request was cancelled); nothing is wrong with the engine */
+  | 'cancelled'
+  /** the answer holds more than the caller's `maxResults`; the engine's work was stopped there */
+  | 'too_large'
+
+/**
+ * How a read runs: `signal` cancels it (the gRPC stream or call is cancelled, so the engine
+ * stops working for a caller that left); `maxResults` stops a stream that would hold more.
+ */
+export interface CallOptions {
+  signal?: AbortSignal
+  maxResults?: number
+}
 
 /** A typed failure from the engine; the HTTP layer maps `kind` to a status in one place. */
 export class EngineError extends Error {
@@ -166,17 +179,19 @@ export interface EnginePort {
   readSchema(): Promise<string | undefined>
   writeSchema(schema: string): Promise<void>
   check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer>
-  checkWithTrace(item: CheckItem, consistency: Consistency): Promise<{ result: CheckResult; checkedAt: string; trace?: TraceNode }>
+  checkWithTrace(item: CheckItem, consistency: Consistency, opts?: CallOptions): Promise<{ result: CheckResult; checkedAt: string; trace?: TraceNode }>
   lookupResources(
     req: LookupResourcesRequest,
     consistency: Consistency,
+    opts?: CallOptions,
   ): Promise<{ resources: LookupHit[]; cursor?: string; lookedUpAt?: string }>
-  lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency): Promise<{ subjects: LookupHit[]; lookedUpAt?: string }>
-  expand(resource: ObjectRef, permission: string, consistency: Consistency): Promise<{ tree: ExpandTree; expandedAt: string }>
+  lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency, opts?: CallOptions): Promise<{ subjects: LookupHit[]; lookedUpAt?: string }>
+  expand(resource: ObjectRef, permission: string, consistency: Consistency, opts?: CallOptions): Promise<{ tree: ExpandTree; expandedAt: string }>
   readRelationships(
     filter: RelationshipFilter,
     page: { limit?: number; cursor?: string },
     consistency: Consistency,
+    opts?: CallOptions,
   ): Promise<ReadPage>
   writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]): Promise<string>
   deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]): Promise<{ deletedAt: string; count: number }>

@@ -18,7 +18,7 @@
  * verified to cover them all (a stale one, from the shared lookup, is asked for again). The
  * verified token is recorded, which collapses the frontier for every later read.
  */
-import { EngineError, type CheckItem, type Consistency, type EnginePort, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from './port.js'
+import { EngineError, type CallOptions, type CheckItem, type Consistency, type EnginePort, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from './port.js'
 import { compareTokens } from './revision.js'
 import { coversToken, decodeCached, splitFrontier, type ZedTokenStore } from '../stores/zedtoken-store.js'
 
@@ -167,20 +167,20 @@ export class ReadYourWritesEngine implements EnginePort {
   async check(items: CheckItem[], c: Consistency) {
     return (await this.read(c, (x) => this.inner.check(items, x), (r) => r.checkedAt)).answer
   }
-  async checkWithTrace(item: CheckItem, c: Consistency) {
-    return (await this.read(c, (x) => this.inner.checkWithTrace(item, x), (r) => r.checkedAt)).answer
+  async checkWithTrace(item: CheckItem, c: Consistency, opts?: CallOptions) {
+    return (await this.read(c, (x) => this.inner.checkWithTrace(item, x, opts), (r) => r.checkedAt)).answer
   }
-  lookupResources(req: LookupResourcesRequest, c: Consistency) {
-    return this.paged(req.cursor, c, (cursor, x) => this.inner.lookupResources({ ...req, cursor }, x), (r) => r.lookedUpAt)
+  lookupResources(req: LookupResourcesRequest, c: Consistency, opts?: CallOptions) {
+    return this.paged(req.cursor, c, (cursor, x) => this.inner.lookupResources({ ...req, cursor }, x, opts), (r) => r.lookedUpAt)
   }
-  async lookupSubjects(req: LookupSubjectsRequest, c: Consistency) {
-    return (await this.read(c, (x) => this.inner.lookupSubjects(req, x), (r) => r.lookedUpAt)).answer
+  async lookupSubjects(req: LookupSubjectsRequest, c: Consistency, opts?: CallOptions) {
+    return (await this.read(c, (x) => this.inner.lookupSubjects(req, x, opts), (r) => r.lookedUpAt)).answer
   }
-  async expand(resource: ObjectRef, permission: string, c: Consistency) {
-    return (await this.read(c, (x) => this.inner.expand(resource, permission, x), (r) => r.expandedAt)).answer
+  async expand(resource: ObjectRef, permission: string, c: Consistency, opts?: CallOptions) {
+    return (await this.read(c, (x) => this.inner.expand(resource, permission, x, opts), (r) => r.expandedAt)).answer
   }
-  readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, c: Consistency) {
-    return this.paged(page.cursor, c, (cursor, x) => this.inner.readRelationships(filter, { ...page, cursor }, x), (r) => r.readAt)
+  readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, c: Consistency, opts?: CallOptions) {
+    return this.paged(page.cursor, c, (cursor, x) => this.inner.readRelationships(filter, { ...page, cursor }, x, opts), (r) => r.readAt)
   }
 
   writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]) {

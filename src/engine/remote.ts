@@ -16,7 +16,8 @@
  */
 import { deadlineInterceptor, v1 } from '@authzed/authzed-node'
 import { SpiceDbEngine } from './spicedb-engine.js'
-import type { Method, Req, Res, SpiceTransport } from './transport.js'
+import { callGrpc, type Method, type Req, type Res, type SpiceTransport } from './transport.js'
+import type { CallOptions } from './port.js'
 
 export interface RemoteOptions {
   endpoints: string[]
@@ -108,12 +109,11 @@ class FailoverTransport implements SpiceTransport {
     return [...rotated.filter((e) => e.downUntil <= now), ...rotated.filter((e) => e.downUntil > now)]
   }
 
-  async call<M extends Method>(method: M, req: Req<M>): Promise<Res<M>> {
+  async call<M extends Method>(method: M, req: Req<M>, opts?: CallOptions): Promise<Res<M>> {
     let last: unknown
     for (const ep of this.order()) {
       try {
-        const fn = ep.client.promises[method] as (r: Req<M>) => Promise<Res<M>>
-        const res = await fn.call(ep.client.promises, req)
+        const res = await callGrpc(ep.client, method, req, opts)
         ep.failures = 0
         ep.downUntil = 0
         return res

@@ -5,6 +5,7 @@ import { v1 } from '@authzed/authzed-node'
 import { CheckCoalescer } from './check-coalescer.js'
 import {
   EngineError,
+  type CallOptions,
   type CheckAnswer,
   type CheckItem,
   type CheckResult,
@@ -21,7 +22,7 @@ import {
 } from './port.js'
 import { changeBatches, watchRequest } from './watch.js'
 import * as pb from './proto.js'
-import { toEngineError, type SpiceTransport } from './transport.js'
+import { callerGone, toEngineError, type SpiceTransport } from './transport.js'
 
 export interface SpiceDbEngineOptions {
   description: string
@@ -42,14 +43,24 @@ export class SpiceDbEngine implements EnginePort {
     this.coalescer = new CheckCoalescer((items, c) => this.bulkCheck(items, c), opts.maxBatch)
   }
 
-  /** Runs one transport call with a deadline, turning every failure into an EngineError. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one transport call with a deadline, turning every failure into an EngineError. When
+   * `signal` aborts (the caller left), it stops waiting at once; the transport cancels the call
+   * where it can (gRPC), an FFI call runs out on its own.
+   */
+  private async call<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw callerGone()
     let timer: NodeJS.Timeout | undefined
+    let onAbort: (() => void) | undefined
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new EngineError('unavailable', `engine did not answer within ${this.opts.timeoutMs} ms`)),
         this.opts.timeoutMs,
       )
+      if (signal) {
+        onAbort = () => reject(callerGone())
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
     })
     try {
       return await Promise.race([fn(), deadline])
@@ -57,6 +68,7 @@ export class SpiceDbEngine implements EnginePort {
       throw toEngineError(err)
     } finally {
       clearTimeout(timer)
+      if (onAbort) signal?.removeEventListener('abort', onAbort)
     }
   }
 
@@ -101,7 +113,7 @@ export class SpiceDbEngine implements EnginePort {
     return { results, checkedAt: pb.token(res.checkedAt) }
   }
 
-  async checkWithTrace(item: CheckItem, consistency: Consistency) {
+  async checkWithTrace(item: CheckItem, consistency: Consistency, opts?: CallOptions) {
     const res = await this.call(() =>
       this.transport.call('checkPermission', 
         v1.CheckPermissionRequest.create({
@@ -112,7 +124,9 @@ export class SpiceDbEngine implements EnginePort {
           context: pb.struct(item.context),
           withTracing: true,
         }),
+        opts,
       ),
+      opts?.signal,
     )
     const result: CheckResult = { permissionship: pb.permissionship(res.permissionship) }
     const missing = res.partialCaveatInfo?.missingRequiredContext
@@ -121,7 +135,7 @@ export class SpiceDbEngine implements EnginePort {
     return { result, checkedAt: pb.token(res.checkedAt), trace: trace ? pb.traceNode(trace) : undefined }
   }
 
-  async lookupResources(req: LookupResourcesRequest, consistency: Consistency) {
+  async lookupResources(req: LookupResourcesRequest, consistency: Consistency, opts?: CallOptions) {
     const stream = await this.call(() =>
       this.transport.call('lookupResources', 
         v1.LookupResourcesRequest.create({
@@ -133,7 +147,9 @@ export class SpiceDbEngine implements EnginePort {
           optionalLimit: req.limit ?? 0,
           optionalCursor: req.cursor ? v1.Cursor.create({ token: req.cursor }) : undefined,
         }),
+        opts,
       ),
+      opts?.signal,
     )
     const resources = stream.map((r) => {
       const hit = { id: r.resourceObjectId, permissionship: pb.lookupPermissionship(r.permissionship) }
@@ -146,7 +162,7 @@ export class SpiceDbEngine implements EnginePort {
     return { resources, cursor, lookedUpAt: last ? pb.token(last.lookedUpAt) : undefined }
   }
 
-  async lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency) {
+  async lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency, opts?: CallOptions) {
     const stream = await this.call(() =>
       this.transport.call('lookupSubjects', 
         v1.LookupSubjectsRequest.create({
@@ -157,7 +173,9 @@ export class SpiceDbEngine implements EnginePort {
           optionalSubjectRelation: req.subjectRelation ?? '',
           context: pb.struct(req.context),
         }),
+        opts,
       ),
+      opts?.signal,
     )
     const subjects = stream.map((r) => {
       const s = r.subject
@@ -171,7 +189,7 @@ export class SpiceDbEngine implements EnginePort {
     return { subjects, lookedUpAt: stream[0] ? pb.token(stream[0].lookedUpAt) : undefined }
   }
 
-  async expand(resource: ObjectRef, permission: string, consistency: Consistency) {
+  async expand(resource: ObjectRef, permission: string, consistency: Consistency, opts?: CallOptions) {
     const res = await this.call(() =>
       this.transport.call('expandPermissionTree', 
         v1.ExpandPermissionTreeRequest.create({
@@ -179,12 +197,14 @@ export class SpiceDbEngine implements EnginePort {
           resource: pb.objectRef(resource),
           permission,
         }),
+        opts,
       ),
+      opts?.signal,
     )
     return { tree: pb.expandTree(res.treeRoot), expandedAt: pb.token(res.expandedAt) }
   }
 
-  async readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, consistency: Consistency) {
+  async readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, consistency: Consistency, opts?: CallOptions) {
     const stream = await this.call(() =>
       this.transport.call('readRelationships', 
         v1.ReadRelationshipsRequest.create({
@@ -193,7 +213,9 @@ export class SpiceDbEngine implements EnginePort {
           optionalLimit: page.limit ?? 0,
           optionalCursor: page.cursor ? v1.Cursor.create({ token: page.cursor }) : undefined,
         }),
+        opts,
       ),
+      opts?.signal,
     )
     const relationships = stream.flatMap((r) => (r.relationship ? [pb.fromRelationship(r.relationship)] : []))
     const cursor = page.limit && stream.length === page.limit ? stream.at(-1)?.afterResultCursor?.token : undefined

@@ -4,7 +4,7 @@
  */
 import type { v1 } from '@authzed/authzed-node'
 import type { WatchCall } from './watch.js'
-import { EngineError, type EngineErrorKind } from './port.js'
+import { EngineError, type CallOptions, type EngineErrorKind } from './port.js'
 
 /** SpiceDB's methods as the transports serve them (types only). */
 export interface SpiceApi {
@@ -25,7 +25,7 @@ export type Req<M extends Method> = Parameters<SpiceApi[M]>[0]
 export type Res<M extends Method> = Awaited<ReturnType<SpiceApi[M]>>
 
 export interface SpiceTransport {
-  call<M extends Method>(method: M, req: Req<M>): Promise<Res<M>>
+  call<M extends Method>(method: M, req: Req<M>, opts?: CallOptions): Promise<Res<M>>
   /** opens SpiceDB's Watch server stream (no deadline: it lives as long as its reader) */
   watch?(req: v1.WatchRequest): WatchCall
   close(): Promise<void>
@@ -79,4 +79,59 @@ export function toEngineError(err: unknown): EngineError {
   }
   const kind = code !== undefined ? (KIND_BY_CODE[code] ?? 'internal') : 'internal'
   return new EngineError(kind, detail, code)
+}
+
+/** SpiceDB's server-streaming methods among those the engine uses */
+const STREAMED = new Set<Method>(['readRelationships', 'lookupResources', 'lookupSubjects'])
+
+export const callerGone = () => new EngineError('cancelled', 'the caller closed its connection before the answer')
+
+interface Cancellable {
+  cancel(): void
+}
+type Callback = (err: unknown, res: unknown) => void
+type StreamingMethod = (req: unknown) => Cancellable & NodeJS.EventEmitter
+type UnaryMethod = (req: unknown, cb: Callback) => Cancellable
+
+/**
+ * One call on a gRPC client of SpiceDB, cancellable: when `signal` aborts, the call or stream is
+ * cancelled (SpiceDB stops its work on CANCELLED) and the promise rejects with `cancelled` at
+ * once. A stream that would bring more than `maxResults` items is cancelled there and rejects
+ * with `too_large`, so a caller's unbounded question costs bounded memory and engine time.
+ */
+export function callGrpc<M extends Method>(client: v1.ZedClientInterface, method: M, req: Req<M>, opts: CallOptions = {}): Promise<Res<M>> {
+  const { signal, maxResults } = opts
+  if (signal?.aborted) return Promise.reject(callerGone())
+  const api = client as unknown as Record<string, unknown>
+  return new Promise<Res<M>>((resolve, reject) => {
+    let settled = false
+    let call: Cancellable | undefined
+    const settle = (fn: () => void) => {
+      if (settled) return
+      settled = true
+      signal?.removeEventListener('abort', onAbort)
+      fn()
+    }
+    const onAbort = () => {
+      settle(() => reject(callerGone()))
+      call?.cancel()
+    }
+    if (STREAMED.has(method)) {
+      const items: unknown[] = []
+      const stream = (api[method] as StreamingMethod)(req)
+      call = stream
+      stream.on('data', (item: unknown) => {
+        items.push(item)
+        if (maxResults !== undefined && items.length > maxResults) {
+          settle(() => reject(new EngineError('too_large', `the answer holds more than ${maxResults} results`)))
+          stream.cancel()
+        }
+      })
+      stream.on('end', () => settle(() => resolve(items as Res<M>)))
+      stream.on('error', (err: unknown) => settle(() => reject(err)))
+    } else {
+      call = (api[method] as UnaryMethod)(req, (err, res) => settle(() => (err ? reject(err) : resolve(res as Res<M>))))
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }

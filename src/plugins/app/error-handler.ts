@@ -61,7 +61,8 @@ async function errorHandlerPlugin(app: FastifyInstance) {
     if (req.is404 && !(err instanceof GatewayError) && (!err.statusCode || err.statusCode < 500)) return notFound(req, reply)
     if (err instanceof EngineError) err = fromEngineError(err) as unknown as FastifyError
     const cause = (err as { cause?: unknown }).cause
-    if (cause instanceof EngineError) app.metrics?.engineErrors.inc({ kind: cause.kind })
+    // a caller that left, or asked for more than one answer holds, is not an engine failure
+    if (cause instanceof EngineError && cause.kind !== 'cancelled' && cause.kind !== 'too_large') app.metrics?.engineErrors.inc({ kind: cause.kind })
 
     const status = err instanceof GatewayError ? err.statusCode : err.validation ? 400 : err.statusCode && err.statusCode >= 400 ? err.statusCode : 500
     if (status >= 500) {

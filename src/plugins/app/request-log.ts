@@ -4,11 +4,11 @@
  *
  * Fastify's own request logging writes two lines (incoming, completed) with neither the key
  * nor the error code, so an operator reading a 4xx had to join lines and guess the cause; it is
- * turned off in app.ts (disableRequestLogging) in favour of this one. A 5xx still gets the error
+ * turned off in app.ts (logController) in favour of this one. A 5xx still gets the error
  * handler's own line with its cause, which callers never see.
  */
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 /** the `code` of each error answer, read as it is sent */
 const codes = new WeakMap<FastifyRequest, string>()
@@ -27,7 +27,18 @@ async function requestLogPlugin(app: FastifyInstance) {
     return payload
   })
 
+  // A caller that left before its answer gets no response 'finish', so no onResponse: its line
+  // is written when the gateway gives up on it (499 GW_CLIENT_CLOSED, its engine work cancelled).
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode === 499) writeLine(req, reply)
+    return payload
+  })
+
   app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode !== 499) writeLine(req, reply)
+  })
+
+  function writeLine(req: FastifyRequest, reply: FastifyReply) {
     const status = reply.statusCode
     const line: Record<string, unknown> = {
       method: req.method,
@@ -40,7 +51,7 @@ async function requestLogPlugin(app: FastifyInstance) {
     if (code) line.code = code
     if (status >= 500) req.log.error(line, 'request')
     else req.log.info(line, 'request')
-  })
+  }
 }
 
 export default fp(requestLogPlugin, { name: 'request-log' })

@@ -175,6 +175,7 @@ export const STATUS_DESCRIPTIONS: Record<string, string> = {
   '409': 'A precondition, an invariant or an idempotency conflict refused the write; nothing changed',
   '413': 'The body is too large',
   '415': 'The body is not application/json',
+  '422': 'More subjects hold the permission than one answer carries (LOOKUP_SUBJECTS_MAX); ask a narrower question',
   '429': 'Rate limited (see retry-after)',
   '431': 'The request headers are too large',
   '503': 'The engine or a required store did not answer (fail closed: never an allow); `requestId` names the log entry',

@@ -1,3 +1,4 @@
+import { clientGone } from '../../plugins/app/client-gone.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { accessReport, accessReportCsv } from '../../domain/access-report.js'
@@ -45,11 +46,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ tree: Type.Ref('ExpandNode'), expandedAt: ZedToken }), ...errorResponses },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const resource = parseObject(req.body.resource, 'resource')
       const consistency = resolveConsistency(req.body.consistency)
       try {
-        return await expandFully(app.engine, resource, req.body.permission, consistency, { arrows })
+        return await expandFully(app.engine, resource, req.body.permission, consistency, { arrows, signal: clientGone(reply) })
       } catch (err) {
         throw fromEngineError(err, { resource: 'resource', permission: 'permission' })
       }
@@ -80,9 +81,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       app.contextRules.request(req.body.context)
-      return explain(app.engine, req.body, app.clock(), arrows)
+      return explain(app.engine, req.body, app.clock(), arrows, clientGone(reply))
     },
   )
 
@@ -118,12 +119,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
               'text/csv': { schema: Type.String({ description: 'subject,permissionship,path; one row per path' }) },
             },
           },
+          422: Type.Ref('ErrorResponse'),
           ...errorResponses,
         },
       },
     },
     async (req, reply) => {
-      const report = await accessReport(app.engine, req.query, app.clock(), arrows)
+      const report = await accessReport(app.engine, req.query, app.clock(), arrows, {
+        signal: clientGone(reply),
+        maxSubjects: app.config.lookupSubjectsMax,
+      })
       if (req.query.format !== 'csv') return report
       const name = `access-${report.resource.replace(/[^a-zA-Z0-9_-]/g, '_')}-${report.permission}.csv`
       return reply

@@ -1,3 +1,4 @@
+import { clientGone } from '../../plugins/app/client-gone.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { CursorSigner } from '../../domain/cursor.js'
@@ -59,9 +60,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       app.contextRules.request(req.body.context)
-      return lookupResources(app.engine, req.body, app.clock(), cursors)
+      return lookupResources(app.engine, req.body, app.clock(), cursors, clientGone(reply))
     },
   )
 
@@ -82,12 +83,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ subjects: Type.Array(Hit) }), ...errorResponses },
+        response: { 200: Type.Object({ subjects: Type.Array(Hit) }), 422: Type.Ref('ErrorResponse'), ...errorResponses },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       app.contextRules.request(req.body.context)
-      return lookupSubjects(app.engine, req.body, app.clock())
+      return lookupSubjects(app.engine, req.body, app.clock(), { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax })
     },
   )
 }

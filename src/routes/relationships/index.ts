@@ -1,3 +1,4 @@
+import { clientGone } from '../../plugins/app/client-gone.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
@@ -66,7 +67,8 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         },
       },
     },
-    async (req) => readRelationships(app.engine, { ...req.query, limit: req.query.limit ? Number(req.query.limit) : MAX_READ_LIMIT }),
+    async (req, reply) =>
+      readRelationships(app.engine, { ...req.query, limit: req.query.limit ? Number(req.query.limit) : MAX_READ_LIMIT }, clientGone(reply)),
   )
 
   app.post(
