@@ -3,22 +3,12 @@
  * and key name, with the error code on an error answer; none of Fastify's incoming/completed
  * pair. Read from the app's own logger through a captured stream.
  */
-import { Writable } from 'node:stream'
 import t from 'tap'
 import { buildTestApp } from './helpers/app.js'
+import { captureLog as capture } from './helpers/log-capture.js'
 
 const KEY = 'reader-key-0123456789abcdef'
 
-function capture() {
-  const lines: Record<string, any>[] = []
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l))
-      done()
-    },
-  })
-  return { lines, stream }
-}
 
 t.test('each request writes one line, with the key and the error code', async (t) => {
   const { lines, stream } = capture()

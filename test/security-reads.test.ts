@@ -6,9 +6,9 @@
  */
 import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Writable } from 'node:stream'
 import t from 'tap'
 import { buildTestApp } from './helpers/app.js'
+import { captureLog as capture } from './helpers/log-capture.js'
 import { post, seed } from './helpers/http.js'
 
 const facilitators = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `program:p1#facilitator@user:u${from + i}`)
@@ -49,16 +49,6 @@ t.test('the default bound serves a large organization whole', async (t) => {
   t.equal(res.body.subjects.length, 300)
 })
 
-function capture() {
-  const lines: Record<string, any>[] = []
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l))
-      done()
-    },
-  })
-  return { lines, stream }
-}
 
 /** Sends a JSON POST over a real socket; `leaveAfterMs` destroys the socket that long after sending. */
 function send(port: number, path: string, body: unknown, leaveAfterMs?: number): Promise<{ status?: number; ms: number }> {
