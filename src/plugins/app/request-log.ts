@@ -24,12 +24,8 @@ async function requestLogPlugin(app: FastifyInstance) {
         // not JSON after all: the line goes without a code
       }
     }
-    return payload
-  })
-
-  // A caller that left before its answer gets no response 'finish', so no onResponse: its line
-  // is written when the gateway gives up on it (499 GW_CLIENT_CLOSED, its engine work cancelled).
-  app.addHook('onSend', async (req, reply, payload) => {
+    // A caller that left before its answer gets no response 'finish', so no onResponse: its line
+    // is written when the gateway gives up on it (499 GW_CLIENT_CLOSED, its engine work cancelled).
     if (reply.statusCode === 499) writeLine(req, reply)
     return payload
   })
