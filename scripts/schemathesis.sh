@@ -8,6 +8,9 @@
 #   ST_MAX_EXAMPLES=5 bash scripts/schemathesis.sh
 #
 # schemathesis lives in a virtualenv under the cache directory, installed on first use.
+# Its report is printed with every line prefixed "st| ": schemathesis closes in pytest's style
+# ("=== 1 warning in 20s ==="), and CI's reader of closing lines would take that for a pytest run
+# that executed no test. The project's own test count is the last line of .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,7 +62,8 @@ run() {
   "$VENV/bin/st" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/openapi.json" \
     --seed "$SEED" --max-examples "$MAX_EXAMPLES" --workers 2 \
     --generation-database none --no-color --request-timeout 10 \
-    --suppress-health-check all "$@" || rc=$?
+    --suppress-health-check all "$@" >"$log.st" 2>&1 || rc=$?
+  sed 's/^/st| /' "$log.st"
   stop_server
   [ "$rc" -eq 0 ] || { echo "schemathesis ($name): failures (gateway log: $log)"; tail -n 20 "$log"; }
   return "$rc"
