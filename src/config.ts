@@ -2,6 +2,7 @@
  * One validated configuration, read from the environment at start-up. A bad setting stops the
  * start with a message that names it.
  */
+import { availableParallelism } from 'node:os'
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { ApiKeyError, parseKeyEntries } from './domain/api-keys.js'
@@ -44,6 +45,9 @@ export const EnvSchema = Type.Object({
   EVENTS_BATCH_CONCURRENCY: Type.Optional(
     Type.String({ pattern: '^[1-9][0-9]*$', description: 'events of one batch applied at once when they cannot affect each other (1: strictly in order)' }),
   ),
+  WORKERS: Type.Optional(
+    Type.String({ pattern: '^([1-9][0-9]{0,2}|auto)$', description: 'gateway processes on the port (auto: one per available core); more than 1 needs a shared engine and REDIS_URL' }),
+  ),
   BODY_LIMIT_BYTES: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
   MAX_BULK_ITEMS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
   LOOKUP_SUBJECTS_MAX: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'most subjects in one lookup/subjects or access report answer' })),
@@ -85,6 +89,8 @@ export interface Config {
     | { kind: 'embedded'; datastore?: { engine: string; uri: string }; library?: string }
     | { kind: 'remote'; endpoints: string[]; presharedKey: string; insecure: boolean }
   engineTimeoutMs: number
+  /** gateway processes sharing the port (src/cluster.ts); 1: this process serves alone */
+  workers: number
   redisUrl?: string
   /**
    * accept a Redis that keeps nothing across a restart (no AOF, no RDB) or may evict keys:
@@ -177,6 +183,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 
   refuseVolatileIdempotency(engine, e.REDIS_URL, e.EVENTS_ALLOW_VOLATILE_IDEMPOTENCY === 'true')
+  const workers = e.WORKERS === 'auto' ? availableParallelism() : Number(e.WORKERS ?? 1)
+  refuseUnsharedWorkers(workers, e.WORKERS, engine, e.REDIS_URL)
 
   return {
     port,
@@ -196,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDeliveries: Number(e.EVENTS_MAX_DELIVERIES ?? 5),
       batchConcurrency: Number(e.EVENTS_BATCH_CONCURRENCY ?? 32),
     },
+    workers,
     bodyLimitBytes: Number(e.BODY_LIMIT_BYTES ?? 1024 * 1024),
     maxBulkItems: Number(e.MAX_BULK_ITEMS ?? 1000),
     lookupSubjectsMax: Number(e.LOOKUP_SUBJECTS_MAX ?? 10_000),
@@ -243,6 +252,27 @@ function trustProxy(value: string | undefined): Config['trustProxy'] {
   // a count of proxies in front: trust that many hops, nearest first
   if (/^[0-9]+$/.test(value)) return (_address, hop) => hop < Number(value)
   return value.split(',')
+}
+
+/**
+ * Workers (src/cluster.ts) are replicas on one host: each sees only what is shared. An
+ * in-memory datastore lives in one process, and without Redis each worker would keep its own
+ * write tokens (a check on one worker could miss a write acknowledged by another), event ids
+ * and audit trail. Either stops the start rather than serving wrong answers.
+ */
+function refuseUnsharedWorkers(workers: number, setting: string | undefined, engine: Config['engine'], redisUrl: string | undefined) {
+  if (workers <= 1) return
+  const name = `WORKERS=${setting}${setting === 'auto' ? ` (${workers} cores)` : ''}`
+  if (!durableEngine(engine)) {
+    throw new ConfigError(
+      `invalid setting ${name}: the embedded engine's in-memory datastore lives in one process; set SPICEDB_ENDPOINT (a SpiceDB server) or SPICEDB_DATASTORE_ENGINE=postgres, or WORKERS=1`,
+    )
+  }
+  if (!redisUrl) {
+    throw new ConfigError(
+      `invalid setting ${name}: workers share write tokens (read-your-writes), event ids, the audit trail and rate limits through Redis; set REDIS_URL, or WORKERS=1`,
+    )
+  }
 }
 
 /** true when relationships outlive this process: a SpiceDB server, or a datastore other than memory */

@@ -2,12 +2,24 @@
  * Starts the gateway: reads the configuration, builds the app, listens, and shuts down
  * gracefully on signals. A bad setting or a schema SpiceDB refuses stops the start.
  */
+import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
+import { isClusterWorker, onStopRequest, runPrimary } from './cluster.js'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { SchemaError } from './domain/schema-sync.js'
 
 async function main() {
+  // A worker asked to stop while it is still starting stops as soon as it can (src/cluster.ts).
+  let stopRequested = false
+  let stopNow: (() => void) | undefined
+  if (isClusterWorker()) {
+    onStopRequest(() => {
+      stopRequested = true
+      stopNow?.()
+    })
+  }
+
   let config
   try {
     config = loadConfig()
@@ -18,6 +30,9 @@ async function main() {
     }
     throw err
   }
+
+  // WORKERS > 1: this process forks the gateways and serves nothing itself (src/cluster.ts)
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config)
 
   let app
   try {
@@ -31,12 +46,22 @@ async function main() {
     throw err
   }
 
+  if (stopRequested) {
+    await app.close()
+    process.exit(0)
+  }
+
   // SIGHUP re-reads API_KEYS_FILE (plugins/app/api-keys.ts) instead of stopping the server
-  closeWithGrace({ delay: 10_000, skip: config.apiKeysFile ? ['SIGHUP'] : [] }, async ({ signal, err }) => {
+  let stopping = false
+  const grace = closeWithGrace({ delay: 10_000, skip: config.apiKeysFile ? ['SIGHUP'] : [] }, async ({ signal, err }) => {
+    stopping = true
     if (err) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down')
     await app.close()
   })
+  stopNow = () => {
+    if (!stopping) void grace.close()
+  }
 
   try {
     await app.listen({ port: config.port, host: config.host })

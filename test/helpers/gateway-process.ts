@@ -22,6 +22,8 @@ export interface GatewayProcess {
   /** resolves with the exit code (null when killed by a signal) and the signal */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   stderr: () => string
+  /** the last of what it printed on stdout (its log lines) */
+  stdout: () => string
 }
 
 export async function startGateway(t: Test, env: Record<string, string | undefined>): Promise<GatewayProcess> {
@@ -31,6 +33,8 @@ export async function startGateway(t: Test, env: Record<string, string | undefin
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let err = ''
+  let out = ''
+  proc.stdout!.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-8000)))
   proc.stderr!.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-8000)))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
@@ -48,9 +52,12 @@ export async function startGateway(t: Test, env: Record<string, string | undefin
         resolve(m[1]!)
       }
     })
-    void exited.then(({ code }) => reject(new Error(`gateway exited (${code}) before listening: ${err}`)))
+    void exited.then(({ code }) => {
+      clearTimeout(timer)
+      reject(new Error(`gateway exited (${code}) before listening: ${err}`))
+    })
   })
-  return { proc, address, exited, stderr: () => err }
+  return { proc, address, exited, stderr: () => err, stdout: () => out }
 }
 
 /** Engine settings for gateway processes that share one durable state; undefined when the parts are missing. */

@@ -5,6 +5,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import client from 'prom-client'
+import { clusterMetrics, isClusterWorker } from '../../cluster.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -47,9 +48,11 @@ async function metricsPlugin(app: FastifyInstance) {
     duration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000)
   })
 
+  // In a worker (WORKERS > 1), one scrape answers for every worker: the primary aggregates.
+  const everyWorker = isClusterWorker() ? clusterMetrics(registry) : undefined
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.type(registry.contentType)
-    return registry.metrics()
+    return everyWorker ? everyWorker() : registry.metrics()
   })
 }
 
