@@ -48,6 +48,9 @@ export const EnvSchema = Type.Object({
   WORKERS: Type.Optional(
     Type.String({ pattern: '^([1-9][0-9]{0,2}|auto)$', description: 'gateway processes on the port (auto: one per available core); more than 1 needs a shared engine and REDIS_URL' }),
   ),
+  CHECK_CACHE_MAX: Type.Optional(
+    Type.String({ pattern: '^[0-9]{1,9}$', description: 'embedded in-memory engine: check answers kept until the next write (0: none)' }),
+  ),
   BODY_LIMIT_BYTES: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
   MAX_BULK_ITEMS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
   LOOKUP_SUBJECTS_MAX: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'most subjects in one lookup/subjects or access report answer' })),
@@ -91,6 +94,8 @@ export interface Config {
   engineTimeoutMs: number
   /** gateway processes sharing the port (src/cluster.ts); 1: this process serves alone */
   workers: number
+  /** embedded in-memory engine: check answers kept until the next write (engine/decision-cache.ts); 0: none */
+  checkCacheMax: number
   redisUrl?: string
   /**
    * accept a Redis that keeps nothing across a restart (no AOF, no RDB) or may evict keys:
@@ -205,6 +210,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       batchConcurrency: Number(e.EVENTS_BATCH_CONCURRENCY ?? 32),
     },
     workers,
+    checkCacheMax: Number(e.CHECK_CACHE_MAX ?? 100_000),
     bodyLimitBytes: Number(e.BODY_LIMIT_BYTES ?? 1024 * 1024),
     maxBulkItems: Number(e.MAX_BULK_ITEMS ?? 1000),
     lookupSubjectsMax: Number(e.LOOKUP_SUBJECTS_MAX ?? 10_000),

