@@ -142,3 +142,44 @@ t.test(`the engine alone (no read-your-writes layer above it): ${ROUNDS} rounds,
   t.equal(wrong, 0, 'every check after a finished write answered as that write says')
   t.ok(engine.decisionCache!.stats.hits > 0, `answers were kept between writes (${engine.decisionCache!.stats.hits} hits)`)
 })
+
+t.test('a write whose caller timed out, landing later, still drops the kept answers', async (t) => {
+  // An FFI call cannot be cancelled: a write can time out for its caller (503) and land after.
+  // Writes run one at a time on this engine, so writes queued behind five large ones time out
+  // while they wait, and land later.
+  const engine = await createEmbeddedEngine({ timeoutMs: 10_000, decisionCacheMax: 1000 })
+  t.teardown(() => engine.close())
+  await engine.writeSchema(await readFile(new URL('../schema.zed', import.meta.url), 'utf8'))
+  const item: CheckItem = { resource: { type: 'organization', id: 'kt' }, permission: 'can_manage_branding', subject: { type: 'user', id: 'tim' } }
+  const rel: Relationship = { resource: item.resource, relation: 'manage_branding', subject: item.subject }
+  const FULL = { mode: 'fully_consistent' } as const
+  const allowedNow = async () => (await engine.check([item], FULL)).results[0]!.permissionship === 'has_permission'
+  await engine.writeRelationships([{ operation: 'touch', relationship: rel }])
+  t.equal(await allowedNow(), true)
+  t.equal(await allowedNow(), true, 'kept')
+
+  const deadlines = engine['opts'] // the engine's own deadline, shortened for the writes only
+  deadlines.timeoutMs = 20
+  const big = (k: number) =>
+    Array.from({ length: 1000 }, (_, i) => ({
+      operation: 'touch' as const,
+      relationship: { resource: { type: 'organization', id: `kt${k}` }, relation: 'coach', subject: { type: 'user', id: `c${i}` } },
+    }))
+  const slow = [0, 1, 2, 3, 4].map((k) => engine.writeRelationships(big(k)).catch((e: Error) => e))
+  const revoke = await engine.writeRelationships([{ operation: 'delete', relationship: rel }]).then(
+    () => 'acknowledged',
+    (e: Error) => e.message,
+  )
+  deadlines.timeoutMs = 10_000
+  t.match(revoke, /did not answer within 20 ms/, 'the revoke timed out for its caller')
+  // Asked while the revoke has not landed yet: either answer is right for a write never acknowledged.
+  await allowedNow()
+  await Promise.all(slow)
+  // Wait until the revoke has landed, read where nothing is kept.
+  for (let i = 0; i < 200; i++) {
+    const page = await engine.readRelationships({ resourceType: 'organization', resourceId: 'kt', relation: 'manage_branding' }, {}, FULL)
+    if (page.relationships.length === 0) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  t.equal(await allowedNow(), false, 'once the revoke landed, no kept allow answers for it')
+})

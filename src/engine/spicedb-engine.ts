@@ -94,13 +94,18 @@ export class SpiceDbEngine implements EnginePort {
     }
   }
 
-  /** a write: kept check answers are dropped, and none is kept while it runs */
+  /**
+   * A write: kept check answers are dropped, and none is kept while it runs. Wrapped around the
+   * transport call itself, inside the deadline: a write whose caller gave up (timeout) may still
+   * land later (an FFI call cannot be cancelled), so it counts as running until the transport
+   * returns, and its end drops whatever was kept meanwhile.
+   */
   private writing<T>(write: () => Promise<T>, token?: (r: T) => string): Promise<T> {
     return this.decisionCache ? this.decisionCache.writing(write, token) : write()
   }
 
   async writeSchema(schema: string): Promise<void> {
-    await this.writing(() => this.call(() => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema }))))
+    await this.call(() => this.writing(() => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema }))))
   }
 
   check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
@@ -246,7 +251,7 @@ export class SpiceDbEngine implements EnginePort {
       updates: updates.map(pb.update),
       optionalPreconditions: preconditions.map(pb.precondition),
     })
-    const res = await this.writing(() => this.call(() => this.transport.call('writeRelationships', request)), (r) => pb.token(r.writtenAt))
+    const res = await this.call(() => this.writing(() => this.transport.call('writeRelationships', request), (r) => pb.token(r.writtenAt)))
     return pb.token(res.writtenAt)
   }
 
@@ -255,7 +260,7 @@ export class SpiceDbEngine implements EnginePort {
       relationshipFilter: pb.filter(filter),
       optionalPreconditions: preconditions.map(pb.precondition),
     })
-    const res = await this.writing(() => this.call(() => this.transport.call('deleteRelationships', request)), (r) => pb.token(r.deletedAt))
+    const res = await this.call(() => this.writing(() => this.transport.call('deleteRelationships', request), (r) => pb.token(r.deletedAt)))
     return { deletedAt: pb.token(res.deletedAt), count: Number(res.relationshipsDeletedCount ?? 0) }
   }
 
