@@ -10,16 +10,6 @@ import { ConfigError, loadConfig } from './config.js'
 import { SchemaError } from './domain/schema-sync.js'
 
 async function main() {
-  // A worker asked to stop while it is still starting stops as soon as it can (src/cluster.ts).
-  let stopRequested = false
-  let stopNow: (() => void) | undefined
-  if (isClusterWorker()) {
-    onStopRequest(() => {
-      stopRequested = true
-      stopNow?.()
-    })
-  }
-
   let config
   try {
     config = loadConfig()
@@ -46,11 +36,6 @@ async function main() {
     throw err
   }
 
-  if (stopRequested) {
-    await app.close()
-    process.exit(0)
-  }
-
   // SIGHUP re-reads API_KEYS_FILE (plugins/app/api-keys.ts) instead of stopping the server
   let stopping = false
   const grace = closeWithGrace({ delay: 10_000, skip: config.apiKeysFile ? ['SIGHUP'] : [] }, async ({ signal, err }) => {
@@ -59,8 +44,12 @@ async function main() {
     else app.log.info({ signal }, 'shutting down')
     await app.close()
   })
-  stopNow = () => {
-    if (!stopping) void grace.close()
+  // A worker stops when the primary asks (src/cluster.ts); one asked while it was still starting
+  // is asked again once it listens.
+  if (isClusterWorker()) {
+    onStopRequest(() => {
+      if (!stopping) void grace.close()
+    })
   }
 
   try {

@@ -8,7 +8,7 @@
  * - answers that depend on a caveat context are never kept;
  * - engines another process can write to keep nothing (remote; embedded on a database).
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readFile } from 'node:fs/promises'
 import { createEmbeddedEngine } from '../src/engine/embedded.js'
 import type { CheckItem, Relationship } from '../src/engine/port.js'
@@ -109,16 +109,26 @@ t.test(`no kept answer outlives a write: ${ROUNDS} grant/revoke rounds under con
   if (testEngine() === 'embedded') t.ok((await kept(app))!.hit > 0, 'and answers were kept between writes')
 })
 
-t.test(`the engine alone (no read-your-writes layer above it): ${ROUNDS} rounds, fully consistent`, async (t) => {
-  // The gateway's read-your-writes layer would also catch a stale kept answer (it checks every
-  // answer's revision against its writes); here the kept answers must be right on their own.
+const FULL = { mode: 'fully_consistent' } as const
+
+/**
+ * The embedded engine alone, keeping answers, with one organization:user question: is the user
+ * allowed to manage branding (the `manage_branding` relationship `rel`)?
+ */
+async function engineAlone(t: Test, org: string, user: string) {
   const engine = await createEmbeddedEngine({ timeoutMs: 10_000, decisionCacheMax: 1000 })
   t.teardown(() => engine.close())
   await engine.writeSchema(await readFile(new URL('../schema.zed', import.meta.url), 'utf8'))
-  const item: CheckItem = { resource: { type: 'organization', id: 'ke' }, permission: 'can_manage_branding', subject: { type: 'user', id: 'eve' } }
+  const item: CheckItem = { resource: { type: 'organization', id: org }, permission: 'can_manage_branding', subject: { type: 'user', id: user } }
   const rel: Relationship = { resource: item.resource, relation: 'manage_branding', subject: item.subject }
-  const FULL = { mode: 'fully_consistent' } as const
   const allowedNow = async () => (await engine.check([item], FULL)).results[0]!.permissionship === 'has_permission'
+  return { engine, rel, allowedNow }
+}
+
+t.test(`the engine alone (no read-your-writes layer above it): ${ROUNDS} rounds, fully consistent`, async (t) => {
+  // The gateway's read-your-writes layer would also catch a stale kept answer (it checks every
+  // answer's revision against its writes); here the kept answers must be right on their own.
+  const { engine, rel, allowedNow } = await engineAlone(t, 'ke', 'eve')
   let stop = false
   const noise = Array.from({ length: 8 }, async () => {
     while (!stop) {
@@ -147,13 +157,7 @@ t.test('a write whose caller timed out, landing later, still drops the kept answ
   // An FFI call cannot be cancelled: a write can time out for its caller (503) and land after.
   // Writes run one at a time on this engine, so writes queued behind five large ones time out
   // while they wait, and land later.
-  const engine = await createEmbeddedEngine({ timeoutMs: 10_000, decisionCacheMax: 1000 })
-  t.teardown(() => engine.close())
-  await engine.writeSchema(await readFile(new URL('../schema.zed', import.meta.url), 'utf8'))
-  const item: CheckItem = { resource: { type: 'organization', id: 'kt' }, permission: 'can_manage_branding', subject: { type: 'user', id: 'tim' } }
-  const rel: Relationship = { resource: item.resource, relation: 'manage_branding', subject: item.subject }
-  const FULL = { mode: 'fully_consistent' } as const
-  const allowedNow = async () => (await engine.check([item], FULL)).results[0]!.permissionship === 'has_permission'
+  const { engine, rel, allowedNow } = await engineAlone(t, 'kt', 'tim')
   await engine.writeRelationships([{ operation: 'touch', relationship: rel }])
   t.equal(await allowedNow(), true)
   t.equal(await allowedNow(), true, 'kept')

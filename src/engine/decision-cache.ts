@@ -21,7 +21,7 @@
 import type { CheckAnswer, CheckItem, CheckResult, Consistency } from './port.js'
 import { coversToken } from '../stores/zedtoken-store.js'
 
-export function itemKey(i: CheckItem): string {
+function itemKey(i: CheckItem): string {
   const s = i.subject
   return `${i.resource.type}:${i.resource.id}#${i.permission}@${s.type}:${s.id}${s.relation ? `#${s.relation}` : ''}`
 }

@@ -76,7 +76,7 @@ export class SpiceDbEngine implements EnginePort {
     } catch (err) {
       const e = toEngineError(err)
       // an engine in trouble is asked again, not answered for from kept answers (fail closed)
-      if (e.kind !== 'cancelled' && e.kind !== 'failed_precondition' && e.kind !== 'invalid_argument' && e.kind !== 'not_found') this.decisionCache?.drop()
+      if (e.kind === 'unavailable' || e.kind === 'internal') this.decisionCache?.drop()
       throw e
     } finally {
       clearTimeout(timer)
