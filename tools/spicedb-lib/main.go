@@ -9,12 +9,18 @@
 //	char* spicedb_start(const char* optionsJson)     -> {"success":true,"data":{handle,streaming_address,streaming_transport}}
 //	char* spicedb_dispose(unsigned long long handle) -> {"success":true}
 //	void  spicedb_<service>_<method>(handle, in, len, &out, &outLen, &err)   unary calls, protobuf bytes
+//	void  spicedb_permissions_read_relationships(same)   a server stream read to its end, its
+//	      messages framed as the repeated field 1 of one message (tag 0x0a, length, bytes)
 //	void  spicedb_free(char*), spicedb_free_bytes(void*)
 //
 // One gRPC server listens on a unix socket in a private temporary directory: the caller opens
 // its streaming client (lookups, reads, watch) on it, and the unary calls go through a Go
 // client on the same socket. The unary calls pass the caller's protobuf bytes through unparsed
 // (a raw codec), so the only decoding is SpiceDB's own.
+//
+// What the library returns in `out` is allocated with malloc: the caller may free it with libc's
+// free (spicedb_free_bytes does the same, but calling into Go from a thread Go did not start
+// costs a read of /proc/self/maps on the main thread).
 //
 // Errors are returned as the gRPC status text ("rpc error: code = X desc = ..."), which the
 // TypeScript side already maps to engine error kinds.
@@ -28,8 +34,11 @@ import "C"
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -244,7 +253,9 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 	return nil
 }
 
-func unary(method string, handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLen *C.int, errOut **C.char) {
+// call runs one call of the instance with the caller's request bytes and hands back the answer
+// bytes (malloc'ed) or the gRPC status text.
+func call(handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLen *C.int, errOut **C.char, do func(*grpc.ClientConn, context.Context, []byte) ([]byte, error)) {
 	*out, *outLen, *errOut = nil, 0, nil
 	mu.Lock()
 	inst := instances[uint64(handle)]
@@ -256,8 +267,7 @@ func unary(method string, handle C.ulonglong, in *C.uint8_t, inLen C.int, out **
 	req := C.GoBytes(unsafe.Pointer(in), inLen)
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	var res []byte
-	err := inst.conn.Invoke(ctx, method, req, &res, grpc.ForceCodec(rawCodec{}))
+	res, err := do(inst.conn, ctx, req)
 	if err != nil {
 		if _, ok := status.FromError(err); !ok {
 			err = status.Error(codes.Unknown, err.Error())
@@ -269,6 +279,45 @@ func unary(method string, handle C.ulonglong, in *C.uint8_t, inLen C.int, out **
 		*out = (*C.uint8_t)(C.CBytes(res))
 		*outLen = C.int(len(res))
 	}
+}
+
+func unary(method string, handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLen *C.int, errOut **C.char) {
+	call(handle, in, inLen, out, outLen, errOut, func(conn *grpc.ClientConn, ctx context.Context, req []byte) ([]byte, error) {
+		var res []byte
+		err := conn.Invoke(ctx, method, req, &res, grpc.ForceCodec(rawCodec{}))
+		return res, err
+	})
+}
+
+// collected runs a server-streaming method to its end and frames every message it sent as an
+// element of a repeated bytes field 1, so one unary FFI call brings back a whole (bounded)
+// stream. Only for requests whose answer the caller bounded (a read's limit).
+func collected(method string, handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLen *C.int, errOut **C.char) {
+	call(handle, in, inLen, out, outLen, errOut, func(conn *grpc.ClientConn, ctx context.Context, req []byte) ([]byte, error) {
+		stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method, grpc.ForceCodec(rawCodec{}))
+		if err != nil {
+			return nil, err
+		}
+		if err := stream.SendMsg(req); err != nil {
+			return nil, err
+		}
+		if err := stream.CloseSend(); err != nil {
+			return nil, err
+		}
+		var framed []byte
+		for {
+			var msg []byte
+			if err := stream.RecvMsg(&msg); err != nil {
+				if errors.Is(err, io.EOF) {
+					return framed, nil
+				}
+				return nil, err
+			}
+			framed = append(framed, 0x0a)
+			framed = binary.AppendUvarint(framed, uint64(len(msg)))
+			framed = append(framed, msg...)
+		}
+	})
 }
 
 const (
@@ -299,6 +348,11 @@ func spicedb_permissions_write_relationships(h C.ulonglong, in *C.uint8_t, n C.i
 //export spicedb_permissions_delete_relationships
 func spicedb_permissions_delete_relationships(h C.ulonglong, in *C.uint8_t, n C.int, out **C.uint8_t, outLen *C.int, err **C.char) {
 	unary(permissions+"DeleteRelationships", h, in, n, out, outLen, err)
+}
+
+//export spicedb_permissions_read_relationships
+func spicedb_permissions_read_relationships(h C.ulonglong, in *C.uint8_t, n C.int, out **C.uint8_t, outLen *C.int, err **C.char) {
+	collected(permissions+"ReadRelationships", h, in, n, out, outLen, err)
 }
 
 //export spicedb_schema_read_schema
