@@ -14,6 +14,7 @@
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { unaudited } from '../src/domain/audit.js'
+import type { EnginePort } from '../src/engine/port.js'
 import { startRemoteEngine } from '../test/helpers/engine-remote.js'
 
 const total = Number(process.argv[2] ?? 2000)
@@ -78,7 +79,7 @@ async function measure(concurrency: string | undefined, setup: object[], events:
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     const state = await relationships(app)
     const perEvent = (k: string) => (calls[k]! / events.length).toFixed(2)
-    const work = `${perEvent('reads')} reads, ${perEvent('writes')} writes, ${perEvent('conflicts')} re-plans per event`
+    const work = `${perEvent('reads')} reads, ${perEvent('heads')} head lookups, ${perEvent('writes')} writes, ${perEvent('conflicts')} re-plans per event`
     return { seconds, rate: events.length / seconds, state, description: app.engine.description, work }
   } finally {
     await app.close()
@@ -88,9 +89,15 @@ async function measure(concurrency: string | undefined, setup: object[], events:
 
 /** engine calls made while measuring, and writes refused on a precondition (each one a re-plan) */
 function countCalls(app: Awaited<ReturnType<typeof buildApp>>): Record<string, number> {
-  const calls: Record<string, number> = { reads: 0, writes: 0, conflicts: 0 }
+  const calls: Record<string, number> = { reads: 0, writes: 0, conflicts: 0, heads: 0 }
   // under the audit wrapper: grouped event writes go there directly (write-group.ts)
   const engine = unaudited(app.engine)
+  // head revision lookups the read-your-writes layer makes below it (an engine call each)
+  const inner = (engine as { inner?: EnginePort }).inner
+  if (inner) {
+    const head = inner.headToken.bind(inner)
+    inner.headToken = () => (calls.heads!++, head())
+  }
   const read = engine.readRelationships.bind(engine)
   const write = engine.writeRelationships.bind(engine)
   engine.readRelationships = (...args) => (calls.reads!++, read(...args))

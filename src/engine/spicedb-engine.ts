@@ -25,6 +25,8 @@ import { changeBatches, watchRequest } from './watch.js'
 import * as pb from './proto.js'
 import { callerGone, toEngineError, type SpiceTransport } from './transport.js'
 
+const HEAD = Object.freeze({ mode: 'fully_consistent' as const })
+
 export interface SpiceDbEngineOptions {
   description: string
   /** per-call deadline; a call that outlives it fails as `unavailable` */
@@ -264,11 +266,17 @@ export class SpiceDbEngine implements EnginePort {
     return { deletedAt: pb.token(res.deletedAt), count: Number(res.relationshipsDeletedCount ?? 0) }
   }
 
-  /** ReadSchema answers with the datastore's head revision: the cheapest call that does. */
+  /**
+   * The datastore's head revision: a fully consistent CheckBulkPermissions of no items answers
+   * with it (`checkedAt`) and does no other work. ReadSchema, used before, answers with it too
+   * but renders the whole schema as text each time: on the embedded engine it cost 6.5 times
+   * as much, and the read-your-writes layer asks for the head after every empty fully
+   * consistent read (an empty answer says nothing of when it was read).
+   */
   async headToken(): Promise<string> {
-    const res = await this.call(() => this.transport.call('readSchema', v1.ReadSchemaRequest.create({})))
-    if (!res.readAt?.token) throw new EngineError('internal', 'engine answered ReadSchema without a revision')
-    return res.readAt.token
+    const res = await this.call(() => this.transport.call('checkBulkPermissions', v1.CheckBulkPermissionsRequest.create({ consistency: pb.consistency(HEAD), items: [] })))
+    if (!res.checkedAt?.token) throw new EngineError('internal', 'engine answered a fully consistent check without a revision')
+    return res.checkedAt.token
   }
 
   watch(opts: WatchOptions, signal: AbortSignal): AsyncIterable<ChangeBatch> {
