@@ -13,6 +13,9 @@ import { loadConfig } from '../src/config.js'
 import { createEngine } from '../src/engine/index.js'
 import { cachedLibraryPath, loadLibrary, npmLibraryPath, resolveLibrary } from '../src/engine/embedded-library.js'
 import { requirePart } from './helpers/app.js'
+import { remoteParts, startRemoteEngine } from './helpers/engine-remote.js'
+import { generateData, randomChecks } from '../bench/data.js'
+import { parseRelationship } from '../src/domain/refs.js'
 
 t.test('auto picks our cached build when present, else the npm package', async (t) => {
   const saved = process.env.TRELLIS_TOOLS_DIR
@@ -130,4 +133,52 @@ t.test('bursts beyond what koffi queues (256 async calls) are all answered, not 
   t.ok(reads.every((r, i) => r.status === 'fulfilled' && r.value.relationships[0]?.subject.id === `u${i % 50}`), 'each read its own answer')
   const expands = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => engine.expand({ type: 'program', id: `p${i % 50}` }, 'facilitator', head)))
   t.equal(expands.filter((r) => r.status === 'rejected').length, 0, '300 expansions at once: none refused')
+})
+
+t.test("our library's memory datastore (patched: tools/spicedb-lib/patches) answers as the stock SpiceDB server", async (t) => {
+  const parts = remoteParts()
+  if (!requirePart(t, 'spicedb binary and Postgres', !('missing' in parts))) return
+  const server = await startRemoteEngine()
+  t.teardown(() => server.close())
+  const stock = await createEngine(loadConfig({ SPICEDB_ENDPOINT: server.endpoints.join(','), SPICEDB_PRESHARED_KEY: server.presharedKey, SPICEDB_INSECURE: 'true', EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true' }))
+  t.teardown(() => stock.close())
+  const embedded = await createEngine(loadConfig({ CHECK_CACHE_MAX: '0' }))
+  t.teardown(() => embedded.close())
+  const orgs = 3
+  const rels = generateData(orgs).map((r) => parseRelationship(r, 'relationship'))
+  for (const engine of [stock, embedded]) {
+    await engine.writeSchema(readFileSync(new URL('../schema.zed', import.meta.url), 'utf8'))
+    for (let i = 0; i < rels.length; i += 500) await engine.writeRelationships(rels.slice(i, i + 500).map((relationship) => ({ operation: 'touch' as const, relationship })))
+  }
+  const head = { mode: 'fully_consistent' as const }
+  // Checks walk the forward queries the patch narrows: one resource, and many at once
+  // (a dispatch batches the resources of an arrow).
+  const checks = randomChecks(orgs, 1500, 11)
+  const items = [
+    ...checks.map((c) => ({ resource: { type: c.resourceType, id: c.resourceId }, permission: c.permission, subject: { type: 'user', id: c.userId } })),
+    ...checks.slice(0, 300).map((c, i) => ({ resource: { type: 'organization', id: c.resourceId.split('-')[0]! }, permission: ['view_all_clients', 'administer', 'can_view_all_clients'][i % 3]!, subject: { type: 'user', id: c.userId } })),
+  ]
+  const answers = async (engine: typeof stock) => {
+    const out: string[] = []
+    for (let i = 0; i < items.length; i += 100) out.push(...(await engine.check(items.slice(i, i + 100), head)).results.map((r) => r.permissionship))
+    return out
+  }
+  const [want, got] = [await answers(stock), await answers(embedded)]
+  t.equal(got.length, items.length)
+  t.ok(want.includes('has_permission') && want.includes('no_permission'), 'both answers occur')
+  const differ = items.flatMap((item, i) => (want[i] === got[i] ? [] : [`${JSON.stringify(item)}: stock ${want[i]}, ours ${got[i]}`]))
+  t.same(differ.slice(0, 5), [], `${items.length} checks: the same answers`)
+
+  // Reads by one resource, paged: the same relationships, each once.
+  const pages = async (engine: typeof stock, resourceId: string) => {
+    const seen: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = await engine.readRelationships({ resourceType: 'client', resourceId }, { limit: 3, cursor }, head)
+      seen.push(...page.relationships.map((r) => `${r.relation}@${r.subject.type}:${r.subject.id}`))
+      cursor = page.cursor
+    } while (cursor)
+    return seen.sort()
+  }
+  for (const id of ['o0-c0', 'o1-c17', 'o2-c199', 'o0-c1']) t.same(await pages(embedded, id), await pages(stock, id), `client:${id} read in pages of 3`)
 })
