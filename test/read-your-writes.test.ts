@@ -9,7 +9,8 @@
  */
 import t from 'tap'
 import { buildTestApp, testEngine } from './helpers/app.js'
-import { seedOrg } from './helpers/events.js'
+import { apply, can, ev, seedOrg } from './helpers/events.js'
+import { unaudited } from '../src/domain/audit.js'
 import { createThenUse, grantRevokeLoops, report } from './helpers/read-your-writes.js'
 
 t.test('16 grant/revoke/check loops, no token passed: every check sees the acknowledged write', async (t) => {
@@ -21,4 +22,27 @@ t.test('an event using an object created by the event just before is never GW_UN
   const app = await buildTestApp(t)
   await seedOrg(t, app)
   await createThenUse(t, app, app)
+})
+
+t.test('event plans read once on the embedded in-memory engine: its newest write is the head', async (t) => {
+  const app = await buildTestApp(t)
+  await seedOrg(t, app)
+  const engine = unaudited(app.engine) as unknown as { stats: { reasked: number; headLookups: number } }
+  const before = { ...engine.stats }
+  for (let i = 0; i < 40; i++) {
+    // A new member's plan reads what the person holds in the organization: nothing yet, an
+    // empty answer, which carries no revision to check.
+    await apply(t, app, ev('organization.member_added', { organizationId: 'acme', userId: `new${i}`, role: 'coach' }))
+    t.ok(await can(app, 'organization:acme', 'pairable', `user:new${i}`), `new${i} can be paired at once`)
+  }
+  const reasked = engine.stats.reasked - before.reasked
+  if (testEngine() === 'embedded') {
+    // (the test default: in memory, this process its only writer)
+    t.equal(reasked, 0, 'no fully consistent answer had to be asked again')
+    t.equal(engine.stats.headLookups - before.headLookups, 0, 'no head lookup')
+  } else {
+    // Other processes may write to a remote engine's datastore: every fully consistent answer
+    // is checked, and an empty one, which cannot be, is asked again.
+    t.ok(reasked >= 40, `the remote engine asked empty answers again (${reasked})`)
+  }
 })

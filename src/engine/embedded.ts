@@ -222,5 +222,6 @@ export async function createEmbeddedEngine(opts: EmbeddedOptions): Promise<Spice
     description: `embedded (${store}; ${library})`,
     timeoutMs: opts.timeoutMs,
     decisionCacheMax,
+    soleWriter: !opts.datastore,
   })
 }

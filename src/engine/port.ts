@@ -197,6 +197,12 @@ export interface EnginePort {
   deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]): Promise<{ deletedAt: string; count: number }>
   /** a ZedToken for the engine's current head revision (SpiceDB may answer a slightly stale one) */
   headToken(): Promise<string>
+  /**
+   * Only on an engine that is its datastore's only writer (the embedded in-memory one): the
+   * token of the newest write made through it, which is therefore the head; undefined before
+   * the first. Every write of every gateway on this engine object counts.
+   */
+  newestWrite?(): string | undefined
   /** SpiceDB's Watch: change batches as they are committed, until `signal` aborts */
   watch?(opts: WatchOptions, signal: AbortSignal): AsyncIterable<ChangeBatch>
   /** cheap liveness of the engine: resolves when it answers */

@@ -24,6 +24,7 @@ import {
 import { changeBatches, watchRequest } from './watch.js'
 import * as pb from './proto.js'
 import { callerGone, toEngineError, type SpiceTransport } from './transport.js'
+import { compareTokens, decodeZedToken } from './revision.js'
 
 const HEAD = Object.freeze({ mode: 'fully_consistent' as const })
 
@@ -37,6 +38,8 @@ export interface SpiceDbEngineOptions {
    * engine no other process writes to (the embedded in-memory datastore)
    */
   decisionCacheMax?: number
+  /** no other process writes to the datastore: the engine offers `newestWrite` (EnginePort) */
+  soleWriter?: boolean
 }
 
 export class SpiceDbEngine implements EnginePort {
@@ -44,12 +47,15 @@ export class SpiceDbEngine implements EnginePort {
   private readonly coalescer: CheckCoalescer
   /** present when answers are kept until the next write */
   readonly decisionCache?: DecisionCache
+  readonly newestWrite?: () => string | undefined
+  private newest?: string
 
   constructor(
     private readonly transport: SpiceTransport,
     private readonly opts: SpiceDbEngineOptions,
   ) {
     this.description = opts.description
+    if (opts.soleWriter) this.newestWrite = () => this.newest
     this.coalescer = new CheckCoalescer((items, c) => this.bulkCheck(items, c), opts.maxBatch)
     if (opts.decisionCacheMax) this.decisionCache = new DecisionCache(opts.decisionCacheMax)
   }
@@ -102,12 +108,24 @@ export class SpiceDbEngine implements EnginePort {
    * land later (an FFI call cannot be cancelled), so it counts as running until the transport
    * returns, and its end drops whatever was kept meanwhile.
    */
+  /**
+   * Brackets a write for the kept answers, and notes its token when the engine returns it (not
+   * when its caller stops waiting: a write that timed out for its caller may still land).
+   */
   private writing<T>(write: () => Promise<T>, token?: (r: T) => string): Promise<T> {
-    return this.decisionCache ? this.decisionCache.writing(write, token) : write()
+    const run = this.newestWrite && token ? () => write().then((r) => (this.noteWrite(token(r)), r)) : write
+    return this.decisionCache ? this.decisionCache.writing(run, token) : run()
+  }
+
+  private noteWrite(token: string) {
+    if (!token) return
+    if (!this.newest || compareTokens(decodeZedToken(token), decodeZedToken(this.newest)) === 'after') this.newest = token
   }
 
   async writeSchema(schema: string): Promise<void> {
-    await this.call(() => this.writing(() => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema }))))
+    // The schema write moves the revision too: a read must not be answered with the old schema.
+    const write = () => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema }))
+    await this.call(() => this.writing(() => write().then((r) => (this.newestWrite && this.noteWrite(pb.token(r.writtenAt)), r))))
   }
 
   check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
