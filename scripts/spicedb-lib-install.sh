@@ -17,6 +17,7 @@ LIB=$DIR/libtrellis-spicedb.so
 log() { echo "spicedb-lib-install: $*" >&2; }
 
 command -v go >/dev/null || { log "go is required to build the library (https://go.dev/dl/)"; exit 1; }
+command -v patch >/dev/null || { log "patch is required to apply tools/spicedb-lib/patches (apt-get install patch)"; exit 1; }
 mkdir -p "$DIR"
 exec 9>"$DIR/.spicedb-lib.lock" # two CI jobs must not build into the same file at once
 flock 9
