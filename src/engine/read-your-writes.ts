@@ -12,7 +12,8 @@
  *   requests, so it can answer from before the write (issue 7 item 2). A stale or unverifiable
  *   answer is asked again `at_least_as_fresh` with the covering token. On an engine that is
  *   its datastore's only writer (the embedded in-memory one) the newest write through it is
- *   the head, so `fully_consistent` is asked `at_least_as_fresh` with it and needs no check;
+ *   the head, so a `fully_consistent` relationship read is asked `at_least_as_fresh` with it
+ *   and needs no check;
  * - `minimize_latency` is the caller's explicit choice of speed over freshness and is left alone.
  *
  * When the frontier holds several tokens (Postgres writes that committed concurrently), no
@@ -96,14 +97,21 @@ export class ReadYourWritesEngine implements EnginePort {
     throw new EngineError('unavailable', `engine head revision did not cover the gateway's writes after ${HEAD_ATTEMPTS} attempts`)
   }
 
-  private async plan(c: Consistency): Promise<Plan> {
+  /**
+   * `relationshipRead`: a read of relationships, which is often empty (what a person holds, a
+   * guard that must not exist) and so often carries no revision to check.
+   */
+  private async plan(c: Consistency, relationshipRead = false): Promise<Plan> {
     if (c.mode === 'minimize_latency') return { consistency: c }
     const frontier = await this.storeCall(() => this.tokens.frontier(), 'to read')
-    if (c.mode === 'fully_consistent') {
+    if (c.mode === 'fully_consistent' && relationshipRead) {
       // The engine is its datastore's only writer: its newest write is the head, and an answer
       // at least as fresh as that is fully consistent, guaranteed by SpiceDB, so it needs no
       // check (an empty read, which carries no revision, was asked twice and cost a head lookup
-      // besides: about two of every seven engine calls of an event).
+      // besides: about two of every seven engine calls of an event). Only for relationship
+      // reads: checks at least as fresh as a write are answered at SpiceDB's moving "optimized"
+      // revision, which cost bulk checks on the memory datastore 2.3x their CPU (16,640 -> 7,140
+      // checks/s), while a fully consistent check always carries a revision to check.
       const head = this.inner.newestWrite?.()
       if (head && frontier.every((t) => coversToken(head, t))) return { consistency: { mode: 'at_least_as_fresh', token: head } }
     }
@@ -120,8 +128,8 @@ export class ReadYourWritesEngine implements EnginePort {
   }
 
   /** Runs a read as planned; a fully consistent answer older than the frontier is asked again. */
-  private async read<T>(c: Consistency, run: (c: Consistency) => Promise<T>, at: (r: T) => string | undefined) {
-    const { consistency, mustCover } = await this.plan(c)
+  private async read<T>(c: Consistency, run: (c: Consistency) => Promise<T>, at: (r: T) => string | undefined, relationshipRead = false) {
+    const { consistency, mustCover } = await this.plan(c, relationshipRead)
     const answer = await run(consistency)
     if (!mustCover) return { answer, used: consistency }
     const answeredAt = at(answer)
@@ -146,11 +154,12 @@ export class ReadYourWritesEngine implements EnginePort {
     c: Consistency,
     run: (cursor: string | undefined, c: Consistency) => Promise<T>,
     at: (r: T) => string | undefined,
+    relationshipRead = false,
   ): Promise<T> {
     const resumed = cursor ? unwrapCursor(cursor) : undefined
     const { answer, used } = resumed
       ? { answer: await run(resumed.cursor, resumed.consistency), used: resumed.consistency }
-      : await this.read(c, (x) => run(cursor, x), at)
+      : await this.read(c, (x) => run(cursor, x), at, relationshipRead)
     return answer.cursor ? { ...answer, cursor: wrapCursor(used, answer.cursor) } : answer
   }
 
@@ -192,7 +201,7 @@ export class ReadYourWritesEngine implements EnginePort {
     return (await this.read(c, (x) => this.inner.expand(resource, permission, x, opts), (r) => r.expandedAt)).answer
   }
   readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, c: Consistency, opts?: CallOptions) {
-    return this.paged(page.cursor, c, (cursor, x) => this.inner.readRelationships(filter, { ...page, cursor }, x, opts), (r) => r.readAt)
+    return this.paged(page.cursor, c, (cursor, x) => this.inner.readRelationships(filter, { ...page, cursor }, x, opts), (r) => r.readAt, true)
   }
 
   writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]) {
