@@ -109,9 +109,9 @@ export class ReadYourWritesEngine implements EnginePort {
       // at least as fresh as that is fully consistent, guaranteed by SpiceDB, so it needs no
       // check (an empty read, which carries no revision, was asked twice and cost a head lookup
       // besides: about two of every seven engine calls of an event). Only for relationship
-      // reads: checks at least as fresh as a write are answered at SpiceDB's moving "optimized"
-      // revision, which cost bulk checks on the memory datastore 2.3x their CPU (16,640 -> 7,140
-      // checks/s), while a fully consistent check always carries a revision to check.
+      // reads: a check always carries a revision to check, so it gains nothing, and with the
+      // rule bulk checks of 100 measured 2.3x their CPU (16,640 -> 7,140 checks/s; the cause is
+      // not settled: docs/consistency.md).
       const head = this.inner.newestWrite?.()
       if (head && frontier.every((t) => coversToken(head, t))) return { consistency: { mode: 'at_least_as_fresh', token: head } }
     }
