@@ -106,11 +106,8 @@ export class SpiceDbEngine implements EnginePort {
    * A write: kept check answers are dropped, and none is kept while it runs. Wrapped around the
    * transport call itself, inside the deadline: a write whose caller gave up (timeout) may still
    * land later (an FFI call cannot be cancelled), so it counts as running until the transport
-   * returns, and its end drops whatever was kept meanwhile.
-   */
-  /**
-   * Brackets a write for the kept answers, and notes its token when the engine returns it (not
-   * when its caller stops waiting: a write that timed out for its caller may still land).
+   * returns, and its end drops whatever was kept meanwhile. On a sole writer its token is noted
+   * as the newest write at the same moment, when the engine returns, for the same reason.
    */
   private writing<T>(write: () => Promise<T>, token?: (r: T) => string): Promise<T> {
     const run = this.newestWrite && token ? () => write().then((r) => (this.noteWrite(token(r)), r)) : write
