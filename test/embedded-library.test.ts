@@ -118,6 +118,20 @@ t.test('on our library a read with a limit is one FFI call, page by page, caveat
   t.equal(calls, 6, 'each through the collected read')
 })
 
+t.test("our library's calls run through SpiceDB's own middleware, in process: requests are validated as on the socket", async (t) => {
+  const engine = await createEngine(loadConfig({}))
+  t.teardown(() => engine.close())
+  if (!engine.description.includes('libtrellis-spicedb')) return void t.pass('the npm library is in use: its calls go over its socket')
+  await engine.writeSchema(readFileSync(new URL('../schema.zed', import.meta.url), 'utf8'))
+  const head = { mode: 'fully_consistent' as const }
+  const bad = { type: 'client', id: 'not valid!' }
+  // SpiceDB's handlers trust the validation middleware: skipped, the check would answer "no permission"
+  await t.rejects(engine.check([{ resource: bad, permission: 'view', subject: { type: 'user', id: 'u1' } }], head), { kind: 'invalid_argument', message: /items\[0\]\.resource\.object_id/ }, 'a check (unary)')
+  await t.rejects(engine.readRelationships({ resourceType: 'client', resourceId: bad.id }, { limit: 10 }, head), { kind: 'invalid_argument', message: /optional_resource_id/ }, 'a bounded read (collected)')
+  await t.rejects(engine.writeRelationships([{ operation: 'touch', relationship: { resource: bad, relation: 'organization', subject: { type: 'organization', id: 'o1' } } }]), { kind: 'invalid_argument', message: /updates\[0\]\.relationship/ }, 'a write')
+  t.equal((await engine.readRelationships({ resourceType: 'client' }, { limit: 10 }, head)).relationships.length, 0, 'and nothing was written')
+})
+
 t.test('bursts beyond what koffi queues (256 async calls) are all answered, not refused', async (t) => {
   const engine = await createEngine(loadConfig({}))
   t.teardown(() => engine.close())

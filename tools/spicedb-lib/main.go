@@ -14,9 +14,9 @@
 //	void  spicedb_free(char*), spicedb_free_bytes(void*)
 //
 // One gRPC server listens on a unix socket in a private temporary directory: the caller opens
-// its streaming client (lookups, reads, watch) on it, and the unary calls go through a Go
-// client on the same socket. The unary calls pass the caller's protobuf bytes through unparsed
-// (a raw codec), so the only decoding is SpiceDB's own.
+// its streaming client (lookups, unbounded reads, watch) on it. The unary calls and bounded reads
+// do not use the socket: they run the same services through the same middleware in process
+// (inprocess.go), so the only decoding is SpiceDB's own and no transport sits in between.
 //
 // What the library returns in `out` is allocated with malloc: the caller may free it with libc's
 // free (spicedb_free_bytes does the same, but calling into Go from a thread Go did not start
@@ -38,7 +38,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -49,6 +48,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	datastorecfg "github.com/authzed/spicedb/pkg/cmd/datastore"
@@ -61,6 +61,7 @@ import (
 const callTimeout = 60 * time.Second
 
 type instance struct {
+	calls  *inProcess // the API's services, called without a transport (inprocess.go)
 	cancel context.CancelFunc
 	done   chan struct{}
 	conn   *grpc.ClientConn
@@ -68,6 +69,8 @@ type instance struct {
 }
 
 var (
+	// building holds server.InProcess for the one instance being built
+	building  sync.Mutex
 	mu        sync.Mutex
 	instances = map[uint64]*instance{}
 	nextID    uint64
@@ -160,7 +163,18 @@ func start(opts startOptions) (*instance, string, error) {
 		_ = os.RemoveAll(dir)
 		return nil, "", err
 	}
+	var calls *inProcess
+	building.Lock()
+	server.InProcess = func(s *grpc.Server, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) reflection.GRPCServer {
+		calls = newInProcess(s, unary, stream)
+		return calls
+	}
 	srv, err := cfg.Complete(ctx)
+	server.InProcess = nil
+	building.Unlock()
+	if err == nil && calls == nil {
+		err = errors.New("the API server was built without its in-process registrar (is patches/inprocess-calls.patch applied?)")
+	}
 	if err != nil {
 		return fail(fmt.Errorf("configure spicedb: %w", err))
 	}
@@ -175,7 +189,7 @@ func start(opts startOptions) (*instance, string, error) {
 		<-done
 		return fail(fmt.Errorf("connect to spicedb: %w", err))
 	}
-	inst := &instance{cancel: cancel, done: done, conn: conn, dir: dir}
+	inst := &instance{calls: calls, cancel: cancel, done: done, conn: conn, dir: dir}
 	if err := waitReady(conn); err != nil {
 		dispose(inst)
 		return nil, "", err
@@ -231,7 +245,7 @@ func spicedb_free(p *C.char) { C.free(unsafe.Pointer(p)) }
 //export spicedb_free_bytes
 func spicedb_free_bytes(p unsafe.Pointer) { C.free(p) }
 
-// rawCodec passes already-encoded protobuf messages through gRPC untouched.
+// rawCodec passes already-encoded protobuf messages through gRPC untouched (the readiness call).
 type rawCodec struct{}
 
 func (rawCodec) Name() string { return "proto" }
@@ -255,7 +269,7 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 
 // call runs one call of the instance with the caller's request bytes and hands back the answer
 // bytes (malloc'ed) or the gRPC status text.
-func call(handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLen *C.int, errOut **C.char, do func(*grpc.ClientConn, context.Context, []byte) ([]byte, error)) {
+func call(handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLen *C.int, errOut **C.char, do func(*inProcess, context.Context, []byte) ([]byte, error)) {
 	*out, *outLen, *errOut = nil, 0, nil
 	mu.Lock()
 	inst := instances[uint64(handle)]
@@ -267,12 +281,12 @@ func call(handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLe
 	req := C.GoBytes(unsafe.Pointer(in), inLen)
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	res, err := do(inst.conn, ctx, req)
+	res, err := do(inst.calls, ctx, req)
 	if err != nil {
-		if _, ok := status.FromError(err); !ok {
-			err = status.Error(codes.Unknown, err.Error())
-		}
-		*errOut = C.CString(err.Error())
+		// as a gRPC client would see it: SpiceDB's errors carry their status (GRPCStatus), but
+		// their own text is not the status text the caller parses
+		st, _ := status.FromError(err)
+		*errOut = C.CString(st.Err().Error())
 		return
 	}
 	if len(res) > 0 {
@@ -282,10 +296,8 @@ func call(handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLe
 }
 
 func unary(method string, handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLen *C.int, errOut **C.char) {
-	call(handle, in, inLen, out, outLen, errOut, func(conn *grpc.ClientConn, ctx context.Context, req []byte) ([]byte, error) {
-		var res []byte
-		err := conn.Invoke(ctx, method, req, &res, grpc.ForceCodec(rawCodec{}))
-		return res, err
+	call(handle, in, inLen, out, outLen, errOut, func(calls *inProcess, ctx context.Context, req []byte) ([]byte, error) {
+		return calls.Unary(ctx, method, req)
 	})
 }
 
@@ -293,30 +305,14 @@ func unary(method string, handle C.ulonglong, in *C.uint8_t, inLen C.int, out **
 // element of a repeated bytes field 1, so one unary FFI call brings back a whole (bounded)
 // stream. Only for requests whose answer the caller bounded (a read's limit).
 func collected(method string, handle C.ulonglong, in *C.uint8_t, inLen C.int, out **C.uint8_t, outLen *C.int, errOut **C.char) {
-	call(handle, in, inLen, out, outLen, errOut, func(conn *grpc.ClientConn, ctx context.Context, req []byte) ([]byte, error) {
-		stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method, grpc.ForceCodec(rawCodec{}))
-		if err != nil {
-			return nil, err
-		}
-		if err := stream.SendMsg(req); err != nil {
-			return nil, err
-		}
-		if err := stream.CloseSend(); err != nil {
-			return nil, err
-		}
+	call(handle, in, inLen, out, outLen, errOut, func(calls *inProcess, ctx context.Context, req []byte) ([]byte, error) {
 		var framed []byte
-		for {
-			var msg []byte
-			if err := stream.RecvMsg(&msg); err != nil {
-				if errors.Is(err, io.EOF) {
-					return framed, nil
-				}
-				return nil, err
-			}
+		err := calls.Collected(ctx, method, req, func(msg []byte) {
 			framed = append(framed, 0x0a)
 			framed = binary.AppendUvarint(framed, uint64(len(msg)))
 			framed = append(framed, msg...)
-		}
+		})
+		return framed, err
 	})
 }
 
