@@ -207,7 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       deadLetterStream: e.EVENTS_DEAD_LETTER_STREAM ?? 'trellis:events:dead',
       group: e.EVENTS_CONSUMER_GROUP ?? 'trellis',
       maxDeliveries: Number(e.EVENTS_MAX_DELIVERIES ?? 5),
-      batchConcurrency: Number(e.EVENTS_BATCH_CONCURRENCY ?? 32),
+      batchConcurrency: Number(e.EVENTS_BATCH_CONCURRENCY ?? 128),
     },
     workers,
     checkCacheMax: Number(e.CHECK_CACHE_MAX ?? 100_000),
