@@ -1,8 +1,10 @@
 /**
  * Stream ingestion rate: N events published to a fresh stream, then applied by one gateway's
  * consumer (embedded engine, Redis idempotency store). Prints events/s for a stream of
- * independent events and for one of events about a few objects (pairings, role changes),
- * which exercise invariant preconditions.
+ * independent events (certificates: no organization, so each one waits for the one before),
+ * one of events about a few objects of one organization (pairings, role changes), which
+ * exercise invariant preconditions, and one of 100 organizations' feeds interleaved, in stream
+ * order (EVENTS_BATCH_CONCURRENCY=1) and as the app orders each read (its default).
  *
  *   REDIS_URL=redis://127.0.0.1:6390 npx tsx bench/stream.ts     (BENCH_N=2000 by default)
  */
@@ -43,7 +45,25 @@ function domain(run: string): Event[] {
   return out.slice(0, N)
 }
 
-async function scenario(name: string, make: (run: string) => Event[]) {
+/** 100 organizations, each created with 3 coaches, then their clients and pairings interleaved. */
+function organizations(run: string): Event[] {
+  const orgs = 100
+  const out: Event[] = []
+  for (let o = 0; o < orgs; o++) {
+    out.push({ id: `${run}-o${o}`, type: 'organization.created', data: { organizationId: `${run}-o${o}`, ownerId: `${run}-o${o}-owner` } })
+    for (let c = 0; c < 3; c++) out.push({ id: `${run}-o${o}-coach${c}`, type: 'organization.member_added', data: { organizationId: `${run}-o${o}`, userId: `${run}-o${o}-coach${c}`, role: 'coach' } })
+  }
+  for (let k = 0; out.length < N; k++) {
+    for (let o = 0; o < orgs && out.length < N; o++) {
+      const org = `${run}-o${o}`
+      if (k % 2 === 0) out.push({ id: `${org}-cl${k}`, type: 'client.created', data: { clientId: `${org}-cl${k}`, organizationId: org, primaryCoachId: `${org}-coach${k % 3}` } })
+      else out.push({ id: `${org}-pr${k}`, type: 'pairing.set', data: { clientId: `${org}-cl${k - 1}`, coachId: `${org}-coach${(k + 1) % 3}`, level: 'coaching' } })
+    }
+  }
+  return out.slice(0, N)
+}
+
+async function scenario(name: string, make: (run: string) => Event[], concurrency?: string) {
   const run = `bench-${randomBytes(3).toString('hex')}`
   const stream = `${run}:events`
   const dead = `${run}:dead`
@@ -58,12 +78,13 @@ async function scenario(name: string, make: (run: string) => Event[]) {
   let deadLettered = 0
   let done!: () => void
   const finished = new Promise<void>((r) => (done = r))
-  const config = loadConfig({ ...process.env, REDIS_URL: url, SPICEDB_ENDPOINT: undefined, EVENTS_STREAM_ENABLED: 'false' })
+  const config = loadConfig({ ...process.env, REDIS_URL: url, SPICEDB_ENDPOINT: undefined, EVENTS_STREAM_ENABLED: 'false', EVENTS_BATCH_CONCURRENCY: concurrency })
   const app = await buildApp({ config, logger: false })
   // Streams off in the app: the timed run starts its own consumer on the built app, so
   // engine start-up is not counted.
   const consumer = new StreamConsumer({
     redis: app.redis!, apply: (raw) => app.events.apply(raw, { source: 'stream' }),
+    order: (raws) => app.events.order(raws), concurrency: app.events.concurrency,
     stream, deadLetterStream: dead, group: 'bench', maxDeliveries: 5,
     onOutcome: (r) => {
       if (r.outcome === 'dead_lettered') deadLettered++
@@ -78,9 +99,11 @@ async function scenario(name: string, make: (run: string) => Event[]) {
   await app.close()
   await redis.del(stream, dead)
   redis.disconnect()
-  console.log(`${name.padEnd(28)} ${String(events.length).padStart(6)} events  ${(events.length / seconds).toFixed(0).padStart(6)} events/s  (${seconds.toFixed(2)} s, ${deadLettered} dead-lettered)`)
+  console.log(`${name.padEnd(32)} ${String(events.length).padStart(6)} events  ${(events.length / seconds).toFixed(0).padStart(6)} events/s  (${seconds.toFixed(2)} s, ${deadLettered} dead-lettered)`)
 }
 
 console.log(`stream ingestion, one consumer, embedded engine, Redis ${url}`)
 await scenario('independent (certificates)', independent)
 await scenario('domain mix (pairings, roles)', domain)
+await scenario('100 organizations, in order', organizations, '1')
+await scenario('100 organizations (default)', organizations)

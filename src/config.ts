@@ -43,7 +43,7 @@ export const EnvSchema = Type.Object({
   EVENTS_MAX_DELIVERIES: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
   EVENTS_STREAM_ENABLED: Type.Optional(Bool),
   EVENTS_BATCH_CONCURRENCY: Type.Optional(
-    Type.String({ pattern: '^[1-9][0-9]*$', description: 'events of one batch applied at once when they cannot affect each other (1: strictly in order)' }),
+    Type.String({ pattern: '^[1-9][0-9]*$', description: 'events of one batch (a REST call, or one read of the events stream) applied at once when they cannot affect each other (1: strictly in order)' }),
   ),
   WORKERS: Type.Optional(
     Type.String({ pattern: '^([1-9][0-9]{0,2}|auto)$', description: 'gateway processes on the port (auto: one per available core); more than 1 needs a shared engine and REDIS_URL' }),

@@ -11,6 +11,8 @@ import {
 } from './fixtures/stream-support.js'
 import type { OutcomeReport } from '../src/ingest/stream-consumer.js'
 import type { Config } from '../src/config.js'
+import { RedisIdempotencyStore } from '../src/stores/redis-idempotency.js'
+import { scopedKey } from '../src/domain/idempotency.js'
 
 const tag = () => randomBytes(3).toString('hex')
 
@@ -147,5 +149,43 @@ t.test('two gateways share the group and each message is handled once', async (t
     t.ok(await allowed(app, `certificate:${ev(mine.eventId!).certificateId}`, 'retrieve', `user:${ev(mine.eventId!).learnerId}`))
     t.notOk(await allowed(app, `certificate:${ev(other.eventId!).certificateId}`, 'retrieve', `user:${ev(other.eventId!).learnerId}`))
   }
+  t.same(await deadLetters(redis, events.deadLetterStream), [])
+})
+
+t.test('one read is applied as a REST batch is: an event held up holds up only the events that share a key with it', async (t) => {
+  if (!requirePart(t, 'redis', Boolean(redisUrl))) return
+  const events = { ...uniqueEvents('stream-order'), batchConcurrency: 8 }
+  const redis = testRedis(t, redisUrl!, [events.stream, events.deadLetterStream])
+  const x = tag()
+  const [orgA, orgB] = [`a${x}`, `b${x}`]
+  const held = { id: `held-${x}`, type: 'organization.created', data: { organizationId: orgA, ownerId: `ann${x}` } }
+  const sameOrg = { id: `same-${x}`, type: 'organization.member_added', data: { organizationId: orgA, userId: `cal${x}`, role: 'coach' } }
+  const other = [
+    { id: `other1-${x}`, type: 'organization.created', data: { organizationId: orgB, ownerId: `bob${x}` } },
+    { id: `other2-${x}`, type: 'organization.member_added', data: { organizationId: orgB, userId: `dee${x}`, role: 'coach' } },
+  ]
+  // Another delivery holds the first event's claim (as a replica applying it would): this
+  // consumer's apply of it waits for that claim, up to 30 s.
+  const claims = new RedisIdempotencyStore(redis, { ttlSeconds: 60 })
+  const claim = await claims.claim(scopedKey('anonymous', held.id))
+  if (claim.state !== 'claimed') throw new Error('could not take the claim')
+  const renew = setInterval(() => void claims.renew(scopedKey('anonymous', held.id), claim.token).catch(() => undefined), 300)
+  t.teardown(() => clearInterval(renew))
+  // All four in one read (published before the consumer starts; the group reads from the start).
+  await publishMany(redis, events.stream, [held, sameOrg, ...other])
+  const outcomes: OutcomeReport[] = []
+  const app = await streamApp(t, events, outcomes)
+
+  await waitFor("the other organization's events applied while the first is held", () =>
+    other.every((e) => outcomes.some((o) => o.eventId === e.id && o.outcome === 'applied')))
+  t.same(outcomes.filter((o) => o.eventId === held.id || o.eventId === sameOrg.id), [], 'the held event and the one of its organization behind it wait')
+  t.ok(await allowed(app, `organization:${orgB}`, 'administer', `user:bob${x}`))
+
+  clearInterval(renew)
+  await claims.release(scopedKey('anonymous', held.id), claim.token)
+  await waitFor('the held event and the one behind it applied', () => outcomes.length === 4)
+  t.same(outcomes.slice(2).map((o) => [o.eventId, o.outcome]), [[held.id, 'applied'], [sameOrg.id, 'applied']], 'in stream order within the organization')
+  t.ok(await allowed(app, `organization:${orgA}`, 'administer', `user:ann${x}`))
+  await drained(t, events, redis)
   t.same(await deadLetters(redis, events.deadLetterStream), [])
 })

@@ -2,10 +2,13 @@
  * Consumes domain events from a Redis stream through a consumer group, at least once.
  *
  * Several gateway replicas share the group; each process reads under its own consumer name.
- * Messages of one read are applied one after another, in stream order, and a message that
- * fails transiently holds back the ones behind it (it is retried in place with backoff), so
- * two events about the same object are never swapped by this consumer. Idempotency lives in
- * `apply` (the event id is the key), which makes redelivery safe.
+ * Messages of one read are applied as if in stream order: with `order` (the keys a REST batch
+ * is ordered by, src/domain/events/batch.ts) a message waits for every earlier message of the
+ * read that shares a key with it (its organization, a person, an object, its id), and the others
+ * run together, at most `concurrency` at once; without it, or when the keys cannot be read, one
+ * after another. A message that fails transiently holds back the ones that wait for it (it is
+ * retried in place with backoff), so two events about the same object are never swapped by this
+ * consumer. Idempotency lives in `apply` (the event id is the key), which makes redelivery safe.
  *
  * Outcomes: applied or duplicate -> XACK. A permanent failure (bad message, 4xx) -> dead-letter
  * stream and XACK in one MULTI. A transient failure -> stays pending, redelivered (XCLAIM, which
@@ -17,6 +20,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { runOrdered } from '../domain/events/batch.js'
 import {
   decodeEvent, deadLetterFields, errorCode, errorMessage, isPermanentFailure, MessageError,
   parseAutoClaimReply, parseDeliveryCounts, parseGroupInfo, parseReadReply,
@@ -24,6 +28,8 @@ import {
 } from './stream-protocol.js'
 
 export type ApplyEvent = (raw: unknown) => Promise<{ status: 'applied' | 'duplicate' }>
+/** the keys of each event, `undefined` for a barrier (batch.ts eventKeys) */
+export type OrderEvents = (raws: unknown[]) => Promise<(string[] | undefined)[]>
 export type StreamOutcome = 'applied' | 'duplicate' | 'dead_lettered' | 'retry'
 
 export interface OutcomeReport {
@@ -52,8 +58,10 @@ export interface StreamConsumerTuning {
   claimIntervalMs?: number
   /** first retry delay of a transient failure; doubles per delivery, capped below claimIdleMs */
   retryDelayMs?: number
-  /** how long stop() lets the message in flight finish before cutting the connection */
+  /** how long stop() lets the messages in flight finish before cutting the connection */
   stopGraceMs?: number
+  /** messages of one read applied at once when `order` lets them (default 1: in order) */
+  concurrency?: number
   /** called for every outcome, before the message is acknowledged */
   onOutcome?: (report: OutcomeReport) => void
 }
@@ -61,6 +69,7 @@ export interface StreamConsumerTuning {
 export interface StreamConsumerOptions extends StreamConsumerTuning {
   redis: Redis
   apply: ApplyEvent
+  order?: OrderEvents
   stream: string
   deadLetterStream: string
   group: string
@@ -79,13 +88,14 @@ export const defaultConsumerName = () => `${hostname()}-${process.pid}-${randomB
 
 export class StreamConsumer {
   readonly name: string
-  private readonly o: Required<Omit<StreamConsumerOptions, 'onOutcome'>> & Pick<StreamConsumerOptions, 'onOutcome'>
+  private readonly o: Required<Omit<StreamConsumerOptions, 'onOutcome' | 'order'>> & Pick<StreamConsumerOptions, 'onOutcome' | 'order'>
   private conn?: Redis
   private loop?: Promise<void>
   private stopping = false
   private groupReady = false
   private lastClaim = 0
-  private wake?: () => void
+  /** the sleeps under way (retries wait in several messages at once): stop() ends them */
+  private readonly sleepers = new Set<() => void>()
   private connDown = false
 
   constructor(options: StreamConsumerOptions) {
@@ -99,6 +109,7 @@ export class StreamConsumer {
       claimIntervalMs: options.claimIntervalMs ?? Math.min(claimIdleMs, 5000),
       retryDelayMs: options.retryDelayMs ?? 500,
       stopGraceMs: options.stopGraceMs ?? 5000,
+      concurrency: options.concurrency ?? 1,
       log: options.log ?? silent,
     }
     this.name = this.o.consumer
@@ -131,7 +142,7 @@ export class StreamConsumer {
   async stop(): Promise<void> {
     if (!this.loop || !this.conn) return
     this.stopping = true
-    this.wake?.()
+    for (const wake of [...this.sleepers]) wake()
     const done = this.loop.catch(() => undefined)
     let timer: NodeJS.Timeout | undefined
     await Promise.race([done, new Promise((r) => (timer = setTimeout(r, this.o.blockMs + this.o.stopGraceMs)))])
@@ -201,11 +212,42 @@ export class StreamConsumer {
     } while (cursor !== '0-0' && !this.stopping)
   }
 
-  /** In order; on stop the rest is handed back, pending, for another replica (or the next start). */
+  /**
+   * As if in order (see the top); on stop the messages not started are handed back, pending, for
+   * another replica (or the next start). A failure to acknowledge or dead-letter stops the read:
+   * messages not started stay pending, and the loop's error handling takes over.
+   */
   private async process(batch: Delivery[]): Promise<void> {
-    for (const [i, item] of batch.entries()) {
-      if (this.stopping) return this.handBack(batch.slice(i))
-      await this.handle(item.message, item.deliveries)
+    const keys = await this.keysOf(batch)
+    const notStarted: number[] = []
+    let failed: { err: unknown } | undefined
+    await runOrdered(batch.length, (i) => keys?.[i], keys ? this.o.concurrency : 1, async (i) => {
+      if (this.stopping || failed) return void notStarted.push(i)
+      try {
+        await this.handle(batch[i]!.message, batch[i]!.deliveries)
+      } catch (err) {
+        failed ??= { err }
+      }
+    })
+    if (failed) throw failed.err
+    if (notStarted.length > 0) await this.handBack(notStarted.sort((a, b) => a - b).map((i) => batch[i]!))
+  }
+
+  /** The keys ordering a read, or undefined for strict order. */
+  private async keysOf(batch: Delivery[]): Promise<(string[] | undefined)[] | undefined> {
+    if (!this.o.order || this.o.concurrency <= 1 || batch.length < 2) return undefined
+    const raws = batch.map(({ message }) => {
+      try {
+        return decodeEvent(message)
+      } catch {
+        return undefined // dead-lettered when its turn comes; a barrier meanwhile
+      }
+    })
+    try {
+      return await this.o.order(raws)
+    } catch (err) {
+      this.o.log.warn({ err: errorMessage(err), stream: this.o.stream }, 'could not read what orders this read; applying it in stream order')
+      return undefined
     }
   }
 
@@ -301,11 +343,11 @@ export class StreamConsumer {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer)
-        this.wake = undefined
+        this.sleepers.delete(done)
         resolve()
       }
       const timer = setTimeout(done, ms)
-      this.wake = done
+      this.sleepers.add(done)
     })
   }
 }

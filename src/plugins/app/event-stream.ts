@@ -46,6 +46,9 @@ async function eventStreamPlugin(app: FastifyInstance, opts: EventStreamPluginOp
     ...opts,
     redis: app.redis,
     apply: (raw) => app.events.apply(raw, { source: 'stream' }),
+    // each read is ordered as a REST batch is: events that cannot affect each other run together
+    order: (raws) => app.events.order(raws),
+    concurrency: app.events.concurrency,
     stream: events.stream,
     deadLetterStream: events.deadLetterStream,
     group: events.group,

@@ -53,6 +53,15 @@ export interface EventsService {
    * boundary the same way, with 503 GW_SHUTTING_DOWN.
    */
   applyBatch(raws: unknown[], options?: ApplyOptions): Promise<EventResult[]>
+  /**
+   * The keys that order raw events the way `applyBatch` orders a batch (batch.ts): one list per
+   * event, `undefined` for a barrier (also an event that does not validate, which changes
+   * nothing). The stream consumer orders each read with it. Rejects when the engine cannot be
+   * read (then keep strict order).
+   */
+  order(raws: unknown[]): Promise<(string[] | undefined)[]>
+  /** how many events of one batch may run at once (`EVENTS_BATCH_CONCURRENCY`) */
+  readonly concurrency: number
   readonly store: IdempotencyStore
   /** aborted when the app starts closing (preClose): batches stop at the next event */
   readonly shutdown: AbortSignal
@@ -156,6 +165,21 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
     return events.map((event, i) => eventKeys(event, (object) => known[i]!.get(object) ?? read.get(object) ?? []))
   }
 
+  async function order(raws: unknown[]): Promise<(string[] | undefined)[]> {
+    const parsed = raws.map((raw) => {
+      try {
+        return parseEvent(raw, '')
+      } catch {
+        return undefined
+      }
+    })
+    const valid = parsed.flatMap((event, i) => (event ? [{ event, i }] : []))
+    const keys = await batchKeys(valid.map((v) => v.event))
+    const out: (string[] | undefined)[] = raws.map(() => undefined)
+    valid.forEach((v, j) => (out[v.i] = keys[j]))
+    return out
+  }
+
   async function applyBatch(raws: unknown[], options: ApplyOptions = {}): Promise<EventResult[]> {
     const events = raws.map((raw, i) => parse(raw, `events.${i}.`, options.source))
     const concurrent = batchConcurrency > 1 && events.length > 1
@@ -192,7 +216,7 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
     throw new GatewayError(err.code, err.statusCode, message, err.field, { ...err.details, failedIndex: first, results: done, notApplied })
   }
 
-  return { apply, applyParsed, applyBatch, store, shutdown }
+  return { apply, applyParsed, applyBatch, order, concurrency: batchConcurrency, store, shutdown }
 }
 
 async function eventsPlugin(app: FastifyInstance) {
