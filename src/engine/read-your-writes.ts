@@ -84,17 +84,8 @@ export class ReadYourWritesEngine implements EnginePort {
   private async covering(required: string[]): Promise<string> {
     const { frontier } = splitFrontier(required)
     if (frontier.length === 1) return frontier[0]!
-    for (let attempt = 0; attempt < HEAD_ATTEMPTS; attempt++) {
-      // Concurrent readers share one head lookup; each verifies the answer for itself.
-      this.stats.headLookups++
-      const head = await (this.head ??= this.inner.headToken().finally(() => (this.head = undefined)))
-      if (frontier.every((t) => coversToken(head, t))) {
-        await this.storeCall(() => this.tokens.record(head), 'to record a covering token')
-        return head
-      }
-      this.stats.staleHeads++
-    }
-    throw new EngineError('unavailable', `engine head revision did not cover the gateway's writes after ${HEAD_ATTEMPTS} attempts`)
+    // Concurrent readers share one head lookup, whenever it started; each verifies the answer.
+    return this.verifiedHead(frontier, () => (this.head ??= this.inner.headToken().finally(() => (this.head = undefined))))
   }
 
   /**
@@ -104,10 +95,19 @@ export class ReadYourWritesEngine implements EnginePort {
    * arrives while a lookup is running waits for the next, which starts when that one ends and
    * serves everyone who arrived in the meantime.
    */
-  private async headSince(frontier: string[]): Promise<string> {
+  private headSince(frontier: string[]): Promise<string> {
+    return this.verifiedHead(frontier, () => this.nextHead())
+  }
+
+  /**
+   * A head from `lookup` that covers every frontier token (SpiceDB can answer a stale one: it is
+   * looked up again, up to HEAD_ATTEMPTS times, then 503). A head covering several tokens is
+   * recorded, which collapses the frontier for every later read.
+   */
+  private async verifiedHead(frontier: string[], lookup: () => Promise<string>): Promise<string> {
     for (let attempt = 0; attempt < HEAD_ATTEMPTS; attempt++) {
       this.stats.headLookups++
-      const head = await this.nextHead()
+      const head = await lookup()
       if (frontier.every((t) => coversToken(head, t))) {
         if (frontier.length > 1) await this.storeCall(() => this.tokens.record(head), 'to record a covering token')
         return head

@@ -122,8 +122,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async writeSchema(schema: string): Promise<void> {
     // The schema write moves the revision too: a read must not be answered with the old schema.
-    const write = () => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema }))
-    await this.call(() => this.writing(() => write().then((r) => (this.newestWrite && this.noteWrite(pb.token(r.writtenAt)), r))))
+    await this.call(() => this.writing(() => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema })), (r) => pb.token(r.writtenAt)))
   }
 
   check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {

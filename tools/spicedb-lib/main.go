@@ -64,7 +64,6 @@ type instance struct {
 	calls  *inProcess // the API's services, called without a transport (inprocess.go)
 	cancel context.CancelFunc
 	done   chan struct{}
-	conn   *grpc.ClientConn
 	dir    string
 }
 
@@ -183,23 +182,23 @@ func start(opts startOptions) (*instance, string, error) {
 		defer close(done)
 		_ = srv.Run(ctx)
 	}()
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		cancel()
-		<-done
-		return fail(fmt.Errorf("connect to spicedb: %w", err))
-	}
-	inst := &instance{calls: calls, cancel: cancel, done: done, conn: conn, dir: dir}
-	if err := waitReady(conn); err != nil {
+	inst := &instance{calls: calls, cancel: cancel, done: done, dir: dir}
+	if err := waitReady(sock); err != nil {
 		dispose(inst)
 		return nil, "", err
 	}
 	return inst, sock, nil
 }
 
-// waitReady returns once the server answers a call (any answer but Unavailable), so the
-// first call of the host never races the server's start.
-func waitReady(conn *grpc.ClientConn) error {
+// waitReady returns once the server answers a call on its socket (any answer but Unavailable),
+// so the host's streaming client never races the server's start. The library's own calls do not
+// use the socket (inprocess.go): the connection is only for this.
+func waitReady(sock string) error {
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("connect to spicedb: %w", err)
+	}
+	defer conn.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -217,7 +216,6 @@ func waitReady(conn *grpc.ClientConn) error {
 }
 
 func dispose(inst *instance) {
-	_ = inst.conn.Close()
 	inst.cancel()
 	select {
 	case <-inst.done:
