@@ -19,10 +19,12 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import client from 'prom-client'
 import type { Config } from './config.js'
+import { ConnectionDispatcher, handOffServer, serveHandedConnections } from './connection-handoff.js'
 
 const METRICS_REQUEST = 'trellis:metrics-request'
 const METRICS_ANSWER = 'trellis:metrics-answer'
 const STOP = 'trellis:stop'
+const READY = 'trellis:ready'
 /** a worker that dies this often within a minute is not restarted again: the gateway stops */
 const MAX_RESTARTS_PER_MINUTE = 5
 const STOP_GRACE_MS = 15_000
@@ -45,6 +47,24 @@ export const isClusterWorker = () => cluster.isWorker && process.env.TRELLIS_WOR
 /** In a worker: calls `stop` when the primary asks this worker to stop gracefully. */
 export function onStopRequest(stop: () => void) {
   process.on('message', (m: { type?: string }) => m?.type === STOP && stop())
+}
+
+/**
+ * In a worker, once its app is built: it serves the connections the primary hands it (the
+ * worker listens on nothing itself; src/connection-handoff.ts says why).
+ */
+export function serveForPrimary(server: import('node:http').Server) {
+  serveHandedConnections(server)
+  process.send!({ type: READY })
+}
+
+/** A person's account of why the gateway could not listen, naming the setting to change. */
+export function listenFailure(err: unknown, host: string, port: number): string | undefined {
+  const code = (err as { code?: string }).code
+  if (code === 'EADDRINUSE') return `port ${port} on ${host} is already in use; set PORT to a free port (PORT=0 picks any)`
+  if (code === 'EACCES') return `not allowed to listen on port ${port} on ${host}; set PORT to 1024 or above`
+  if (code === 'EADDRNOTAVAIL') return `${host} is not an address of this machine; set HOST (default 127.0.0.1)`
+  return undefined
 }
 
 /**
@@ -90,6 +110,9 @@ export async function runPrimary(config: Config): Promise<void> {
     CURSOR_SECRET: config.cursorSecret ?? randomBytes(32).toString('base64url'),
   }
   const aggregator = new client.AggregatorRegistry()
+  // a connection waits this long for a worker while none is ready (all restarting)
+  const dispatcher = new ConnectionDispatcher(config.requestTimeoutMs || 30_000)
+  const server = handOffServer(dispatcher)
   let stopping = false
   let exitCode = 0
   const restarts: number[] = []
@@ -111,9 +134,12 @@ export async function runPrimary(config: Config): Promise<void> {
     if (stopping) return
     stopping = true
     log('info', 'stopping the workers', { signal })
+    server.close()
+    dispatcher.close()
     // By message, not by signal: a Ctrl-C reaches the workers too (one process group), and a
     // second signal would cut their graceful stop short.
     for (const w of Object.values(cluster.workers ?? {})) {
+      if (w) dispatcher.remove(w)
       if (w?.isConnected()) w.send({ type: STOP })
       else w?.process.kill(signal)
     }
@@ -123,18 +149,23 @@ export async function runPrimary(config: Config): Promise<void> {
     }, STOP_GRACE_MS).unref()
   }
 
-  /** forks one worker; resolves with its address once it listens, rejects if it exits first */
+  /** forks one worker; resolves once it serves, rejects if it exits first */
   const fork = () =>
-    new Promise<string>((resolve, reject) => {
+    new Promise<void>((resolve, reject) => {
       const w = cluster.fork(env)
       let listening = false
-      w.once('listening', (a) => {
+      const onReady = (m: { type?: string }) => {
+        if (m?.type !== READY) return
+        w.off('message', onReady)
         listening = true
         // asked to stop while it started (before it could hear the message): ask again now
-        if (stopping) w.send({ type: STOP })
-        resolve(`http://${a.address ?? config.host}:${a.port}`)
-      })
+        if (stopping) return void w.send({ type: STOP })
+        dispatcher.add(w)
+        resolve()
+      }
+      w.on('message', onReady)
       w.once('exit', (code, signal) => {
+        dispatcher.exited(w)
         if (stopping) {
           if (code !== 0) exitCode = 1
           return
@@ -174,11 +205,20 @@ export async function runPrimary(config: Config): Promise<void> {
 
   try {
     // The first worker alone: it writes the schema, so the others start on a settled one.
-    const address = await fork()
+    await fork()
     await Promise.all(Array.from({ length: n - 1 }, fork))
-    log('info', `${n} workers listening at ${address}`, { workers: n })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(config.port, config.host, () => resolve())
+    })
+    const a = server.address() as import('node:net').AddressInfo
+    const address = `http://${a.address}:${a.port}`
+    // the line a worker's Fastify would print, so that one log reader finds the address
+    log('info', `Server listening at ${address}`)
+    log('info', `${n} workers serving ${address}`, { workers: n })
   } catch (err) {
-    log('error', `the gateway did not start: ${(err as Error).message}`)
+    const reason = listenFailure(err, config.host, config.port) ?? (err as Error).message
+    log('error', `the gateway did not start: ${reason}`)
     exitCode = 1
     stopAll('SIGTERM')
   }

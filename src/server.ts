@@ -4,7 +4,7 @@
  */
 import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
-import { isClusterWorker, onStopRequest, runPrimary } from './cluster.js'
+import { isClusterWorker, listenFailure, onStopRequest, runPrimary, serveForPrimary } from './cluster.js'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
 import { SchemaError } from './domain/schema-sync.js'
@@ -50,6 +50,8 @@ async function main() {
     onStopRequest(() => {
       if (!stopping) void grace.close()
     })
+    // the primary listens and hands this worker its connections
+    return serveForPrimary(app.server)
   }
 
   try {
@@ -61,15 +63,6 @@ async function main() {
     await app.close()
     process.exit(1)
   }
-}
-
-/** A person's account of why the gateway could not listen, naming the setting to change. */
-function listenFailure(err: unknown, host: string, port: number): string | undefined {
-  const code = (err as { code?: string }).code
-  if (code === 'EADDRINUSE') return `port ${port} on ${host} is already in use; set PORT to a free port (PORT=0 picks any)`
-  if (code === 'EACCES') return `not allowed to listen on port ${port} on ${host}; set PORT to 1024 or above`
-  if (code === 'EADDRNOTAVAIL') return `${host} is not an address of this machine; set HOST (default 127.0.0.1)`
-  return undefined
 }
 
 await main()

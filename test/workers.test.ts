@@ -77,7 +77,7 @@ function send(address: string, method: string, path: string, body?: unknown): Pr
   })
 }
 
-/** the gateway's worker processes: the primary's children */
+/** the gateway's worker processes: the primary's children that run the server (not tsx's esbuild) */
 function workerPids(primary: number): number[] {
   const pids: number[] = []
   for (const d of readdirSync('/proc')) {
@@ -85,7 +85,7 @@ function workerPids(primary: number): number[] {
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === primary) pids.push(Number(d))
+      if (ppid === primary && readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('server.ts')) pids.push(Number(d))
     } catch {
       // gone meanwhile
     }
@@ -185,4 +185,90 @@ t.test('two workers on one port, over a shared engine and Redis', async (t) => {
   const exit = await gw.exited
   t.same(exit, { code: 0, signal: null }, `the primary exits 0 after its workers stopped${exit.code ? `: ${gw.stderr()}\n${gw.stdout().split('\n').filter((l) => !l.includes('"request"')).slice(-15).join('\n')}` : ''}`)
   t.same(after.filter((p) => { try { process.kill(p, 0); return true } catch { return false } }), [], 'no worker outlives the primary')
+})
+
+/**
+ * A worker SIGKILLed while callers keep arriving: the callers whose connections it held see
+ * them close (a reset: they may retry), and none is left waiting past the gateway's own
+ * timeouts. Before, node:cluster's primary kept its copy of a connection it had just handed to
+ * the dying worker, and that caller got no answer at all (1 of 8 callers, in the attack run).
+ */
+t.test('a worker killed under load leaves no caller hanging', async (t) => {
+  if (!requirePart(t, 'redis', Boolean(redisUrl))) return
+  const engine = await durableEngineEnv(t)
+  if ('missing' in engine) return void requirePart(t, engine.missing, false)
+  const tag = randomBytes(4).toString('hex')
+  const gw = await startGateway(t, {
+    ...engine.env,
+    WORKERS: '2',
+    REDIS_URL: redisUrl,
+    REQUEST_TIMEOUT_MS: '5000',
+    EVENTS_STREAM: `trellis:test:${tag}:events`,
+    AUDIT_STREAM: `trellis:test:${tag}:audit`,
+  })
+  const primary = gw.proc.pid!
+  await until('worker processes', () => workerPids(primary), (p) => p.length === 2)
+
+  const WAIT_MS = 10_000 // twice the gateway's request timeout: an answer or a close comes well before
+  const outcomes = { answered: 0, closed: 0, hung: 0, other: [] as string[] }
+  let running = true
+  const call = () =>
+    new Promise<void>((resolve) => {
+      const payload = JSON.stringify({ resource: `organization:k${tag}`, permission: 'administer', subject: `user:k${tag}` })
+      const req = http.request(`${gw.address}/v1/check`, {
+        method: 'POST',
+        agent: false,
+        headers: { connection: 'close', 'content-type': 'application/json' },
+      })
+      const timer = setTimeout(() => {
+        outcomes.hung++
+        req.destroy()
+        resolve()
+      }, WAIT_MS)
+      const done = (f: () => void) => {
+        clearTimeout(timer)
+        f()
+        resolve()
+      }
+      req.on('response', (res) => {
+        res.resume()
+        res.on('end', () => done(() => (res.statusCode === 200 ? outcomes.answered++ : outcomes.other.push(`status ${res.statusCode}`))))
+        res.on('error', () => done(() => outcomes.closed++))
+      })
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        done(() => (/ECONNRESET|EPIPE|socket hang up/.test(`${err.code} ${err.message}`) ? outcomes.closed++ : outcomes.other.push(err.message))),
+      )
+      req.end(payload)
+    })
+  const callers = Array.from({ length: 32 }, async () => {
+    while (running) await call()
+  })
+
+  // Each kill takes the oldest worker, one that has served for seconds: a worker killed before
+  // it is ready counts as a failed start, which stops the gateway (by design).
+  const seenAt = new Map<number, number>(workerPids(primary).map((p) => [p, 0]))
+  const KILLS = 3
+  try {
+    for (let k = 0; k < KILLS; k++) {
+      const victim = [...seenAt].sort((a, b) => a[1] - b[1])[0]![0]
+      await new Promise((r) => setTimeout(r, Math.max(700, seenAt.get(victim)! + 6000 - Date.now())))
+      process.kill(victim, 'SIGKILL')
+      seenAt.delete(victim)
+      const now = await until('a replacement worker', () => workerPids(primary), (p) => p.length === 2 && !p.includes(victim), 20_000)
+      for (const p of now) if (!seenAt.has(p)) seenAt.set(p, Date.now())
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+  } catch (err) {
+    t.comment(`the gateway's stderr: ${gw.stderr().slice(-1500)}`)
+    throw err
+  } finally {
+    running = false
+    await Promise.all(callers)
+  }
+  t.comment(`${KILLS} workers killed: ${outcomes.answered} answered, ${outcomes.closed} closed, ${outcomes.hung} hung`)
+  t.equal(outcomes.hung, 0, `no caller waited ${WAIT_MS} ms without an answer or a close`)
+  t.same(outcomes.other, [], 'every caller was answered 200 or saw its connection close')
+  t.ok(outcomes.answered > 100, 'callers were answered throughout')
+  gw.proc.kill('SIGTERM')
+  t.same(await gw.exited, { code: 0, signal: null }, 'the gateway still stops cleanly')
 })
