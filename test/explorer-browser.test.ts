@@ -238,16 +238,19 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     t.match(csv, /^id,at,key,source,event_id,event_type,actor,operation,relationship,zedtoken\n/)
     t.match(csv, /,full,rest,evt-[^,]+,pairing\.set,user:olivia,/)
 
-    // a key without the audit scope: the trail says so, the rest of the page still answers
+    // a key without the audit scope: the trail, the who report and why (explain) say so
     await page.click('#forget-key')
     await open(page, base, 'resource=client:cassandra&permission=coach&subject=user:rob')
     await page.fill('#key', CHECK_ONLY)
     await page.press('#key', 'Enter')
-    await page.waitForSelector('#verdict')
     await page.waitForFunction(() => /scope audit/.test(document.getElementById('status')!.textContent!))
     t.match(await page.locator('#status').textContent(), /lacks the scope audit/)
     t.equal(await page.locator('#audit').count(), 0, 'no trail without the audit scope')
-    t.equal(await page.locator('#verdict').textContent(), 'Yes', 'while why answers: rob now coaches cassandra')
+    t.equal(await page.locator('#verdict').count(), 0, 'no why either: explain shows paths, so it needs audit')
+    // while what it can reach (a lookup) answers with `check`
+    await open(page, base, 'subject=user:rob&resourceType=client&permission=coach')
+    await page.waitForSelector('#reach')
+    t.match(await page.locator('#reach').textContent(), /cassandra/, 'rob now coaches cassandra')
   })
 
   t.test('the audit trail page by page: the API cursor followed, then older rows a screen at a time, by keyboard', async (t) => {
@@ -294,11 +297,14 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     t.match(await page.locator('#status').textContent(), /needs an API key/)
     await page.fill('#key', AUDIT_ONLY)
     await page.press('#key', 'Enter')
-    await page.waitForFunction(() => /scope check/.test(document.getElementById('status')!.textContent!))
-    t.match(await page.locator('#status').textContent(), /lacks the scope check/, 'explain needs the check scope')
     await page.waitForSelector('#relationships')
-    t.ok(await page.locator('#who').isVisible(), 'while the who report needs only audit')
-    t.notOk(await page.locator('#why').count(), 'and no answer is shown for why')
+    t.equal(await page.locator('#verdict').textContent(), 'No', 'why (explain) needs only audit')
+    t.ok(await page.locator('#who').isVisible(), 'as the who report does')
+    await open(page, base, 'subject=user:rob&resourceType=client&permission=coach')
+    await page.waitForFunction(() => /scope check/.test(document.getElementById('status')!.textContent!))
+    t.match(await page.locator('#status').textContent(), /lacks the scope check/, 'what a subject can reach (a lookup) needs check')
+    t.equal(await page.locator('#reach').count(), 0, 'and is not shown')
+    await open(page, base, 'resource=client:cassandra&permission=coach&subject=user:rob')
     await page.fill('#key', AUDITOR)
     await page.press('#key', 'Enter')
     await page.waitForSelector('#relationships')

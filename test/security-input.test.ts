@@ -103,6 +103,7 @@ const ROUTES: [string, (ctx: unknown) => unknown, string][] = [
   ['/v1/explain', (context) => ({ ...QUESTION, context }), 'context'],
   ['/v1/lookup/resources', (context) => ({ resourceType: 'section', permission: 'view', subject: 'user:pat', context }), 'context'],
   ['/v1/lookup/subjects', (context) => ({ resource: 'section:s1', permission: 'view', subjectType: 'user', context }), 'context'],
+  ['/v1/permissions', (context) => ({ resource: 'section:s1', subject: 'user:pat', context }), 'context'],
 ]
 const CONTEXTS: [string, string, string][] = [
   ['a number that parses to Infinity', '{"release_at":1e400}', 'GW_INVALID_ARGUMENT'],
@@ -113,6 +114,8 @@ const CONTEXTS: [string, string, string][] = [
   ['a parameter of the wrong type', '{"release_at":true}', 'GW_INVALID_ARGUMENT'],
   ['a timestamp that is not one', '{"release_at":"tomorrow"}', 'GW_INVALID_ARGUMENT'],
   ['the reserved `now`', '{"now":"2100-01-01T00:00:00Z"}', 'GW_RESERVED_CONTEXT'],
+  ['any parameter at Infinity', '{"x":1e400}', 'GW_INVALID_ARGUMENT'],
+  ['any parameter nested 5,000 deep', `{"x":${deepJson(5000)}}`, 'GW_INVALID_ARGUMENT'],
 ]
 
 t.test('caveat contexts are checked before the engine, on every question', async (t) => {
@@ -131,6 +134,23 @@ t.test('caveat contexts are checked before the engine, on every question', async
   t.equal(engine.calls, 0, 'none of them reached the engine')
   const good = await post(app, '/v1/check', { ...QUESTION, context: { release_at: '2000-01-01T00:00:00Z' } })
   t.equal(good.status, 200, 'a well-formed context is still answered')
+  const all = await post(app, '/v1/permissions', { resource: 'section:s1', subject: 'user:pat', context: { release_at: '2000-01-01T00:00:00Z' } })
+  t.equal(all.status, 200, 'on /v1/permissions too')
+})
+
+t.test('every operation whose body takes a context is in the table above', async (t) => {
+  const app = await buildTestApp(t)
+  type Schema = { properties?: Record<string, Schema>; items?: Schema }
+  const doc = app.swagger() as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> } }>> }
+  const taking: string[] = []
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const op of Object.values(ops)) {
+      const body = op.requestBody?.content?.['application/json']?.schema
+      if (body?.properties?.context || body?.properties?.items?.items?.properties?.context) taking.push(path)
+    }
+  }
+  t.ok(taking.length >= ROUTES.length, `${taking.length} operations take a context`)
+  t.same(taking.filter((p) => !ROUTES.some(([url]) => url === p)), [], 'none missing from the table')
 })
 
 t.test('a subject that is the permission itself is refused, not allowed', async (t) => {

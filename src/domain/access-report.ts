@@ -8,6 +8,7 @@ import { READ_YOUR_WRITES, withGatewayContext } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
 import { holdersAtMost, type ReadLimits } from './lookup.js'
 import { expandFully, pathsBySubject } from './expand.js'
+import { toCsv } from './csv.js'
 import { formatObject, parseObject } from './refs.js'
 import type { SchemaArrows } from './schema-arrows.js'
 
@@ -60,8 +61,6 @@ export async function accessReport(
   }
 }
 
-const csvCell = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
-
 /** One row per path: subject, permissionship, path (steps joined with " > "). */
 export function accessReportCsv(report: AccessReport): string {
   const rows = [['subject', 'permissionship', 'path']]
@@ -69,5 +68,5 @@ export function accessReportCsv(report: AccessReport): string {
     if (s.via.length === 0) rows.push([s.subject, s.permissionship, ''])
     for (const p of s.via) rows.push([s.subject, s.permissionship, p.join(' > ')])
   }
-  return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n'
+  return toCsv(rows)
 }

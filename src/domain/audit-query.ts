@@ -6,6 +6,7 @@
  * unbounded.
  */
 import type { AuditChange, AuditRecord } from './audit.js'
+import { toCsv } from './csv.js'
 
 export interface AuditScan {
   /** records in id order, strictly after `after` when given, with time in [sinceMs, untilMs] */
@@ -84,8 +85,6 @@ export function compareIds(a: string, b: string): number {
   return am - bm || as - bs
 }
 
-const csvCell = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)
-
 /** One row per change, like the access report's CSV. */
 export function auditCsv(records: AuditRecord[]): string {
   const rows = [['id', 'at', 'key', 'source', 'event_id', 'event_type', 'actor', 'operation', 'relationship', 'zedtoken']]
@@ -94,5 +93,5 @@ export function auditCsv(records: AuditRecord[]): string {
     if (r.changes.length === 0) rows.push([...base, 'delete', r.deleteFilter ?? '', r.zedToken])
     for (const c of r.changes) rows.push([...base, c.operation, c.relationship, r.zedToken])
   }
-  return rows.map((row) => row.map(csvCell).join(',')).join('\n') + '\n'
+  return toCsv(rows)
 }

@@ -13,12 +13,13 @@ import { resolveConsistency, type ConsistencyInput } from './consistency.js'
 import { outcome, toCheckItem, type CheckOutcome } from './check.js'
 import { fromEngineError } from './engine-errors.js'
 import { GatewayError } from './errors.js'
+import { isInternalName } from './internal-types.js'
 import { parseObject } from './refs.js'
 
 /** schema permissions that are not contract though they lack the `internal_` prefix */
 const INTERNAL_NAMES = new Set(['pairable'])
 
-export const isPublicPermission = (name: string) => !name.startsWith('internal_') && !INTERNAL_NAMES.has(name)
+export const isPublicPermission = (name: string) => !isInternalName(name) && !INTERNAL_NAMES.has(name)
 
 const DEFINITION = /^\s*definition\s+([a-z][a-z0-9_/]*)\s*\{/
 const PERMISSION = /^\s*permission\s+([a-z][a-z0-9_]*)\s*=/

@@ -2,7 +2,8 @@
  * Direct relationship administration: reading by filter, writing updates with SpiceDB
  * preconditions, deleting by filter. Inputs are validated into the port's types first. Writes
  * and deletes that touch relations an invariant governs are judged first (I1-I7,
- * relationship-invariants.ts) and carry what the judgement read as preconditions.
+ * relationship-invariants.ts) and carry what the judgement read as preconditions. None may
+ * reach a type the schema marks internal (internal-types.ts): 403 before any engine call.
  */
 import type { EnginePort, Precondition, RelationshipFilter, RelationshipUpdate, UpdateOperation } from '../engine/port.js'
 import { READ_YOUR_WRITES } from './consistency.js'
@@ -10,6 +11,7 @@ import { fromEngineError } from './engine-errors.js'
 import { badRequest } from './errors.js'
 import { isWriteConflict } from './events/apply.js'
 import { readAll } from './events/state.js'
+import { refuseInternal, refuseInternalFilter } from './internal-types.js'
 import { GOVERNED, guardWrite, isGoverned } from './relationship-invariants.js'
 import { formatRelationship, parseObject, parseRelationship, parseSubject } from './refs.js'
 
@@ -115,18 +117,27 @@ async function guardedDelete(engine: EnginePort, filter: RelationshipFilter, pre
   return { deletedAt: await guardedWrite(engine, updates, preconditions), count: found.length }
 }
 
+/** a caller's preconditions; one on an internal type would read the gateway's own state */
+function parsePreconditions(input: PreconditionInput[] = []): Precondition[] {
+  return input.map((p, i) => {
+    const field = `preconditions.${i}.filter`
+    const filter = parseFilter(p.filter, field)
+    refuseInternalFilter(filter, p.filter, field)
+    return { operation: p.operation, filter }
+  })
+}
+
 export async function writeRelationships(
   engine: EnginePort,
   input: { updates: { operation: UpdateOperation; relationship: string }[]; preconditions?: PreconditionInput[] },
 ) {
-  const updates: RelationshipUpdate[] = input.updates.map((u, i) => ({
-    operation: u.operation,
-    relationship: parseRelationship(u.relationship, `updates.${i}.relationship`),
-  }))
-  const preconditions: Precondition[] = (input.preconditions ?? []).map((p, i) => ({
-    operation: p.operation,
-    filter: parseFilter(p.filter, `preconditions.${i}.filter`),
-  }))
+  const updates: RelationshipUpdate[] = input.updates.map((u, i) => {
+    const field = `updates.${i}.relationship`
+    const relationship = parseRelationship(u.relationship, field)
+    refuseInternal({ resource: relationship.resource.type, subject: relationship.subject.type }, field)
+    return { operation: u.operation, relationship }
+  })
+  const preconditions = parsePreconditions(input.preconditions)
   try {
     return { writtenAt: await guardedWrite(engine, updates, preconditions) }
   } catch (err) {
@@ -139,10 +150,8 @@ export async function deleteRelationships(
   input: { filter: FilterInput; preconditions?: PreconditionInput[] },
 ) {
   const filter = parseFilter(input.filter, 'filter')
-  const preconditions: Precondition[] = (input.preconditions ?? []).map((p, i) => ({
-    operation: p.operation,
-    filter: parseFilter(p.filter, `preconditions.${i}.filter`),
-  }))
+  refuseInternalFilter(filter, input.filter, 'filter')
+  const preconditions = parsePreconditions(input.preconditions)
   try {
     return await guardedDelete(engine, filter, preconditions)
   } catch (err) {

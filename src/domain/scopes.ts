@@ -1,9 +1,11 @@
 /**
- * Which scope an operation needs. Most routes need one scope whatever the body says; two
- * need more for some bodies: an event without an actor skips the actor checks, so only the
- * platform may send one, and a delete that names no object wipes a whole type.
+ * Which scope an operation needs. Most routes need one scope whatever the body says; some
+ * need more for some bodies or queries: an event without an actor skips the actor checks, so
+ * only the platform may send one, a delete that names no object wipes a whole type, and a
+ * read of an internal type shows the gateway's own state.
  */
 import type { Scope } from './api-keys.js'
+import { isInternalType, typeOf } from './internal-types.js'
 
 /**
  * What a route asks of its caller: `public` (no key), `any-key` (any valid key), a scope,
@@ -17,7 +19,7 @@ export interface BodyScopeNeed {
   why: string
 }
 
-/** a body's further need, with a sentence for the API document */
+/** a body's (or query's) further need, with a sentence for the API document */
 export type BodyScope = ((body: unknown) => BodyScopeNeed | undefined) & { doc: string }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -45,6 +47,17 @@ export const deleteBodyScope: BodyScope = Object.assign((body: unknown): BodySco
   const namesAnObject = Boolean(filter.resourceId || filter.resource || filter.subject)
   return namesAnObject ? undefined : { scope: 'admin', why: 'a delete by type alone (no resource id, resource or subject)' }
 }, { doc: 'A filter that names no object (no resourceId, resource or subject) also needs `admin`.' })
+
+/**
+ * GET /v1/relationships: a read whose resource or subject is of a type the schema marks
+ * internal (the gateway's write guards) needs `admin`. The query is validated by then.
+ */
+export const relationshipsReadScope: BodyScope = Object.assign((query: unknown): BodyScopeNeed | undefined => {
+  if (!isRecord(query)) return undefined
+  const types = [query.resourceType, query.resource, query.subject].filter((v): v is string => typeof v === 'string')
+  const internal = types.map((v) => (v.includes(':') ? typeOf(v) : v)).find(isInternalType)
+  return internal ? { scope: 'admin', why: `a read of ${internal}, a type the schema marks internal` } : undefined
+}, { doc: 'A read whose resource or subject is of an internal type (`internal_*`) also needs `admin`.' })
 
 /** the scopes of a route, for documents and messages */
 export function scopesOf(route: RouteScope): Scope[] {

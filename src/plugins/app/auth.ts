@@ -34,6 +34,8 @@ declare module 'fastify' {
     scope?: Exclude<RouteScope, 'public'>
     /** a further scope some bodies need, checked after the body is parsed */
     bodyScope?: BodyScope
+    /** the same for a query string, checked once it is validated */
+    queryScope?: BodyScope
   }
 }
 
@@ -112,8 +114,11 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
   })
 
   app.addHook('preHandler', async (req) => {
-    const need = req.caller && req.routeOptions.config?.bodyScope?.(req.body)
-    if (need && !req.caller!.scopes.has(need.scope)) throw missingScope(req.caller!, [need.scope], need.why)
+    if (!req.caller) return
+    const config = req.routeOptions.config
+    for (const need of [config?.bodyScope?.(req.body), config?.queryScope?.(req.query)]) {
+      if (need && !req.caller.scopes.has(need.scope)) throw missingScope(req.caller, [need.scope], need.why)
+    }
   })
 
   app.addHook('onRoute', (route) => documentAccess(route, metricsPublic))
@@ -131,13 +136,13 @@ function documentAccess(route: RouteOptions, metricsPublic: boolean) {
     return
   }
   const scopes = scope === 'any-key' ? [] : scopesOf(scope)
-  const bodyScope = (route.config as { bodyScope?: BodyScope } | undefined)?.bodyScope
+  const config = route.config as { bodyScope?: BodyScope; queryScope?: BodyScope } | undefined
   const needs = scopes.length ? `Needs a key with the scope ${scopes.map((s) => `\`${s}\``).join(' or ')}.` : 'Needs a valid key.'
   route.schema = {
     ...schema,
     security: [{ apiKey: scopes }],
     response: { 401: ErrorRef, 403: ErrorRef, 429: ErrorRef, ...schema.response },
-    description: [schema.description, [needs, bodyScope?.doc].filter(Boolean).join(' ')].filter(Boolean).join('\n\n'),
+    description: [schema.description, [needs, config?.bodyScope?.doc, config?.queryScope?.doc].filter(Boolean).join(' ')].filter(Boolean).join('\n\n'),
   }
 }
 

@@ -3,12 +3,14 @@
  * text, forms or compressed bodies, which would otherwise reach validation as strings or
  * bytes and answer a confusing 400), and protocol-level failures (a bad URL, a stalled body,
  * oversized headers) answered in the same error shape as everything else, with a `code`.
- * It also builds the caveat-context rules from the schema in force, for the routes to apply.
+ * It also builds the caveat-context rules from the schema in force and applies them, the same
+ * rules, to every route whose body takes a context (`context`, or `items[].context`): no route
+ * can forget them, as /v1/permissions once did (an infinite number reached the engine: 503).
  */
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, preHandlerHookHandler } from 'fastify'
 import { ContextRules } from '../../domain/context-validation.js'
 import { GatewayError } from '../../domain/errors.js'
 
@@ -48,8 +50,32 @@ export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: 
   reply.code(status).send({ statusCode: status, code: 'GW_BAD_URL', error: STATUS_CODES[status], message: 'the request URL is not valid' })
 }
 
+type Props = { properties?: Record<string, Props>; items?: Props }
+
+/** Where a route's body schema takes a caveat context: at the top, in each item, both or neither. */
+function contextPlaces(route: RouteOptions): { top: boolean; items: boolean } {
+  const body = (route.schema as { body?: Props } | undefined)?.body
+  return { top: Boolean(body?.properties?.context), items: Boolean(body?.properties?.items?.items?.properties?.context) }
+}
+
+type WithContext = { context?: Record<string, unknown>; items?: { context?: Record<string, unknown> }[] }
+
 async function inputHygiene(app: FastifyInstance) {
-  app.decorate('contextRules', ContextRules.fromSchema(app.schemaText, app.config.contextMaxBytes))
+  const rules = ContextRules.fromSchema(app.schemaText, app.config.contextMaxBytes)
+  app.decorate('contextRules', rules)
+
+  // After body validation (so the body has its schema's shape), before the handler or the engine.
+  app.addHook('onRoute', (route) => {
+    const { top, items } = contextPlaces(route)
+    if (!top && !items) return
+    const validate: preHandlerHookHandler = async (req) => {
+      const body = req.body as WithContext
+      if (top) rules.request(body.context)
+      if (items) body.items?.forEach((item, i) => rules.request(item.context, `items.${i}.context`))
+    }
+    const own = route.preHandler
+    route.preHandler = own === undefined ? [validate] : [validate, ...(Array.isArray(own) ? own : [own])]
+  })
 
   // Fastify parses text/plain by default; the API speaks JSON only, so text is a 415.
   app.removeContentTypeParser('text/plain')

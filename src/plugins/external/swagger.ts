@@ -18,6 +18,24 @@ export const OPENAPI_INFO = {
   license: { name: 'UNLICENSED (proprietary, all rights reserved)' },
 }
 
+/**
+ * /docs is served on the gateway's origin, where keys are typed: no other site may frame it
+ * (clickjacking "Try it out"), and only its own files run. Swagger UI needs almost nothing
+ * inline: @fastify/swagger-ui's page loads its script and styles from /docs/static, React sets
+ * styles through the DOM, which `style-src` does not govern, and the logo is a data: image.
+ * The one exception is the `<style>` inside the built-in topbar logo, allowed by its hash
+ * (swagger-ui 5's; test/docs-browser.test.ts fails on any violation, so an upgrade says so).
+ */
+const TOPBAR_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"
+const DOCS_HEADERS = {
+  'content-security-policy':
+    `default-src 'none'; script-src 'self'; style-src 'self' ${TOPBAR_LOGO_STYLE}; img-src 'self' data:; font-src 'self'; connect-src 'self'; ` +
+    "form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+}
+
 async function swaggerPlugin(app: FastifyInstance) {
   await app.register(swagger, {
     openapi: {
@@ -54,7 +72,14 @@ async function swaggerPlugin(app: FastifyInstance) {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // In a plugin of its own, so the headers reach every /docs answer (the page, its script and
+  // styles, oauth2-redirect.html) and nothing else.
+  await app.register(async (docs) => {
+    docs.addHook('onSend', async (_req, reply) => {
+      reply.headers(DOCS_HEADERS)
+    })
+    await docs.register(swaggerUi, { routePrefix: '/docs' })
+  })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }
 

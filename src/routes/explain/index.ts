@@ -28,6 +28,10 @@ const Attempt = Type.Object({
   ),
 })
 
+/**
+ * All three show the relationships behind an answer (a tree, paths, who holds it), the reach of
+ * a relationship read: so all three need `audit`, not `check`, which answers yes or no only.
+ */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   // the links arrows walk, named in trees and paths (src/domain/schema-arrows.ts)
   const arrows = schemaArrows(app.schemaText)
@@ -35,7 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/expand',
     {
-      config: { scope: 'check' },
+      config: { scope: 'audit' },
       schema: {
         tags: ['questions'],
         summary: 'The whole tree of who holds a permission, recursively expanded',
@@ -60,7 +64,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/explain',
     {
-      config: { scope: 'check' },
+      config: { scope: 'audit' },
       schema: {
         tags: ['questions'],
         summary: 'Why a check answers what it does: every path that grants it, or what was tried',
@@ -81,10 +85,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (req, reply) => {
-      app.contextRules.request(req.body.context)
-      return explain(app.engine, req.body, app.clock(), arrows, clientGone(reply))
-    },
+    async (req, reply) =>
+      explain(app.engine, req.body, app.clock(), arrows, clientGone(reply)),
   )
 
   app.get(

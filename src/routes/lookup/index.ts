@@ -60,10 +60,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async (req, reply) => {
-      app.contextRules.request(req.body.context)
-      return lookupResources(app.engine, req.body, app.clock(), cursors, clientGone(reply))
-    },
+    async (req, reply) =>
+      lookupResources(app.engine, req.body, app.clock(), cursors, clientGone(reply)),
   )
 
   app.post(
@@ -86,10 +84,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ subjects: Type.Array(Hit) }), 422: Type.Ref('ErrorResponse'), ...errorResponses },
       },
     },
-    async (req, reply) => {
-      app.contextRules.request(req.body.context)
-      return lookupSubjects(app.engine, req.body, app.clock(), { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax })
-    },
+    async (req, reply) =>
+      lookupSubjects(app.engine, req.body, app.clock(), { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax }),
   )
 }
 

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { deleteRelationships, readRelationships, writeRelationships } from '../../domain/relationships.js'
-import { deleteBodyScope } from '../../domain/scopes.js'
+import { deleteBodyScope, relationshipsReadScope } from '../../domain/scopes.js'
 import { parseRelationship } from '../../domain/refs.js'
 import {
   ObjectRefString,
@@ -40,13 +40,16 @@ const Preconditions = Type.Array(
   { maxItems: 100, description: 'SpiceDB preconditions: the write fails with 409 unless each holds' },
 )
 
+const INTERNAL_DOC =
+  "A resource, subject or precondition of a type the schema marks internal (`internal_*`: the gateway's own write guards) is refused with 403 `GW_INTERNAL_TYPE`, whatever the key's scopes."
+
 const auditMeta = (req: FastifyRequest) => ({ source: 'relationships', keyName: req.caller?.keyName ?? 'anonymous' })
 
 const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, opts) => {
   app.get(
     '/v1/relationships',
     {
-      config: { scope: 'audit' },
+      config: { scope: 'audit', queryScope: relationshipsReadScope },
       schema: {
         tags: ['relationships'],
         summary: 'Read relationships matching a filter',
@@ -78,6 +81,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
       schema: {
         tags: ['relationships'],
         summary: 'Write relationship updates atomically, optionally guarded by preconditions',
+        description: INTERNAL_DOC,
         body: Type.Object(
           {
             updates: Type.Array(
@@ -115,6 +119,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
       schema: {
         tags: ['relationships'],
         summary: 'Delete every relationship matching a filter',
+        description: INTERNAL_DOC,
         body: Type.Object({ filter: Filter, preconditions: Type.Optional(Preconditions) }, { additionalProperties: false }),
         response: {
           200: Type.Object({ deletedAt: ZedToken, count: Type.Integer() }),
