@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loadConfig, type Config } from './config.js'
 import type { EnginePort } from './engine/port.js'
 import type { FeedOptions } from './domain/changes.js'
-import { ErrorResponse } from './schemas/common.js'
+import { ConsistencySchema, ErrorCodeSchema, ErrorResponse, PermissionshipSchema } from './schemas/common.js'
 import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
@@ -74,6 +74,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
 
   app.decorate('config', config)
   app.decorate('readinessProbes', [])
+  app.addSchema(ErrorCodeSchema)
+  app.addSchema(ConsistencySchema)
+  app.addSchema(PermissionshipSchema)
   app.addSchema(ErrorResponse)
   app.addSchema(ExpandNode)
 

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { finishDocument } from './openapi-operations.js'
+import { forGenerators } from './openapi-generators.js'
 
 export const OPENAPI_INFO = {
   title: 'Trellis authorization gateway',
@@ -14,8 +15,10 @@ export const OPENAPI_INFO = {
     'Relationship-based access control for coaching and training businesses: checks, lookups, ' +
     'expand, explain and access reports over SpiceDB, and domain events that become relationships.',
   version: '1.0.0',
-  // package.json: UNLICENSED, a private service; there is no SPDX identifier or URL to give
-  license: { name: 'UNLICENSED (proprietary, all rights reserved)' },
+  // package.json: UNLICENSED, a private service. OpenAPI 3.1 asks for an SPDX expression and
+  // generators (openapi-generator) refuse a license without one: SPDX's LicenseRef- form names
+  // a licence of one's own.
+  license: { name: 'UNLICENSED (proprietary, all rights reserved)', identifier: 'LicenseRef-Proprietary' },
 }
 
 async function swaggerPlugin(app: FastifyInstance) {
@@ -49,7 +52,7 @@ async function swaggerPlugin(app: FastifyInstance) {
         { name: 'operations', description: 'health and readiness' },
       ],
     },
-    transformObject: (doc) => finishDocument('openapiObject' in doc ? doc.openapiObject : {}),
+    transformObject: (doc) => forGenerators(finishDocument('openapiObject' in doc ? doc.openapiObject : {})),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
     },
