@@ -10,6 +10,7 @@ import { ConsistencySchema, ErrorCodeSchema, ErrorResponse, PermissionshipSchema
 import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
+import tracing, { type TracingOptions } from './plugins/app/tracing.js'
 import requestLog from './plugins/app/request-log.js'
 import engine from './plugins/app/engine.js'
 import inputHygiene, { clientErrorHandler, frameworkErrors } from './plugins/app/input-hygiene.js'
@@ -49,6 +50,8 @@ export interface BuildAppOptions {
   streamConsumer?: EventStreamPluginOptions
   /** changes feed knobs (heartbeat, slow-reader limits; tests shorten them) */
   changesFeed?: Partial<FeedOptions>
+  /** traces: a tracer provider of the caller's; otherwise from the OTEL_* variables (off by default) */
+  tracing?: TracingOptions
 }
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -84,6 +87,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(errorHandler)
   await app.register(shutdown)
   await app.register(metrics)
+  await app.register(tracing, options.tracing ?? {})
   await app.register(swagger)
   await app.register(underPressure)
   // Redis first: the engine keeps its write tokens there when it is configured.
