@@ -16,6 +16,7 @@ import engine from './plugins/app/engine.js'
 import inputHygiene, { clientErrorHandler, frameworkErrors } from './plugins/app/input-hygiene.js'
 import auth from './plugins/app/auth.js'
 import apiKeys from './plugins/app/api-keys.js'
+import oidc, { type OidcOptions } from './plugins/app/oidc.js'
 import rateLimit from './plugins/external/rate-limit.js'
 import underPressure from './plugins/external/under-pressure.js'
 import swagger from './plugins/external/swagger.js'
@@ -50,6 +51,8 @@ export interface BuildAppOptions {
   streamConsumer?: EventStreamPluginOptions
   /** changes feed knobs (heartbeat, slow-reader limits; tests shorten them) */
   changesFeed?: Partial<FeedOptions>
+  /** OIDC verifier knobs (tests shorten the JWKS cooldown) */
+  oidc?: Omit<OidcOptions, 'settings'>
   /** traces: a tracer provider of the caller's; otherwise from the OTEL_* variables (off by default) */
   tracing?: TracingOptions
 }
@@ -96,6 +99,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(inputHygiene)
   // authentication is decided per route, so it is in place before any /v1 route is added
   await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile })
+  await app.register(oidc, { settings: config.oidc, ...options.oidc })
   await app.register(rateLimit, config.rateLimit)
   await app.register(auth, { metricsPublic: config.metricsPublic })
   await app.register(audit)

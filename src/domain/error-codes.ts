@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   GW_RESULT_TOO_LARGE: 'more results than one answer carries',
   GW_ENGINE_UNAVAILABLE: 'the authorization engine did not answer (fail closed; retry)',
   GW_STORE_UNAVAILABLE: 'a required store did not answer (retry)',
+  GW_IDENTITY_PROVIDER_UNAVAILABLE: 'the identity provider could not be reached to verify a token (retry)',
   GW_OVERLOADED: 'the gateway sheds load (retry)',
   GW_SHUTTING_DOWN: 'the gateway is shutting down (resend elsewhere)',
   GW_WRITE_CONTENTION: 'the state kept changing under the write (retry)',

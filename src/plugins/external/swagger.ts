@@ -34,8 +34,8 @@ async function swaggerPlugin(app: FastifyInstance) {
             type: 'http',
             scheme: 'bearer',
             description:
-              'An API key from API_KEYS or API_KEYS_FILE, required on every route but health, metrics and these docs ' +
-              'once keys are configured. Each operation lists the scopes of which the key needs one: check, audit, ' +
+              'An API key from API_KEYS or API_KEYS_FILE, or a JWT from the identity provider when OIDC_JWKS_URL is set (its ' +
+              'scopes claim names the scopes), required on every route but health, metrics and these docs once either is configured. Each operation lists the scopes of which the key needs one: check, audit, ' +
               'write, events, platform, admin (a key configured without scopes has them all). 401: no or unknown key; ' +
               '403 GW_MISSING_SCOPE: the key lacks the scope; 429 GW_RATE_LIMITED: too many failed authentications ' +
               'from the address, or requests on the key (see retry-after).',
