@@ -8,8 +8,9 @@
 import { SpanKind, SpanStatusCode, context, trace, type Tracer } from '@opentelemetry/api'
 import { EngineError, type CheckAnswer, type Consistency, type EnginePort } from './port.js'
 
+/** a histogram labelled (method, outcome), as prom-client's `labels(...)` gives it */
 export interface EngineObserver {
-  observe(labels: { method: string; outcome: string }, seconds: number): void
+  labels(method: string, outcome: string): { observe(seconds: number): void }
 }
 
 /** where each method takes its consistency (absent: the method reads none) */
@@ -46,6 +47,8 @@ function resultOf(method: string, value: unknown): string {
 }
 
 export function instrumentEngine(engine: EnginePort, observer: EngineObserver, tracer?: Tracer): EnginePort {
+  // one wrapper per method, made once: the hot path allocates nothing but the call's own promise
+  const wrappers = new Map<string, (...args: unknown[]) => unknown>()
   return new Proxy(engine, {
     get(target, prop, receiver) {
       if (prop === UNWRAPPED) return target
@@ -53,38 +56,44 @@ export function instrumentEngine(engine: EnginePort, observer: EngineObserver, t
       if (typeof value !== 'function') return value
       const fn = value as (...args: unknown[]) => unknown
       if (typeof prop !== 'string' || !MEASURED.has(prop)) return fn.bind(target)
-      const method = prop
-      return (...args: unknown[]) => {
-        const started = performance.now()
-        const span = tracer?.startSpan(`spicedb ${method}`, {
-          kind: SpanKind.CLIENT,
-          attributes: { 'rpc.system': 'grpc', 'rpc.service': 'authzed.api.v1', 'trellis.engine.method': method },
-        })
-        const at = CONSISTENCY_ARG[method as keyof EnginePort]
-        if (span && at !== undefined) span.setAttribute('trellis.consistency.mode', (args[at] as Consistency | undefined)?.mode ?? 'fully_consistent')
-        const call = () => fn.apply(target, args) as Promise<unknown>
-        const running = span ? context.with(trace.setSpan(context.active(), span), call) : call()
-        return running.then(
-          (answer) => {
-            observer.observe({ method, outcome: 'ok' }, (performance.now() - started) / 1000)
-            if (span) {
-              span.setAttribute('trellis.result', resultOf(method, answer))
-              span.end()
-            }
-            return answer
-          },
-          (err: unknown) => {
-            const kind = err instanceof EngineError ? err.kind : 'internal'
-            observer.observe({ method, outcome: kind }, (performance.now() - started) / 1000)
-            if (span) {
-              span.setAttribute('trellis.result', `error:${kind}`)
-              span.setStatus({ code: SpanStatusCode.ERROR, message: kind })
-              span.end()
-            }
-            throw err
-          },
-        )
-      }
+      let wrapper = wrappers.get(prop)
+      if (!wrapper) wrappers.set(prop, (wrapper = measure(target, prop, fn, observer, tracer)))
+      return wrapper
     },
   })
+}
+
+function measure(target: EnginePort, method: string, fn: (...args: unknown[]) => unknown, observer: EngineObserver, tracer?: Tracer) {
+  const ok = observer.labels(method, 'ok') // bound once: no label lookup per call
+  return (...args: unknown[]) => {
+    const started = performance.now()
+    const span = tracer?.startSpan(`spicedb ${method}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { 'rpc.system': 'grpc', 'rpc.service': 'authzed.api.v1', 'trellis.engine.method': method },
+    })
+    const at = CONSISTENCY_ARG[method as keyof EnginePort]
+    if (span && at !== undefined) span.setAttribute('trellis.consistency.mode', (args[at] as Consistency | undefined)?.mode ?? 'fully_consistent')
+    const call = () => fn.apply(target, args) as Promise<unknown>
+    const running = span ? context.with(trace.setSpan(context.active(), span), call) : call()
+    return running.then(
+      (answer) => {
+        ok.observe((performance.now() - started) / 1000)
+        if (span) {
+          span.setAttribute('trellis.result', resultOf(method, answer))
+          span.end()
+        }
+        return answer
+      },
+      (err: unknown) => {
+        const kind = err instanceof EngineError ? err.kind : 'internal'
+        observer.labels(method, kind).observe((performance.now() - started) / 1000)
+        if (span) {
+          span.setAttribute('trellis.result', `error:${kind}`)
+          span.setStatus({ code: SpanStatusCode.ERROR, message: kind })
+          span.end()
+        }
+        throw err
+      },
+    )
+  }
 }
