@@ -37,7 +37,7 @@ t.test("the gateway's spans hang under the caller's traceparent", async (t) => {
     method: 'POST',
     url: '/v1/check',
     headers: { traceparent: `00-${trace}-${parentSpan}-01` },
-    payload: { ...check, consistency: { mode: 'minimize_latency' } },
+    payload: { ...check, consistency: { mode: 'fully_consistent' } },
   })
   t.equal(res.statusCode, 200)
   t.equal(res.json().allowed, true)
@@ -57,7 +57,7 @@ t.test("the gateway's spans hang under the caller's traceparent", async (t) => {
   t.same(engine[0]!.attributes, {
     ...engine[0]!.attributes,
     'trellis.engine.method': 'check',
-    'trellis.consistency.mode': 'minimize_latency',
+    'trellis.consistency.mode': 'fully_consistent',
     'trellis.result': 'has_permission',
   })
 
