@@ -6,15 +6,17 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loadConfig, type Config } from './config.js'
 import type { EnginePort } from './engine/port.js'
 import type { FeedOptions } from './domain/changes.js'
-import { ErrorResponse } from './schemas/common.js'
+import { ConsistencySchema, ErrorCodeSchema, ErrorResponse, PermissionshipSchema } from './schemas/common.js'
 import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
+import tracing, { type TracingOptions } from './plugins/app/tracing.js'
 import requestLog from './plugins/app/request-log.js'
 import engine from './plugins/app/engine.js'
 import inputHygiene, { clientErrorHandler, frameworkErrors } from './plugins/app/input-hygiene.js'
 import auth from './plugins/app/auth.js'
 import apiKeys from './plugins/app/api-keys.js'
+import oidc, { type OidcOptions } from './plugins/app/oidc.js'
 import rateLimit from './plugins/external/rate-limit.js'
 import underPressure from './plugins/external/under-pressure.js'
 import swagger from './plugins/external/swagger.js'
@@ -49,6 +51,10 @@ export interface BuildAppOptions {
   streamConsumer?: EventStreamPluginOptions
   /** changes feed knobs (heartbeat, slow-reader limits; tests shorten them) */
   changesFeed?: Partial<FeedOptions>
+  /** OIDC verifier knobs (tests shorten the JWKS cooldown) */
+  oidc?: Omit<OidcOptions, 'settings'>
+  /** traces: a tracer provider of the caller's; otherwise from the OTEL_* variables (off by default) */
+  tracing?: TracingOptions
 }
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -74,6 +80,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
 
   app.decorate('config', config)
   app.decorate('readinessProbes', [])
+  app.addSchema(ErrorCodeSchema)
+  app.addSchema(ConsistencySchema)
+  app.addSchema(PermissionshipSchema)
   app.addSchema(ErrorResponse)
   app.addSchema(ExpandNode)
 
@@ -81,6 +90,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(errorHandler)
   await app.register(shutdown)
   await app.register(metrics)
+  await app.register(tracing, options.tracing ?? {})
   await app.register(swagger)
   await app.register(underPressure)
   // Redis first: the engine keeps its write tokens there when it is configured.
@@ -89,6 +99,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(inputHygiene)
   // authentication is decided per route, so it is in place before any /v1 route is added
   await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile })
+  await app.register(oidc, { settings: config.oidc, ...options.oidc })
   await app.register(rateLimit, config.rateLimit)
   await app.register(auth, { metricsPublic: config.metricsPublic })
   await app.register(audit)

@@ -7,6 +7,7 @@ import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { ApiKeyError, parseKeyEntries } from './domain/api-keys.js'
 import { describeFirstError } from './domain/schema-messages.js'
+import { OidcEnv, oidcSettings, type OidcSettings } from './domain/jwt.js'
 
 const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')])
 
@@ -74,6 +75,7 @@ export const EnvSchema = Type.Object({
   TRUST_PROXY: Type.Optional(
     Type.String({ pattern: '^(true|false|[0-9]{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$', description: 'proxies whose X-Forwarded-For names the client' }),
   ),
+  ...OidcEnv,
 })
 
 /**
@@ -123,6 +125,8 @@ export interface Config {
   apiKeys: string[]
   /** API_KEYS_FILE: `name scopes sha256-hex` lines */
   apiKeysFile?: string
+  /** OIDC_*: JWT bearer tokens accepted beside the keys (domain/jwt.ts) */
+  oidc?: OidcSettings
   /** /metrics answers without a key */
   metricsPublic: boolean
   rateLimit: { windowSeconds: number; authFailures: number; perKey: number }
@@ -166,6 +170,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const port = Number(e.PORT ?? 8080)
   // 0: any free port (tests start real servers this way; the log line names the port)
   if (port > 65535) throw new ConfigError(`invalid setting PORT=${e.PORT}: must be 0-65535`)
+  const oidc = oidcSettings(e)
+  if (typeof oidc === 'string') throw new ConfigError(oidc)
 
   let engine: Config['engine']
   if (e.SPICEDB_ENDPOINT) {
@@ -216,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     lookupSubjectsMax: Number(e.LOOKUP_SUBJECTS_MAX ?? 10_000),
     apiKeys: apiKeyEntries(e.API_KEYS),
     apiKeysFile: e.API_KEYS_FILE,
+    oidc,
     metricsPublic: e.METRICS_PUBLIC !== 'false',
     rateLimit: {
       windowSeconds: Number(e.RATE_LIMIT_WINDOW_SECONDS ?? 60),

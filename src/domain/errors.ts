@@ -3,10 +3,11 @@
  * status it answers with. Plain classes (no Fastify) so the domain layer can throw them;
  * the app's single error handler turns them into `{statusCode, code, error, message}`.
  */
+import type { ErrorCode } from './error-codes.js'
 
 export class GatewayError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     readonly statusCode: number,
     message: string,
     /** the request field at fault, for 400s */
@@ -25,10 +26,10 @@ export class InvalidReferenceError extends GatewayError {
   }
 }
 
-export const badRequest = (field: string, message: string, code = 'GW_INVALID_ARGUMENT') =>
+export const badRequest = (field: string, message: string, code: ErrorCode = 'GW_INVALID_ARGUMENT') =>
   new GatewayError(code, 400, `${field}: ${message}`, field)
 
-export const conflict = (code: string, message: string, details?: Record<string, unknown>) =>
+export const conflict = (code: ErrorCode, message: string, details?: Record<string, unknown>) =>
   new GatewayError(code, 409, message, undefined, details)
 
 export const forbidden = (message: string, details?: Record<string, unknown>) =>

@@ -16,6 +16,7 @@
  */
 import { deadlineInterceptor, v1 } from '@authzed/authzed-node'
 import { SpiceDbEngine } from './spicedb-engine.js'
+import { traceContextInterceptor } from './trace-context.js'
 import { callGrpc, type Method, type Req, type Res, type SpiceTransport } from './transport.js'
 import type { CallOptions } from './port.js'
 
@@ -65,7 +66,7 @@ class Endpoint {
     // A per-attempt deadline, so a hung server leaves time to try the next one.
     this.client = v1.NewClient(opts.presharedKey, address, security, undefined, {
       ...CHANNEL_OPTIONS,
-      interceptors: [deadlineInterceptor(attemptMs)],
+      interceptors: [deadlineInterceptor(attemptMs), traceContextInterceptor],
     })
   }
 

@@ -1,8 +1,16 @@
 /**
  * TypeBox schemas shared by routes: one definition drives validation, types and OpenAPI.
  */
-import Type from 'typebox'
+import Type, { type Static } from 'typebox'
 import { PATTERNS } from '../domain/refs.js'
+import { ERROR_CODES, ERROR_CODE_LIST, type ErrorCode } from '../domain/error-codes.js'
+
+/**
+ * A string of a few values as one `enum` (not TypeBox's `anyOf` of one-value literals, which
+ * code generators turn into a class per value).
+ */
+export const StringEnum = <const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
 
 export const ObjectRefString = Type.String({
   pattern: PATTERNS.object,
@@ -34,31 +42,42 @@ export const RelationshipString = Type.String({
 
 export const ZedToken = Type.String({ minLength: 1, maxLength: 1024, description: 'a ZedToken returned by an earlier call' })
 
-export const Consistency = Type.Object(
+export const ConsistencySchema = Type.Object(
   {
-    mode: Type.Union([Type.Literal('minimize_latency'), Type.Literal('at_least_as_fresh'), Type.Literal('fully_consistent')]),
+    mode: StringEnum(['minimize_latency', 'at_least_as_fresh', 'fully_consistent']),
     token: Type.Optional(ZedToken),
   },
   {
+    $id: 'Consistency',
     additionalProperties: false,
     description: 'freshness of the answer; absent: fully consistent (no new-enemy problem)',
   },
 )
+/** a named component, one class in generated clients; app.ts adds the schema */
+export const Consistency = Type.Unsafe<Static<typeof ConsistencySchema>>(Type.Ref('Consistency'))
 
 export const Context = Type.Record(Type.String(), Type.Unknown(), {
   description: 'caveat context; `now` is reserved (the gateway supplies its own clock)',
 })
 
-export const Permissionship = Type.Union([
-  Type.Literal('has_permission'),
-  Type.Literal('no_permission'),
-  Type.Literal('conditional'),
-])
+export const PERMISSIONSHIPS = ['has_permission', 'no_permission', 'conditional'] as const
+/** one named component, so generators emit one enum the check answers share */
+export const PermissionshipSchema = StringEnum(PERMISSIONSHIPS, {
+  $id: 'Permissionship',
+  description: '`conditional`: a caveat lacks context to decide (treat as not allowed)',
+})
+export const Permissionship = Type.Unsafe<(typeof PERMISSIONSHIPS)[number]>(Type.Ref('Permissionship'))
+
+/** the error codes as one named enum (src/domain/error-codes.ts), for typed errors in clients */
+export const ErrorCodeSchema = StringEnum(ERROR_CODE_LIST, {
+  $id: 'ErrorCode',
+  description: Object.entries(ERROR_CODES).map(([code, meaning]) => `- \`${code}\`: ${meaning}`).join('\n'),
+})
 
 export const ErrorResponse = Type.Object(
   {
     statusCode: Type.Integer(),
-    code: Type.String({ description: 'stable upper-case error code, e.g. GW_INVALID_REFERENCE' }),
+    code: Type.Unsafe<ErrorCode>(Type.Ref('ErrorCode')),
     error: Type.String(),
     message: Type.String(),
     field: Type.Optional(Type.String({ description: 'the request field at fault (400s)' })),

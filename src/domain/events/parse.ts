@@ -5,12 +5,13 @@
  */
 import { Value } from 'typebox/value'
 import { GatewayError } from '../errors.js'
+import type { ErrorCode } from '../error-codes.js'
 import { EVENT_SCHEMAS, type DomainEvent, type EventType } from './schemas.js'
 
-export const INVALID_EVENT = 'GW_INVALID_EVENT'
-export const UNKNOWN_EVENT_TYPE = 'GW_UNKNOWN_EVENT_TYPE'
+export const INVALID_EVENT = 'GW_INVALID_EVENT' as const
+export const UNKNOWN_EVENT_TYPE = 'GW_UNKNOWN_EVENT_TYPE' as const
 
-const invalid = (field: string, message: string, code = INVALID_EVENT) =>
+const invalid = (field: string, message: string, code: ErrorCode = INVALID_EVENT) =>
   new GatewayError(code, 400, `${field}: ${message}`, field)
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)

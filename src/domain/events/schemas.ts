@@ -117,11 +117,18 @@ export const EVENT_SCHEMAS = {
 export type EventType = keyof typeof EVENT_SCHEMAS
 export const EVENT_TYPES = Object.keys(EVENT_SCHEMAS) as EventType[]
 
+/** `organization.created` → `OrganizationCreatedEvent`: its component's name, a class in generated clients */
+export const eventSchemaName = (type: EventType) =>
+  type.split(/[._]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('') + 'Event'
+
+/** One named schema per event type (the route adds them), so generators emit one model each. */
+export const EVENT_COMPONENTS = EVENT_TYPES.map((type) => ({ ...EVENT_SCHEMAS[type], $id: eventSchemaName(type) }))
+
 /** The discriminated union of every event, for OpenAPI. */
-export const DomainEventSchema = Type.Union(Object.values(EVENT_SCHEMAS), {
-  $id: 'DomainEvent',
-  description: 'a domain event; `type` picks the shape of `data`',
-})
+export const DomainEventSchema = Type.Union(
+  EVENT_TYPES.map((type) => Type.Ref(eventSchemaName(type))),
+  { $id: 'DomainEvent', description: 'a domain event; `type` picks the shape of `data`' },
+)
 
 export type EventOf<T extends EventType> = Static<(typeof EVENT_SCHEMAS)[T]>
 export type DomainEvent = { [T in EventType]: EventOf<T> }[EventType]

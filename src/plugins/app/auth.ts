@@ -14,6 +14,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import Type from 'typebox'
 import { bearer, type Scope } from '../../domain/api-keys.js'
+import { looksLikeJwt } from '../../domain/jwt.js'
 import { GatewayError } from '../../domain/errors.js'
 import { scopesOf, type BodyScope, type RouteScope } from '../../domain/scopes.js'
 
@@ -73,7 +74,7 @@ export function routeScopeOf(routeUrl: string | undefined, config: { scope?: Rou
 }
 
 const unauthorized = () =>
-  new GatewayError('GW_UNAUTHORIZED', 401, 'missing or unknown API key: send Authorization: Bearer <key>')
+  new GatewayError('GW_UNAUTHORIZED', 401, 'missing or unknown API key or token: send Authorization: Bearer <key or token>')
 
 export const missingScope = (caller: Caller, scopes: readonly Scope[], why?: string) =>
   new GatewayError(
@@ -98,17 +99,19 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
 
   app.addHook('onRequest', async (req, reply) => {
     const route = scopeOf(req)
-    if (route === 'public' || !app.apiKeys.enabled) return
+    if (route === 'public' || (!app.apiKeys.enabled && !app.oidc)) return
     app.callerLimits.refuseBlocked(req, reply)
     const presented = bearer(req.headers.authorization)
     const key = presented === undefined ? undefined : app.apiKeys.find(presented)
-    if (!key) {
+    // a key, or else an OIDC token (plugins/app/oidc.ts)
+    const caller = key ? { keyName: key.name, scopes: key.scopes } : presented && app.oidc && looksLikeJwt(presented) ? await app.oidc.verify(presented) : undefined
+    if (!caller) {
       await app.callerLimits.failed(req, reply)
       reply.header('www-authenticate', 'Bearer')
       throw unauthorized()
     }
-    req.caller = { keyName: key.name, scopes: key.scopes }
-    await app.callerLimits.request(req, reply, key.name)
+    req.caller = caller
+    await app.callerLimits.request(req, reply, caller.keyName)
     // unmatched: the 404 handler answers, now that the caller is known
     if (route !== undefined) requireScope(req.caller, route)
   })
@@ -146,4 +149,4 @@ function documentAccess(route: RouteOptions, metricsPublic: boolean) {
   }
 }
 
-export default fp(authPlugin, { name: 'auth', dependencies: ['api-keys', 'rate-limit'] })
+export default fp(authPlugin, { name: 'auth', dependencies: ['api-keys', 'oidc', 'rate-limit'] })

@@ -12,6 +12,7 @@ import type { DecisionCache } from '../../engine/decision-cache.js'
 import { SpiceDbEngine } from '../../engine/spicedb-engine.js'
 import type { EnginePort } from '../../engine/port.js'
 import { ReadYourWritesEngine } from '../../engine/read-your-writes.js'
+import { instrumentEngine, uninstrumented } from '../../engine/instrumented.js'
 import { decodeZedToken } from '../../engine/revision.js'
 import { MemoryZedTokenStore, type ZedTokenStore } from '../../stores/zedtoken-store.js'
 import { RedisZedTokenStore } from '../../stores/redis-zedtoken-store.js'
@@ -37,7 +38,7 @@ export interface EnginePluginOptions {
 async function enginePlugin(app: FastifyInstance, opts: EnginePluginOptions) {
   const schemaText = await readSchemaFile(opts.config.schemaFile)
   const given = opts.engine instanceof ReadYourWritesEngine ? opts.engine.inner : opts.engine
-  const engine = given ?? (await createEngine(opts.config))
+  const engine = given ? uninstrumented(given) : await createEngine(opts.config)
   const owned = !opts.engine
   let tokens: ZedTokenStore
   try {
@@ -52,7 +53,8 @@ async function enginePlugin(app: FastifyInstance, opts: EnginePluginOptions) {
     throw err
   }
   // `now` only where a caveat can read it: a fresh `now` per check defeats SpiceDB's caches.
-  app.decorate('engine', new ReadYourWritesEngine(sendNowOnlyWhereNeeded(engine, caveatReach(schemaText)), tokens))
+  const measured = instrumentEngine(engine, app.metrics.engineCalls, app.tracer)
+  app.decorate('engine', new ReadYourWritesEngine(sendNowOnlyWhereNeeded(measured, caveatReach(schemaText)), tokens))
   app.decorate('clock', opts.clock ?? (() => new Date()))
   app.decorate('schemaText', schemaText)
   if (owned) app.addHook('onClose', async () => engine.close())

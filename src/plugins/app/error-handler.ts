@@ -10,6 +10,9 @@ import { fromEngineError } from '../../domain/engine-errors.js'
 import { describeFirstError } from '../../domain/schema-messages.js'
 import { EngineError } from '../../engine/port.js'
 
+/** long enough for a reconnect or a failover to another replica, short enough not to stall callers */
+export const RETRY_AFTER_503_SECONDS = 1
+
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
 const CODE_BY_STATUS: Record<number, string> = {
@@ -110,6 +113,13 @@ async function errorHandlerPlugin(app: FastifyInstance) {
   })
 
   app.setNotFoundHandler(notFound)
+
+  // Every 503 (engine, store, shedding, shutdown, readiness) is worth asking again shortly:
+  // clients and generated code back off by the header instead of guessing.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (reply.statusCode === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(RETRY_AFTER_503_SECONDS))
+    return payload
+  })
 }
 
 /** 404 for an unknown path; 405 with `Allow` for a known path asked with another method. */

@@ -13,13 +13,18 @@ declare module 'fastify' {
       registry: client.Registry
       checks: client.Counter<'permissionship'>
       engineErrors: client.Counter<'kind'>
+      engineCalls: client.Histogram<'method' | 'outcome'>
+      /** changes feeds (GET /v1/changes) open now: routes/changes increments and decrements it */
+      openFeeds: client.Gauge
     }
   }
 }
 
 async function metricsPlugin(app: FastifyInstance) {
   const registry = new client.Registry()
-  client.collectDefaultMetrics({ register: registry, prefix: 'trellis_' })
+  // Unprefixed (process_cpu_seconds_total, nodejs_eventloop_lag_seconds...): the names stock
+  // Node.js dashboards and alerts query.
+  client.collectDefaultMetrics({ register: registry })
 
   const duration = new client.Histogram({
     name: 'trellis_http_request_duration_seconds',
@@ -30,7 +35,7 @@ async function metricsPlugin(app: FastifyInstance) {
   })
   const checks = new client.Counter({
     name: 'trellis_checks_total',
-    help: 'permission checks answered, by permissionship (errors count as no_permission)',
+    help: 'permission checks answered, by permissionship; `error`: the engine failed (answered not allowed or 503)',
     labelNames: ['permissionship'],
     registers: [registry],
   })
@@ -41,7 +46,20 @@ async function metricsPlugin(app: FastifyInstance) {
     registers: [registry],
   })
 
-  app.decorate('metrics', { registry, checks, engineErrors })
+  const engineCalls = new client.Histogram({
+    name: 'trellis_engine_call_duration_seconds',
+    help: 'calls to the authorization engine (SpiceDB), by port method and outcome (ok or the error kind)',
+    labelNames: ['method', 'outcome'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  })
+  const openFeeds = new client.Gauge({
+    name: 'trellis_changes_feeds_open',
+    help: 'changes feeds (GET /v1/changes) open now',
+    registers: [registry],
+  })
+
+  app.decorate('metrics', { registry, checks, engineErrors, engineCalls, openFeeds })
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown'

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { finishDocument } from './openapi-operations.js'
+import { forGenerators } from './openapi-generators.js'
 
 export const OPENAPI_INFO = {
   title: 'Trellis authorization gateway',
@@ -14,8 +15,10 @@ export const OPENAPI_INFO = {
     'Relationship-based access control for coaching and training businesses: checks, lookups, ' +
     'expand, explain and access reports over SpiceDB, and domain events that become relationships.',
   version: '1.0.0',
-  // package.json: UNLICENSED, a private service; there is no SPDX identifier or URL to give
-  license: { name: 'UNLICENSED (proprietary, all rights reserved)' },
+  // package.json: UNLICENSED, a private service. OpenAPI 3.1 asks for an SPDX expression and
+  // generators (openapi-generator) refuse a license without one: SPDX's LicenseRef- form names
+  // a licence of one's own.
+  license: { name: 'UNLICENSED (proprietary, all rights reserved)', identifier: 'LicenseRef-Proprietary' },
 }
 
 /**
@@ -49,8 +52,8 @@ async function swaggerPlugin(app: FastifyInstance) {
             type: 'http',
             scheme: 'bearer',
             description:
-              'An API key from API_KEYS or API_KEYS_FILE, required on every route but health, metrics and these docs ' +
-              'once keys are configured. Each operation lists the scopes of which the key needs one: check, audit, ' +
+              'An API key from API_KEYS or API_KEYS_FILE, or a JWT from the identity provider when OIDC_JWKS_URL is set (its ' +
+              'scopes claim names the scopes), required on every route but health, metrics and these docs once either is configured. Each operation lists the scopes of which the key needs one: check, audit, ' +
               'write, events, platform, admin (a key configured without scopes has them all). 401: no or unknown key; ' +
               '403 GW_MISSING_SCOPE: the key lacks the scope; 429 GW_RATE_LIMITED: too many failed authentications ' +
               'from the address, or requests on the key (see retry-after).',
@@ -67,7 +70,7 @@ async function swaggerPlugin(app: FastifyInstance) {
         { name: 'operations', description: 'health and readiness' },
       ],
     },
-    transformObject: (doc) => finishDocument('openapiObject' in doc ? doc.openapiObject : {}),
+    transformObject: (doc) => forGenerators(finishDocument('openapiObject' in doc ? doc.openapiObject : {})),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
     },

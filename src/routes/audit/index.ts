@@ -3,7 +3,7 @@ import Type from 'typebox'
 import { auditCsv } from '../../domain/audit-query.js'
 import { badRequest } from '../../domain/errors.js'
 import { parseObject, parseSubject } from '../../domain/refs.js'
-import { ObjectRefString, SubjectRefString, errorResponses } from '../../schemas/common.js'
+import { ObjectRefString, StringEnum, SubjectRefString, errorResponses } from '../../schemas/common.js'
 
 const AuditRecord = Type.Object({
   id: Type.String({ description: 'position in the trail, `<ms>-<seq>`; pass as `cursor` to read on' }),
@@ -50,7 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             until: Type.Optional(Time),
             cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}-[0-9]{1,20}$' })),
             limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', description: '1 to 1000 (default 100)' })),
-            format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+            format: Type.Optional(StringEnum(['json', 'csv'])),
           },
           { additionalProperties: false },
         ),

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { checkBulk, checkPermission } from '../../domain/check.js'
 import { badRequest } from '../../domain/errors.js'
+import { EngineError } from '../../engine/port.js'
 import {
   CheckQuestion,
   Consistency,
@@ -21,6 +22,9 @@ const CheckAnswer = Type.Object({
   missingContext: Type.Optional(Type.Array(Type.String())),
 })
 
+/** the engine failed the check (its answer is a 4xx or 503, never an allow) */
+const engineFailed = (err: unknown) => err instanceof EngineError || (err as { cause?: unknown } | null)?.cause instanceof EngineError
+
 const BulkItem = Type.Object(
   { resource: ObjectRefString, permission: PermissionName, subject: SubjectRefString, context: Type.Optional(Context) },
   { additionalProperties: false },
@@ -39,7 +43,10 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
       },
     },
     async (req) => {
-      const answer = await checkPermission(app.engine, req.body, app.clock())
+      const answer = await checkPermission(app.engine, req.body, app.clock()).catch((err: unknown) => {
+        if (engineFailed(err)) app.metrics.checks.inc({ permissionship: 'error' })
+        throw err
+      })
       app.metrics.checks.inc({ permissionship: answer.permissionship })
       return answer
     },
@@ -77,7 +84,8 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         throw badRequest('items', `at most ${opts.maxBulkItems} items per call`, 'GW_TOO_MANY_ITEMS')
       }
       const answer = await checkBulk(app.engine, req.body, app.clock(), (err) => app.metrics.engineErrors.inc({ kind: err.kind }))
-      for (const r of answer.results) app.metrics.checks.inc({ permissionship: r.permissionship })
+      // an item the engine failed reads `no_permission` to the caller (fail closed), `error` here
+      for (const r of answer.results) app.metrics.checks.inc({ permissionship: r.error ? 'error' : r.permissionship })
       return answer
     },
   )

@@ -6,20 +6,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { badRequest } from '../../domain/errors.js'
-import { DomainEventSchema } from '../../domain/events/schemas.js'
+import { DomainEventSchema, EVENT_COMPONENTS } from '../../domain/events/schemas.js'
 import { eventsBodyScope } from '../../domain/scopes.js'
-import { ZedToken, errorResponses } from '../../schemas/common.js'
+import { StringEnum, ZedToken, errorResponses } from '../../schemas/common.js'
 
 const Batch = Type.Object(
   { events: Type.Array(Type.Ref('DomainEvent'), { minItems: 1, description: 'applied in order, each its own atomic write' }) },
-  { additionalProperties: false },
+  { $id: 'EventBatch', additionalProperties: false },
 )
 
 const EventsAnswer = Type.Object({
   results: Type.Array(
     Type.Object({
       id: Type.String(),
-      status: Type.Union([Type.Literal('applied'), Type.Literal('duplicate')]),
+      status: StringEnum(['applied', 'duplicate']),
       writtenAt: ZedToken,
     }),
   ),
@@ -29,7 +29,9 @@ const isBatch = (body: unknown): body is { events: unknown } =>
   typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body && !('type' in body)
 
 const routes: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opts) => {
+  for (const schema of EVENT_COMPONENTS) app.addSchema(schema)
   app.addSchema(DomainEventSchema)
+  app.addSchema(Batch)
   app.post(
     '/v1/events',
     {
@@ -43,7 +45,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBatch: number }> = async (app, opts
           '`details.results`, with `details.failedIndex`); resending the batch is safe, applied ids answer `duplicate`. ' +
           'When the gateway shuts down, a batch stops at the next event boundary with 503 `GW_SHUTTING_DOWN`: ' +
           '`details.results` were applied, `details.notApplied` lists the ids that were not.',
-        body: Type.Union([Type.Ref('DomainEvent'), Batch]),
+        body: Type.Union([Type.Ref('DomainEvent'), Type.Ref('EventBatch')]),
         response: { 200: EventsAnswer, 403: Type.Ref('ErrorResponse'), 409: Type.Ref('ErrorResponse'), ...errorResponses },
       },
       // parseEvent validates with the same schemas and names the field at fault.

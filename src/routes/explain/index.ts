@@ -17,6 +17,7 @@ import {
   TypeName,
   ZedToken,
   errorResponses,
+  StringEnum,
 } from '../../schemas/common.js'
 import { Path } from '../../schemas/tree.js'
 
@@ -101,7 +102,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             resource: ObjectRefString,
             permission: PermissionName,
             subjectType: Type.Optional(TypeName),
-            format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+            format: Type.Optional(StringEnum(['json', 'csv'])),
           },
           { additionalProperties: false },
         ),

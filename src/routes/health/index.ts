@@ -1,6 +1,7 @@
 import { ProbeFinding } from '../../domain/errors.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import client from 'prom-client'
 
 export interface ReadinessProbe {
   name: string
@@ -23,6 +24,33 @@ const Status = Type.Object({
 const doorRefusals = { 408: Type.Ref('ErrorResponse'), 431: Type.Ref('ErrorResponse') }
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const readiness = () => {
+    const probes = [{ name: 'engine', check: () => app.engine.ping() }, ...app.readinessProbes]
+    return Promise.all(
+      probes.map(async (p) => {
+        try {
+          await p.check()
+          return [p.name, { ok: true }] as const
+        } catch (err) {
+          // The cause (addresses, driver text) is for operators: logged, not shown to probes.
+          // A finding the gateway wrote itself (a setting that loses data) says what to fix.
+          app.log.warn({ err, probe: p.name }, 'readiness probe failed')
+          return [p.name, { ok: false, error: err instanceof ProbeFinding ? err.message : 'unreachable' }] as const
+        }
+      }),
+    )
+  }
+  // what /readyz would answer, at each scrape: the dashboard's readiness and its alert
+  new client.Gauge({
+    name: 'trellis_ready',
+    help: 'readiness by check (engine, redis): 1 answers, 0 does not, as /readyz judges them',
+    labelNames: ['check'],
+    registers: [app.metrics.registry],
+    async collect() {
+      for (const [name, r] of await readiness()) this.set({ check: name }, r.ok ? 1 : 0)
+    },
+  })
+
   app.get(
     '/healthz',
     { schema: { tags: ['operations'], summary: 'The process is alive', security: [], response: { 200: Status, ...doorRefusals } } },
@@ -40,20 +68,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (_req, reply) => {
-      const probes = [{ name: 'engine', check: () => app.engine.ping() }, ...app.readinessProbes]
-      const results = await Promise.all(
-        probes.map(async (p) => {
-          try {
-            await p.check()
-            return [p.name, { ok: true }] as const
-          } catch (err) {
-            // The cause (addresses, driver text) is for operators: logged, not shown to probes.
-            // A finding the gateway wrote itself (a setting that loses data) says what to fix.
-            app.log.warn({ err, probe: p.name }, 'readiness probe failed')
-            return [p.name, { ok: false, error: err instanceof ProbeFinding ? err.message : 'unreachable' }] as const
-          }
-        }),
-      )
+      const results = await readiness()
       const checks = Object.fromEntries(results)
       const ready = results.every(([, r]) => r.ok)
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks })

@@ -13,6 +13,7 @@ import {
   TypeName,
   ZedToken,
   errorResponses,
+  StringEnum,
 } from '../../schemas/common.js'
 
 /** The engine's ceiling on one read; a read without a limit gets pages of this size. */
@@ -32,7 +33,7 @@ const Filter = Type.Object(
 const Preconditions = Type.Array(
   Type.Object(
     {
-      operation: Type.Union([Type.Literal('must_match'), Type.Literal('must_not_match')]),
+      operation: StringEnum(['must_match', 'must_not_match']),
       filter: Filter,
     },
     { additionalProperties: false },
@@ -87,7 +88,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
             updates: Type.Array(
               Type.Object(
                 {
-                  operation: Type.Union([Type.Literal('touch'), Type.Literal('create'), Type.Literal('delete')]),
+                  operation: StringEnum(['touch', 'create', 'delete']),
                   relationship: RelationshipString,
                 },
                 { additionalProperties: false },
