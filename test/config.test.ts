@@ -1,10 +1,10 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { createServer, type AddressInfo } from 'node:net'
-import { writeFileSync, mkdtempSync } from 'node:fs'
+import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { ConfigError, EnvSchema, loadConfig } from '../src/config.js'
 
 t.test('defaults: embedded engine on 127.0.0.1:8080', async (t) => {
   const c = loadConfig({})
@@ -27,7 +27,9 @@ t.test('a choice between fixed values names them', async (t) => {
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), { message: 'invalid setting LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent' })
   t.throws(() => loadConfig({ SPICEDB_INSECURE: 'yes' }), { message: 'invalid setting SPICEDB_INSECURE: must be one of true, false' })
   t.throws(() => loadConfig({ SPICEDB_DATASTORE_ENGINE: 'sqlite' }), { message: /SPICEDB_DATASTORE_ENGINE: must be one of memory, postgres, cockroachdb, mysql, spanner$/ })
-  t.throws(() => loadConfig({ PORT: 'eighty' }), { message: /^invalid setting PORT: must match pattern/ }, 'other problems keep their own words')
+  t.throws(() => loadConfig({ PORT: 'eighty' }), { message: 'invalid setting PORT: must be a whole number, digits only' }, 'a number says so')
+  t.throws(() => loadConfig({ PORT: '80.5' }), { message: /^invalid setting PORT: must be a whole number/ }, 'never rounded')
+  t.throws(() => loadConfig({ HOST: '', CURSOR_SECRET: 'short' }), { message: 'invalid setting CURSOR_SECRET: must not have fewer than 32 characters' }, 'other problems keep their own words')
 })
 
 t.test('several endpoints configure the remote engine', async (t) => {
@@ -86,4 +88,20 @@ t.test('the server refuses to start on a durable engine without REDIS_URL, namin
   t.equal(r.status, 1)
   t.match(r.stderr, /invalid setting REDIS_URL: required when the engine is durable \(SPICEDB_ENDPOINT is set\)/)
   t.match(r.stderr, /EVENTS_ALLOW_VOLATILE_IDEMPOTENCY=true/)
+})
+
+t.test("README's settings table names every setting, each with the default src/settings.ts gives it", async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const rows = new Map<string, string>()
+  for (const line of readme.split('\n')) {
+    const m = /^\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|/.exec(line)
+    if (!m) continue
+    for (const name of m[1]!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)) rows.set(name[1]!, m[2]!)
+  }
+  for (const [name, schema] of Object.entries(EnvSchema.properties as Record<string, { default?: unknown }>)) {
+    t.ok(rows.has(name), `${name} is in the README's settings table`)
+    if (schema.default !== undefined && rows.has(name)) {
+      t.match(rows.get(name)!, `\`${String(schema.default)}\``, `${name}: the README says the default ${String(schema.default)}`)
+    }
+  }
 })

@@ -83,4 +83,4 @@ t.test('the server process refuses such a Redis with exit 1 and says why', async
 })
 
 /** These tests are about the Redis plugin: no stream consumer. */
-const disabledStream = { streamEnabled: false, stream: 'unused', deadLetterStream: 'unused:dead', group: 'trellis', maxDeliveries: 5 }
+const disabledStream = { streamEnabled: false, stream: 'unused', deadLetterStream: 'unused:dead', group: 'trellis', maxDeliveries: 5, batchConcurrency: 128 }
