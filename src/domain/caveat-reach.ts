@@ -12,6 +12,7 @@
  * this small reader does not know) counts as reaching a caveat, so `now` is kept.
  */
 import type { CheckItem, EnginePort } from '../engine/port.js'
+import { readSchema } from './schema-model.js'
 
 export interface CaveatReach {
   /** true when the permission (or relation) on this type can depend on caveat context */
@@ -22,7 +23,7 @@ const IDENT = '[a-z_][a-z0-9_]*'
 const TERM = new RegExp(`^(${IDENT})(?:->(${IDENT})|\\.(?:any|all)\\((${IDENT})\\))?$`)
 
 export function caveatReach(schemaText: string): CaveatReach {
-  const text = schemaText.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
+  const model = readSchema(schemaText)
   /** node "type#name" -> the nodes it depends on; a node in `reaches` needs context */
   const deps = new Map<string, string[]>()
   const reaches = new Set<string>()
@@ -30,36 +31,19 @@ export function caveatReach(schemaText: string): CaveatReach {
   const subjectTypes = new Map<string, string[]>()
   const permissions: { node: string; type: string; expr: string }[] = []
 
-  for (const def of text.matchAll(new RegExp(`\\bdefinition\\s+(${IDENT}(?:/${IDENT})?)\\s*\\{([^}]*)\\}`, 'g'))) {
-    const type = def[1]!
-    for (const stmt of def[2]!.split(/(?=\b(?:relation|permission)\s)/)) {
-      const rel = new RegExp(`^\\s*relation\\s+(${IDENT})\\s*:([\\s\\S]+)$`).exec(stmt)
-      const perm = new RegExp(`^\\s*permission\\s+(${IDENT})\\s*=([\\s\\S]+)$`).exec(stmt)
-      if (rel) {
-        const node = `${type}#${rel[1]}`
-        const d: string[] = []
-        const plain: string[] = []
-        for (const alt of rel[2]!.split('|').map((a) => a.trim())) {
-          const m = new RegExp(`^(${IDENT}(?:/${IDENT})?)(:\\*|#(${IDENT}))?(?:\\s+with\\s+([\\s\\S]+))?$`).exec(alt)
-          if (!m) {
-            reaches.add(node)
-            continue
-          }
-          const traits = (m[4] ?? '').split(/\s+and\s+/).map((t) => t.trim()).filter(Boolean)
-          // a caveat, or a trait this reader does not know; expiration needs no context
-          if (traits.some((t) => t !== 'expiration')) reaches.add(node)
-          if (m[3]) d.push(`${m[1]}#${m[3]}`)
-          else plain.push(m[1]!)
-        }
-        deps.set(node, d)
-        subjectTypes.set(node, plain)
-      } else if (perm) {
-        permissions.push({ node: `${type}#${perm[1]}`, type, expr: perm[2]! })
-      } else if (stmt.trim()) {
-        // something this reader does not know inside a definition: keep `now` for the type
-        reaches.add(`${type}#*`)
-      }
+  for (const def of model.definitions.values()) {
+    const type = def.name
+    for (const rel of def.relations) {
+      const node = `${type}#${rel.name}`
+      if (rel.unknown.length) reaches.add(node)
+      // a caveat, or a trait this reader does not know; expiration needs no context
+      if (rel.subjects.some((a) => a.traits.some((t) => t !== 'expiration'))) reaches.add(node)
+      deps.set(node, rel.subjects.filter((a) => a.relation).map((a) => `${a.type}#${a.relation}`))
+      subjectTypes.set(node, rel.subjects.filter((a) => !a.relation).map((a) => a.type))
     }
+    for (const perm of def.permissions) permissions.push({ node: `${type}#${perm.name}`, type, expr: perm.expression })
+    // something this reader does not know inside a definition: keep `now` for the type
+    if (def.unknown.length) reaches.add(`${type}#*`)
   }
   for (const { node, type, expr } of permissions) {
     const d: string[] = []

@@ -7,42 +7,16 @@
  */
 import { badRequest } from './errors.js'
 import { RESERVED_CONTEXT } from './consistency.js'
+import { readSchema, splitParams } from './schema-model.js'
 
 export const MAX_CONTEXT_DEPTH = 8
 
 /** A caveat's parameters and their CEL types, e.g. release_time: {now: timestamp, release_at: timestamp}. */
 export type CaveatParams = Map<string, string>
 
-/** Reads `caveat name(param type, ...)` declarations from schema text. */
+/** The caveats of the schema text and their parameters. */
 export function parseCaveats(schemaText: string): Map<string, CaveatParams> {
-  const caveats = new Map<string, CaveatParams>()
-  const text = schemaText.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
-  for (const m of text.matchAll(/caveat\s+([a-z][a-z0-9_/]*)\s*\(([^)]*)\)/g)) {
-    const params: CaveatParams = new Map()
-    for (const decl of splitParams(m[2]!)) {
-      const p = /^([a-z_][a-z0-9_]*)\s+(.+)$/i.exec(decl.trim())
-      if (p) params.set(p[1]!, p[2]!.replace(/\s+/g, ''))
-    }
-    caveats.set(m[1]!, params)
-  }
-  return caveats
-}
-
-/** Splits on commas outside angle brackets (`map<string, int>`). */
-function splitParams(list: string): string[] {
-  const out: string[] = []
-  let depth = 0
-  let cur = ''
-  for (const ch of list) {
-    if (ch === '<') depth++
-    if (ch === '>') depth--
-    if (ch === ',' && depth === 0) {
-      out.push(cur)
-      cur = ''
-    } else cur += ch
-  }
-  if (cur.trim()) out.push(cur)
-  return out
+  return new Map([...readSchema(schemaText).caveats].map(([name, caveat]) => [name, caveat.params]))
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/

@@ -15,30 +15,18 @@ import { fromEngineError } from './engine-errors.js'
 import { GatewayError } from './errors.js'
 import { isInternalName } from './internal-types.js'
 import { parseObject } from './refs.js'
+import { readSchema } from './schema-model.js'
 
 /** schema permissions that are not contract though they lack the `internal_` prefix */
 const INTERNAL_NAMES = new Set(['pairable'])
 
 export const isPublicPermission = (name: string) => !isInternalName(name) && !INTERNAL_NAMES.has(name)
 
-const DEFINITION = /^\s*definition\s+([a-z][a-z0-9_/]*)\s*\{/
-const PERMISSION = /^\s*permission\s+([a-z][a-z0-9_]*)\s*=/
-
 /** The public permissions of each definition, in schema order. */
 export function publicPermissions(schemaText: string): Map<string, string[]> {
   const byType = new Map<string, string[]>()
-  let current: string | undefined
-  const text = schemaText.replace(/\/\*[\s\S]*?\*\//g, '')
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/\/\/.*$/, '')
-    const def = DEFINITION.exec(line)
-    if (def) {
-      current = def[1]!
-      byType.set(current, [])
-      continue
-    }
-    const perm = PERMISSION.exec(line)
-    if (perm && current && isPublicPermission(perm[1]!)) byType.get(current)!.push(perm[1]!)
+  for (const def of readSchema(schemaText).definitions.values()) {
+    byType.set(def.name, def.permissions.map((p) => p.name).filter(isPublicPermission))
   }
   return byType
 }

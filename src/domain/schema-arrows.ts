@@ -10,8 +10,9 @@
  * answer is undefined and the tree keeps SpiceDB's shape rather than guess.
  */
 
+import { readSchema } from './schema-model.js'
+
 const IDENT = '[a-z_][a-z0-9_]*'
-const TYPE = `${IDENT}(?:/${IDENT})?`
 
 export interface Arrow {
   /** the relation on the resource that names the objects (`organization`) */
@@ -30,27 +31,15 @@ export interface SchemaArrows {
 }
 
 export function schemaArrows(schemaText: string): SchemaArrows {
-  const text = schemaText.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
+  const model = readSchema(schemaText)
   /** "type#permission" -> the arrows in its expression */
   const arrows = new Map<string, Arrow[]>()
   /** "type#relation" -> the object types it may name */
   const subjectTypes = new Map<string, Set<string>>()
-
-  for (const def of text.matchAll(new RegExp(`\\bdefinition\\s+(${TYPE})\\s*\\{([^}]*)\\}`, 'g'))) {
-    const type = def[1]!
-    for (const stmt of def[2]!.split(/(?=\b(?:relation|permission)\s)/)) {
-      const rel = new RegExp(`^\\s*relation\\s+(${IDENT})\\s*:([\\s\\S]+)$`).exec(stmt)
-      const perm = new RegExp(`^\\s*permission\\s+(${IDENT})\\s*=([\\s\\S]+)$`).exec(stmt)
-      if (rel) {
-        const types = rel[2]!.split('|').map((alt) => new RegExp(`^\\s*(${TYPE})`).exec(alt)?.[1])
-        subjectTypes.set(`${type}#${rel[1]}`, new Set(types.filter((t): t is string => !!t)))
-      } else if (perm) {
-        const found: Arrow[] = []
-        const term = new RegExp(`(${IDENT})\\s*(?:->\\s*(${IDENT})|\\.(?:any|all)\\(\\s*(${IDENT})\\s*\\))`, 'g')
-        for (const m of perm[2]!.matchAll(term)) found.push({ tupleset: m[1]!, target: (m[2] ?? m[3])! })
-        arrows.set(`${type}#${perm[1]}`, found)
-      }
-    }
+  for (const def of model.definitions.values()) {
+    // a relation with an alternative the reader did not parse may name any type
+    for (const rel of def.relations) if (!rel.unknown.length) subjectTypes.set(`${def.name}#${rel.name}`, new Set(rel.subjects.map((a) => a.type)))
+    for (const perm of def.permissions) arrows.set(`${def.name}#${perm.name}`, arrowsIn(perm.expression))
   }
 
   return {
@@ -64,4 +53,10 @@ export function schemaArrows(schemaText: string): SchemaArrows {
       return relations.size === 1 ? [...relations][0] : undefined
     },
   }
+}
+
+/** The arrows (`organization->admin`, `members.any(view)`) in a permission expression. */
+export function arrowsIn(expression: string): Arrow[] {
+  const term = new RegExp(`(${IDENT})\\s*(?:->\\s*(${IDENT})|\\.(?:any|all)\\(\\s*(${IDENT})\\s*\\))`, 'g')
+  return [...expression.matchAll(term)].map((m) => ({ tupleset: m[1]!, target: (m[2] ?? m[3])! }))
 }

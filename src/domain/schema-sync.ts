@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { EngineError, type EnginePort } from '../engine/port.js'
+import { printAlternative, readSchema } from './schema-model.js'
 
 export class SchemaError extends Error {
   constructor(message: string) {
@@ -20,21 +21,20 @@ export class SchemaError extends Error {
  * printed fully parenthesised, so only a change of meaning counts as a difference.
  */
 export function canonicalSchema(text: string): string {
-  const lines = text
-    .replace(/\/\*[\s\S]*?\*\//g, '')
-    .replace(/\/\/.*$/gm, '')
-    .split('\n')
-    .map((l) => l.trim().replace(/\s+/g, ' '))
-    .filter(Boolean)
-    .map((l) => {
-      const m = /^permission (\w+) = (.+)$/.exec(l)
-      return m ? `permission ${m[1]} = ${canonicalExpression(m[2]!)}` : l
-    })
-    .join('\n')
-  return lines
-    .split(/\n(?=(?:definition|caveat) )/)
-    .sort()
-    .join('\n')
+  const model = readSchema(text)
+  const blocks = [...model.directives]
+  for (const c of model.caveats.values()) {
+    blocks.push(`caveat ${c.name}(${[...c.params].map(([n, t]) => `${n} ${t}`).join(', ')}) { ${c.expression} }`)
+  }
+  for (const d of model.definitions.values()) {
+    const lines = [
+      ...d.relations.map((r) => `relation ${r.name}: ${[...r.subjects.map(printAlternative), ...r.unknown].join(' | ')}`),
+      ...d.permissions.map((p) => `permission ${p.name} = ${canonicalExpression(p.expression)}`),
+      ...d.unknown,
+    ]
+    blocks.push(`definition ${d.name} {\n${lines.join('\n')}\n}`)
+  }
+  return blocks.sort().join('\n')
 }
 
 // SpiceDB's parser (pkg/schemadsl/parser, ComputeExpressionOperators): `-` binds loosest,

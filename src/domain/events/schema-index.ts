@@ -4,6 +4,7 @@
  * `section#release@program:p1`), so "remove everything that points at it" (I7) follows the
  * schema instead of a hand-kept list.
  */
+import { readSchema } from '../schema-model.js'
 
 export interface SubjectUse {
   resourceType: string
@@ -15,28 +16,18 @@ export interface SchemaIndex {
   usesOf(subjectType: string): SubjectUse[]
 }
 
-const DEFINITION = /^\s*definition\s+([a-z][a-z0-9_/]*)\s*\{/
-const RELATION = /^\s*relation\s+([a-z][a-z0-9_]*)\s*:\s*(.+?)\s*$/
-
 export function indexSchema(schemaText: string): SchemaIndex {
+  const model = readSchema(schemaText)
   const relations = new Map<string, string[]>()
   const uses = new Map<string, SubjectUse[]>()
-  let current: string | undefined
-  for (const line of schemaText.replace(/\/\*[\s\S]*?\*\//g, '').split('\n')) {
-    const def = DEFINITION.exec(line)
-    if (def) {
-      current = def[1]!
-      relations.set(current, [])
-      continue
-    }
-    const rel = RELATION.exec(line.replace(/\/\/.*$/, ''))
-    if (!rel || !current) continue
-    relations.get(current)!.push(rel[1]!)
-    const subjectTypes = new Set(rel[2]!.split('|').map((alt) => alt.trim().split(/[\s#:]/)[0]!))
-    for (const subjectType of subjectTypes) {
-      const list = uses.get(subjectType) ?? []
-      list.push({ resourceType: current, relation: rel[1]! })
-      uses.set(subjectType, list)
+  for (const def of model.definitions.values()) {
+    relations.set(def.name, def.relations.map((r) => r.name))
+    for (const relation of def.relations) {
+      for (const subjectType of new Set(relation.subjects.map((a) => a.type))) {
+        const list = uses.get(subjectType) ?? []
+        list.push({ resourceType: def.name, relation: relation.name })
+        uses.set(subjectType, list)
+      }
     }
   }
   return {
