@@ -8,7 +8,7 @@
  */
 import type { EnginePort, Precondition, Relationship, RelationshipFilter, RelationshipUpdate } from '../engine/port.js'
 import { conflict } from './errors.js'
-import { ORG_ROLE_RELATIONS, PAIRING_RELATIONS, PROGRAM_ROLES } from './events/catalogue.js'
+import { CO_AUTHOR_ROLES, ORG_ROLE_RELATIONS, PAIRABLE_ROLES, PAIRING_RELATIONS, PROGRAM_ROLES } from './events/catalogue.js'
 import {
   crossOrganization,
   notCoAuthorEligible,
@@ -23,8 +23,7 @@ import { formatRelationship } from './refs.js'
 
 const CLIENT_GOVERNED = ['organization', ...PAIRING_RELATIONS] as readonly string[]
 const ORG_ROLES = ORG_ROLE_RELATIONS as readonly string[]
-const PAIRABLE = ['coach', 'owner']
-const CO_AUTHOR_ROLES = ['owner', 'admin', 'author']
+const PAIRABLE = PAIRABLE_ROLES as readonly string[]
 
 /** The relations a direct write can break an invariant through, by resource type. */
 export const GOVERNED: Record<string, readonly string[]> = {
@@ -195,7 +194,7 @@ function judge(view: View, updates: RelationshipUpdate[]): void {
       continue
     }
     const roles = view.after(personScope('organization', org, r.subject.id, ORG_ROLES))
-    if (roles && relationsOf(roles, CO_AUTHOR_ROLES).length === 0) throw notCoAuthorEligible(r.resource.id, org, r.subject.id)
+    if (roles && relationsOf(roles, CO_AUTHOR_ROLES as readonly string[]).length === 0) throw notCoAuthorEligible(r.resource.id, org, r.subject.id)
   }
 
   for (const r of assignments) {

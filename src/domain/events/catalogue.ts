@@ -6,6 +6,10 @@
 export const ORG_ROLES = ['admin', 'coach', 'author', 'member'] as const
 /** every organization relation that names a person's role; `owner` moves only by transfer (I2) */
 export const ORG_ROLE_RELATIONS = ['owner', ...ORG_ROLES] as const
+/** the organization relations that make a person pairable with its clients, preferred first (I5) */
+export const PAIRABLE_ROLES = ['coach', 'owner'] as const
+/** the organization relations that let a person co-author its courses (I6) */
+export const CO_AUTHOR_ROLES = ['owner', 'admin', 'author'] as const
 
 export const ADMIN_PRIVILEGES = [
   'schedule_all_appointments',

@@ -6,7 +6,7 @@
  * and of the client (a concurrent deletion cannot leave it behind).
  */
 import type { Relationship } from '../../../engine/port.js'
-import { PAIRING_RELATIONS } from '../catalogue.js'
+import { PAIRABLE_ROLES, PAIRING_RELATIONS } from '../catalogue.js'
 import { objectGuard, personGuard, readGuards, rotate } from '../guards.js'
 import { alreadyExists, notPairable, primaryRequired } from '../invariants.js'
 import { WritePlan, obj, readAll, together, tuple, user } from '../state.js'
@@ -16,7 +16,7 @@ import { createInOrganization, existing } from './program.js'
 /** the relationship that makes the person pairable (coach role, else ownership), if any (I5) */
 async function pairableVia(ctx: TranslateContext, orgId: string, userId: string): Promise<Relationship> {
   const mine = await memberTuples(ctx, orgId, userId)
-  const via = mine.find((r) => r.relation === 'coach') ?? mine.find((r) => r.relation === 'owner')
+  const via = PAIRABLE_ROLES.map((role) => mine.find((r) => r.relation === role)).find(Boolean)
   if (!via) throw notPairable(orgId, userId)
   return via
 }

@@ -4,6 +4,7 @@
  * person's role, rotates the person's. Removals and user-level relations need no guard: no
  * invariant reads them across objects.
  */
+import { CO_AUTHOR_ROLES } from '../catalogue.js'
 import { objectGuard, personGuard, readGuards, rotate } from '../guards.js'
 import { alreadyExists, notCoAuthorEligible } from '../invariants.js'
 import { WritePlan, obj, readAll, tuple, user } from '../state.js'
@@ -40,13 +41,11 @@ export const courseCreated: Translator<'course.created'> = async (ctx, { data })
   return plan.touch(newLink).touch(tuple(obj('course', data.courseId), 'owner', user(data.ownerId)))
 }
 
-const CO_AUTHOR_ROLES = ['owner', 'admin', 'author']
-
 export const coAuthorAdded: Translator<'course.co_author_added'> = async (ctx, { id, data }) => {
   const guards = await readGuards(ctx.engine, [personGuard(data.userId)])
   const link = await existing(ctx, 'course', data.courseId)
   const orgId = link.subject.id
-  const role = (await memberTuples(ctx, orgId, data.userId)).find((r) => CO_AUTHOR_ROLES.includes(r.relation))
+  const role = (await memberTuples(ctx, orgId, data.userId)).find((r) => (CO_AUTHOR_ROLES as readonly string[]).includes(r.relation))
   if (!role) throw notCoAuthorEligible(data.courseId, orgId, data.userId)
   const plan = new WritePlan().require(link).require(role).touch(tuple(obj('course', data.courseId), 'co_author', user(data.userId)))
   return rotate(plan, guards, id)
