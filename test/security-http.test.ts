@@ -54,7 +54,9 @@ function raw(app: TestApp, chunks: string[], gapMs = 0, waitMs = 8000): Promise<
       let body: any = text
       try {
         body = JSON.parse(text)
-      } catch {}
+      } catch {
+        // not JSON: the raw text is the body
+      }
       resolve({ status, body, ms: Date.now() - started })
     })
     socket.on('connect', async () => {

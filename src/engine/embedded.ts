@@ -160,7 +160,7 @@ class EmbeddedTransport implements SpiceTransport {
 
   call<M extends Method>(method: M, req: Req<M>, opts?: CallOptions): Promise<Res<M>> {
     if (!this.serializeWrites || !SERIALIZED.has(method)) return this.dispatch(method, req, opts)
-    // One write at a time (SpiceDB #3212, open; no release up to v1.56.0 fixes it): the in-memory
+    // One write at a time (SpiceDB #3212, fixed on main by #3239, in no release yet): the in-memory
     // datastore can record concurrent transactions out of revision order, so a read at a write's
     // own token could miss it. Drop this when a release with the fix is pinned (SPICEDB_VERSION)
     // and test/read-your-writes.test.ts holds without it.

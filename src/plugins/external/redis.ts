@@ -36,7 +36,7 @@ async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions) {
       await redis.connect()
     } catch (err) {
       redis.disconnect()
-      throw new Error(`cannot connect to REDIS_URL: ${(err as Error).message}`)
+      throw new Error(`cannot connect to REDIS_URL: ${(err as Error).message}`, { cause: err })
     }
     app.addHook('onClose', async () => {
       await redis.quit().catch(() => redis.disconnect())
