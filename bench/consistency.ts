@@ -19,11 +19,11 @@ import { Redis } from 'ioredis'
 import { createEmbeddedEngine } from '../src/engine/embedded.js'
 import { createRemoteEngine } from '../src/engine/remote.js'
 import type { CheckItem, Consistency, EnginePort, RelationshipUpdate } from '../src/engine/port.js'
-import { ReadYourWritesEngine } from '../src/engine/read-your-writes.js'
-import { decodeZedToken } from '../src/engine/revision.js'
-import { MemoryZedTokenStore, type ZedTokenStore } from '../src/stores/zedtoken-store.js'
+import { ReadYourWritesEngine } from '../src/engine/consistency/read-your-writes.js'
+import { decodeZedToken } from '../src/engine/consistency/revision.js'
+import { MemoryZedTokenStore, type ZedTokenStore } from '../src/engine/consistency/zedtoken-store.js'
 import { RedisZedTokenStore } from '../src/stores/redis-zedtoken-store.js'
-import { READ_YOUR_WRITES } from '../src/domain/consistency.js'
+import { READ_YOUR_WRITES } from '../src/domain/wire/consistency.js'
 
 const N = Number(process.env.BENCH_N ?? 4000)
 const WRITES = Math.max(200, Math.floor(N / 4))

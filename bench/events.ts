@@ -13,7 +13,7 @@
  */
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { unaudited } from '../src/domain/audit.js'
+import { unaudited } from '../src/domain/audit/auditor.js'
 import type { EnginePort } from '../src/engine/port.js'
 import { startRemoteEngine } from '../test/helpers/engine-remote.js'
 

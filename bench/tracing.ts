@@ -11,7 +11,7 @@ import client from 'prom-client'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { instrumentEngine, uninstrumented } from '../src/engine/instrumented.js'
-import { ReadYourWritesEngine } from '../src/engine/read-your-writes.js'
+import { ReadYourWritesEngine } from '../src/engine/consistency/read-your-writes.js'
 import type { CheckItem, EnginePort } from '../src/engine/port.js'
 
 const N = Number(process.env.BENCH_N ?? 3000)

@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { loadConfig, type Config } from './config.js'
 import type { EnginePort } from './engine/port.js'
-import type { FeedOptions } from './domain/changes.js'
+import type { FeedOptions } from './domain/audit/changes-feed.js'
 import { ConsistencySchema, ErrorCodeSchema, ErrorResponse, PermissionshipSchema } from './schemas/common.js'
 import { ExpandNode } from './schemas/tree.js'
 import errorHandler from './plugins/app/error-handler.js'

@@ -4,8 +4,8 @@
  * and the rules between settings. A bad setting stops the start with a message that names it.
  */
 import { availableParallelism } from 'node:os'
-import { ApiKeyError, parseKeyEntries } from './domain/api-keys.js'
-import { oidcSettings } from './domain/jwt.js'
+import { ApiKeyError, parseKeyEntries } from './domain/callers/api-keys.js'
+import { oidcSettings } from './domain/callers/jwt.js'
 import { ConfigError, readSettings, type Settings } from './settings.js'
 
 export { ConfigError, EnvSchema } from './settings.js'
@@ -65,7 +65,7 @@ function shape(e: Settings) {
     /** API_KEYS entries (`key`, `name:key` or `name:key:scope+scope`); with no file either: no authentication */
     apiKeys: apiKeyEntries(e.API_KEYS),
     apiKeysFile: e.API_KEYS_FILE as string | undefined,
-    /** OIDC_*: JWT bearer tokens accepted beside the keys (domain/jwt.ts) */
+    /** OIDC_*: JWT bearer tokens accepted beside the keys (domain/callers/jwt.ts) */
     oidc,
     metricsPublic: e.METRICS_PUBLIC,
     rateLimit: { windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS, authFailures: e.RATE_LIMIT_AUTH_FAILURES, perKey: e.RATE_LIMIT_PER_KEY },

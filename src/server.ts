@@ -7,7 +7,7 @@ import closeWithGrace from 'close-with-grace'
 import { isClusterWorker, listenFailure, onStopRequest, runPrimary, serveForPrimary } from './cluster.js'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
-import { SchemaError } from './domain/schema-sync.js'
+import { SchemaError } from './domain/schema/sync.js'
 
 async function main() {
   let config

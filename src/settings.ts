@@ -6,8 +6,8 @@
  */
 import Type, { type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
-import { OidcEnv } from './domain/jwt.js'
-import { describeFirstError } from './domain/schema-messages.js'
+import { OidcEnv } from './domain/callers/jwt.js'
+import { describeFirstError } from './domain/wire/validation-messages.js'
 
 const Bool = (description: string, def?: boolean) => Type.Boolean(def === undefined ? { description } : { default: def, description })
 /** a whole number; an environment value must be written as digits only */

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { ALL_SCOPES, ApiKeyError, bearer, findKey, parseKeyEntries, parseKeyEntry, parseKeyFile } from '../src/domain/api-keys.js'
+import { ALL_SCOPES, ApiKeyError, bearer, findKey, parseKeyEntries, parseKeyEntry, parseKeyFile } from '../src/domain/callers/api-keys.js'
 
 const K = 'k-0123456789abcdef'
 const hex = (s: string) => createHash('sha256').update(s).digest('hex')

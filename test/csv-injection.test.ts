@@ -4,8 +4,8 @@
  * The writer is tested on its own, then through HTTP with values a caller controls.
  */
 import t from 'tap'
-import { csvCell, toCsv } from '../src/domain/csv.js'
-import { accessReportCsv } from '../src/domain/access-report.js'
+import { csvCell, toCsv } from '../src/domain/wire/csv.js'
+import { accessReportCsv } from '../src/domain/questions/access-report.js'
 import { buildTestApp } from './helpers/app.js'
 import { ev } from './helpers/events.js'
 

@@ -1,5 +1,5 @@
 /**
- * Check answers kept until the next write (src/engine/decision-cache.ts), on the embedded
+ * Check answers kept until the next write (src/engine/speed/decision-cache.ts), on the embedded
  * in-memory engine, where this process is the only writer. What must hold:
  * - a repeated check is answered without asking the engine (the hit counter shows it);
  * - no answer outlives a write: over hundreds of grant/revoke rounds, with other checks of the

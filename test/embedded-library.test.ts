@@ -15,7 +15,7 @@ import { cachedLibraryPath, loadLibrary, npmLibraryPath, resolveLibrary } from '
 import { requirePart } from './helpers/app.js'
 import { remoteParts, startRemoteEngine } from './helpers/engine-remote.js'
 import { generateData, randomChecks } from '../bench/data.js'
-import { parseRelationship } from '../src/domain/refs.js'
+import { parseRelationship } from '../src/domain/wire/refs.js'
 
 t.test('auto picks our cached build when present, else the npm package', async (t) => {
   const saved = process.env.TRELLIS_TOOLS_DIR

@@ -2,7 +2,7 @@ import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { buildTestApp } from './helpers/app.js'
 import { apply, can, ev, refused, seedOrg, snapshot } from './helpers/events.js'
-import { renderGoverningTable } from '../src/domain/events/governing.js'
+import { renderGoverningTable } from '../src/domain/events/authorize/governing.js'
 
 t.test('an actor without the governing permission is refused with 403 and nothing changes', async (t) => {
   const app = await buildTestApp(t)

@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap'
 import { buildTestApp, type TestApp } from './helpers/app.js'
 import { TYPES, can, ev, post } from './helpers/events.js'
-import { formatRelationship } from '../src/domain/refs.js'
+import { formatRelationship } from '../src/domain/wire/refs.js'
 
 const ORGS = Number(process.env.TRELLIS_BATCH_ORGS ?? 16)
 const ROUNDS = Number(process.env.TRELLIS_BATCH_ROUNDS ?? 2)

@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
 import { buildTestApp } from './helpers/app.js'
 import { apply, ev, post, seedOrg, snapshot } from './helpers/events.js'
-import { translateEvent } from '../src/domain/events/apply.js'
-import { indexSchema } from '../src/domain/events/schema-index.js'
-import { parseEvent } from '../src/domain/events/parse.js'
+import { translateEvent } from '../src/domain/events/apply/apply.js'
+import { indexSchema } from '../src/domain/schema/subject-uses.js'
+import { parseEvent } from '../src/domain/events/contract/parse.js'
 import type { TestApp } from './helpers/app.js'
 
 const COACHES = Array.from({ length: 50 }, (_, i) => `coach-${i}`)

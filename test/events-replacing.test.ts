@@ -6,9 +6,9 @@
 import t, { type Test } from 'tap'
 import { buildTestApp, type TestApp } from './helpers/app.js'
 import { apply, can, ev, refused, seedOrg, snapshot } from './helpers/events.js'
-import { translateEvent } from '../src/domain/events/apply.js'
-import { parseEvent } from '../src/domain/events/parse.js'
-import { indexSchema } from '../src/domain/events/schema-index.js'
+import { translateEvent } from '../src/domain/events/apply/apply.js'
+import { parseEvent } from '../src/domain/events/contract/parse.js'
+import { indexSchema } from '../src/domain/schema/subject-uses.js'
 
 /** Refused with 403 GW_FORBIDDEN, the relationships unchanged, and these checks still hold. */
 async function forbiddenAndUnchanged(t: Test, app: TestApp, event: object, stillTrue: [string, string, string][]) {

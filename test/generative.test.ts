@@ -9,7 +9,7 @@
 import t from 'tap'
 import { buildTestApp, type TestApp } from './helpers/app.js'
 import { post } from './helpers/http.js'
-import { ADMIN_PRIVILEGES, COACHING_PERMISSIONS, ORG_ROLES, PAIRING_LEVELS, PROGRAM_GRANTS, PROGRAM_ROLES } from '../src/domain/events/catalogue.js'
+import { ADMIN_PRIVILEGES, COACHING_PERMISSIONS, ORG_ROLES, PAIRING_LEVELS, PROGRAM_GRANTS, PROGRAM_ROLES } from '../src/domain/events/contract/catalogue.js'
 
 const SEEDS = process.env.TRELLIS_GEN_SEED ? [Number(process.env.TRELLIS_GEN_SEED)] : [1, 2, 3, 4, 5, 6, 7, 8]
 const EVENTS_PER_HISTORY = 40

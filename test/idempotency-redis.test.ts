@@ -57,7 +57,7 @@ t.test('redis store: a live holder renews its short lease; a dead holder\'s clai
   const redis = new Redis(url!)
   t.teardown(() => redis.quit())
   const store = new RedisIdempotencyStore(redis, { ttlSeconds: 60, leaseSeconds: 1, prefix: `lease-test:${Date.now()}:` })
-  const { applyOnce } = await import('../src/domain/idempotency.js')
+  const { applyOnce } = await import('../src/domain/events/apply/idempotency.js')
 
   // A slow apply (2.5 s, two and a half leases) keeps its claim: a second delivery waits for
   // it and answers duplicate instead of applying the event a second time.
@@ -111,7 +111,7 @@ t.test('redis store: a crashed holder\'s claim is taken over within about 2 s', 
   const redis = new Redis(url!)
   t.teardown(() => redis.quit())
   const prefix = `takeover-test:${Date.now()}:`
-  const { applyOnce } = await import('../src/domain/idempotency.js')
+  const { applyOnce } = await import('../src/domain/events/apply/idempotency.js')
   const crashed = new RedisIdempotencyStore(redis, { ttlSeconds: 60, prefix })
   const resend = new RedisIdempotencyStore(redis, { ttlSeconds: 60, prefix })
   // The holder claims and dies: no renewal, no completion, no release.
@@ -128,7 +128,7 @@ t.test('redis store: a failed "mark done" is retried, not left for the lease to 
   if (!requirePart(t, 'redis', Boolean(url))) return
   const redis = new Redis(url!)
   t.teardown(() => redis.quit())
-  const { applyOnce } = await import('../src/domain/idempotency.js')
+  const { applyOnce } = await import('../src/domain/events/apply/idempotency.js')
   const store = new RedisIdempotencyStore(redis, { ttlSeconds: 60, prefix: `complete-test:${Date.now()}:` })
   let failures = 2
   const complete = store.complete.bind(store)

@@ -1,10 +1,10 @@
 import t from 'tap'
 import { buildTestApp } from './helpers/app.js'
 import { apply, ev, post, seedOrg, snapshot } from './helpers/events.js'
-import { MemoryIdempotencyStore, applyOnce } from '../src/domain/idempotency.js'
-import { EVENT_TYPES } from '../src/domain/events/schemas.js'
-import { exampleEvent } from '../src/domain/events/examples.js'
-import { parseEvent } from '../src/domain/events/parse.js'
+import { MemoryIdempotencyStore, applyOnce } from '../src/domain/events/apply/idempotency.js'
+import { EVENT_TYPES } from '../src/domain/events/contract/schemas.js'
+import { exampleEvent } from '../src/domain/events/contract/examples.js'
+import { parseEvent } from '../src/domain/events/contract/parse.js'
 
 t.test('a second delivery answers duplicate with the original writtenAt and writes nothing', async (t) => {
   const app = await buildTestApp(t)
@@ -120,7 +120,7 @@ t.test('event ids are scoped to the API key that sent them', async (t) => {
 })
 
 t.test('payload fingerprints: canonical over type, actor and data; occurredAt left out', async (t) => {
-  const { payloadFingerprint } = await import('../src/domain/idempotency.js')
+  const { payloadFingerprint } = await import('../src/domain/events/apply/idempotency.js')
   const base = { type: 'pairing.set', data: { clientId: 'c', coachId: 'r', level: 'primary' } }
   t.equal(payloadFingerprint(base), payloadFingerprint({ ...base, data: { level: 'primary', coachId: 'r', clientId: 'c' } }))
   t.equal(payloadFingerprint(base), payloadFingerprint({ ...base, occurredAt: '2025-01-01T00:00:00Z' } as typeof base))

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { buildTestApp, type TestApp } from './helpers/app.js'
 import { loadValidationFiles, type ValidationAssertion, type ValidationFile } from './helpers/validation-file.js'
 import { loadConfig } from '../src/config.js'
-import { parseRelationship } from '../src/domain/refs.js'
+import { parseRelationship } from '../src/domain/wire/refs.js'
 
 const VALIDATION_DIR = fileURLToPath(new URL('./validation/', import.meta.url))
 const SCHEMA_PATH = fileURLToPath(new URL('../schema.zed', import.meta.url))

@@ -9,8 +9,8 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { buildTestApp } from './helpers/app.js'
 import { seed } from './helpers/http.js'
-import { ERROR_CODE_LIST } from '../src/domain/error-codes.js'
-import { EVENT_TYPES } from '../src/domain/events/schemas.js'
+import { ERROR_CODE_LIST } from '../src/domain/wire/error-codes.js'
+import { EVENT_TYPES } from '../src/domain/events/contract/schemas.js'
 
 async function* sources(dir: string): AsyncGenerator<string> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -31,7 +31,7 @@ t.test('every GW_ code written in src/ is in the catalogue the ErrorCode enum is
     }
   }
   t.ok(seen > 50, `found ${seen} codes`)
-  t.same(unknown, [], 'add each to src/domain/error-codes.ts')
+  t.same(unknown, [], 'add each to src/domain/wire/error-codes.ts')
 })
 
 t.test('the document is made for generators', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from './helpers/app.js'
 import { SEEDED_RESOURCES, SEEDED_SUBJECTS, seedDomain } from './helpers/domain-seed.js'
-import { isPublicPermission, publicPermissions } from '../src/domain/permissions.js'
+import { isPublicPermission, publicPermissions } from '../src/domain/questions/permissions.js'
 
 interface Answer {
   resource: string

@@ -10,7 +10,7 @@
 import t from 'tap'
 import { buildTestApp, testEngine } from './helpers/app.js'
 import { apply, can, ev, seedOrg } from './helpers/events.js'
-import { unaudited } from '../src/domain/audit.js'
+import { unaudited } from '../src/domain/audit/auditor.js'
 import { createThenUse, grantRevokeLoops, report } from './helpers/read-your-writes.js'
 
 t.test('16 grant/revoke/check loops, no token passed: every check sees the acknowledged write', async (t) => {

@@ -1,10 +1,10 @@
 /**
- * Naming the relation an arrow walks (src/domain/schema-arrows.ts), which expand, explain and
+ * Naming the relation an arrow walks (src/domain/schema/arrows.ts), which expand, explain and
  * the access report use to show the link an access depends on.
  */
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { schemaArrows } from '../src/domain/schema-arrows.js'
+import { schemaArrows } from '../src/domain/schema/arrows.js'
 
 t.test('the project schema: each arrow found by the permission and the object it reaches', async (t) => {
   const arrows = schemaArrows(readFileSync(new URL('../schema.zed', import.meta.url), 'utf8'))

@@ -1,5 +1,5 @@
 /**
- * The one schema reader (src/domain/schema-model.ts): what it reads from schema.zed, that it
+ * The one schema reader (src/domain/schema/model.ts): what it reads from schema.zed, that it
  * reads SpiceDB's own regenerated text (from the compiled schema) to the same model, that what
  * it does not understand is reported rather than dropped, and that no other module reads
  * schema text itself.
@@ -8,8 +8,8 @@ import t from 'tap'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { buildTestApp } from './helpers/app.js'
-import { printAlternative, readSchema, type SchemaModel } from '../src/domain/schema-model.js'
-import { canonicalExpression } from '../src/domain/schema-sync.js'
+import { printAlternative, readSchema, type SchemaModel } from '../src/domain/schema/model.js'
+import { canonicalExpression } from '../src/domain/schema/sync.js'
 
 const schemaText = readFileSync(new URL('../schema.zed', import.meta.url), 'utf8')
 
@@ -75,7 +75,7 @@ t.test('no other module in src/ reads schema text itself', async (t) => {
   const root = new URL('../src', import.meta.url).pathname
   const files = (dir: string): string[] =>
     readdirSync(dir).flatMap((n) => (statSync(path.join(dir, n)).isDirectory() ? files(path.join(dir, n)) : [path.join(dir, n)]))
-  for (const file of files(root).filter((f) => f.endsWith('.ts') && !f.endsWith('schema-model.ts'))) {
+  for (const file of files(root).filter((f) => f.endsWith('.ts') && !f.endsWith(path.join('domain', 'schema', 'model.ts')))) {
     const text = readFileSync(file, 'utf8')
     t.notMatch(text, SCHEMA_READING, `${path.relative(root, file)} has no schema regex`)
   }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp } from './helpers/app.js'
-import { canonicalSchema, syncSchema } from '../src/domain/schema-sync.js'
+import { canonicalSchema, syncSchema } from '../src/domain/schema/sync.js'
 
 t.test('the schema in force is served, and rewritten only when it differs', async (t) => {
   const app = await buildTestApp(t)
@@ -18,7 +18,7 @@ t.test('the schema in force is served, and rewritten only when it differs', asyn
 })
 
 t.test('schema comparison follows SpiceDB precedence: dropped parentheses are equal, regroupings are not', async (t) => {
-  const { canonicalExpression } = await import('../src/domain/schema-sync.js')
+  const { canonicalExpression } = await import('../src/domain/schema/sync.js')
   t.equal(canonicalExpression('a & (b + c)'), canonicalExpression('a & b + c'))
   t.not(canonicalExpression('(a & b) + c'), canonicalExpression('a & b + c'))
   t.equal(canonicalExpression('a - b - c'), canonicalExpression('(a - b) - c'))

@@ -7,7 +7,7 @@ import t from 'tap'
 import { buildTestApp } from './helpers/app.js'
 import { post, seed } from './helpers/http.js'
 import { countEngineCalls, deepJson, postRaw, rawBody } from './helpers/hostile.js'
-import { CursorSigner } from '../src/domain/cursor.js'
+import { CursorSigner } from '../src/domain/questions/cursor.js'
 
 const SECTIONS = [
   'program:p1#participant@user:pat',

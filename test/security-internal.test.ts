@@ -1,6 +1,6 @@
 /**
  * The gateway's own state is no caller's: relationships of a type the schema marks internal
- * (`internal_guard`, the write guards of src/domain/events/guards.ts) cannot be written,
+ * (`internal_guard`, the write guards of src/domain/events/translate/guards.ts) cannot be written,
  * deleted or named in a precondition through /v1/relationships by any key, whatever its
  * scopes, nor with keys off; reading them needs `admin`. Guard ids are a hash of a person's id,
  * so an attacker can compute them: the tests use the real guards the events wrote.

@@ -12,7 +12,7 @@ import {
 import type { OutcomeReport } from '../src/ingest/stream-consumer.js'
 import type { Config } from '../src/config.js'
 import { RedisIdempotencyStore } from '../src/stores/redis-idempotency.js'
-import { scopedKey } from '../src/domain/idempotency.js'
+import { scopedKey } from '../src/domain/events/apply/idempotency.js'
 
 const tag = () => randomBytes(3).toString('hex')
 

@@ -5,14 +5,14 @@
  */
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { compareTokens, decodeZedToken } from '../src/engine/revision.js'
-import { MemoryZedTokenStore, splitFrontier } from '../src/stores/zedtoken-store.js'
+import { compareTokens, decodeZedToken } from '../src/engine/consistency/revision.js'
+import { MemoryZedTokenStore, splitFrontier } from '../src/engine/consistency/zedtoken-store.js'
 import { RedisZedTokenStore } from '../src/stores/redis-zedtoken-store.js'
 import { requirePart, testEngine } from './helpers/app.js'
 import { startRemoteEngine } from './helpers/engine-remote.js'
 import { createRemoteEngine } from '../src/engine/remote.js'
-import { ReadYourWritesEngine } from '../src/engine/read-your-writes.js'
-import { READ_YOUR_WRITES } from '../src/domain/consistency.js'
+import { ReadYourWritesEngine } from '../src/engine/consistency/read-your-writes.js'
+import { READ_YOUR_WRITES } from '../src/domain/wire/consistency.js'
 
 function varint(n: bigint): number[] {
   const out: number[] = []

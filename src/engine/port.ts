@@ -48,7 +48,7 @@ export type ConsistencyMode = 'minimize_latency' | 'at_least_as_fresh' | 'fully_
 
 /**
  * `at_least_as_fresh` without a token is the gateway's default: at least as fresh as every
- * write the gateway acknowledged (src/engine/read-your-writes.ts supplies the token; an
+ * write the gateway acknowledged (src/engine/consistency/read-your-writes.ts supplies the token; an
  * adapter used on its own answers it fully consistent).
  */
 export interface Consistency {

@@ -2,8 +2,8 @@
  * EnginePort over SpiceDB's v1 protocol. Adapters differ only in the transport they hand in.
  */
 import { v1 } from '@authzed/authzed-node'
-import { CheckCoalescer } from './check-coalescer.js'
-import { DecisionCache } from './decision-cache.js'
+import { CheckCoalescer } from './speed/check-coalescer.js'
+import { DecisionCache } from './speed/decision-cache.js'
 import {
   EngineError,
   type CallOptions,
@@ -24,8 +24,8 @@ import {
 import { changeBatches, watchRequest } from './watch.js'
 import * as pb from './proto.js'
 import { callerGone, toEngineError, type SpiceTransport } from './transport.js'
-import { compareTokens, decodeZedToken } from './revision.js'
-import { coversToken } from '../stores/zedtoken-store.js'
+import { compareTokens, decodeZedToken } from './consistency/revision.js'
+import { coversToken } from './consistency/zedtoken-store.js'
 
 const HEAD = Object.freeze({ mode: 'fully_consistent' as const })
 

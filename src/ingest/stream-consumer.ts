@@ -3,7 +3,7 @@
  *
  * Several gateway replicas share the group; each process reads under its own consumer name.
  * Messages of one read are applied as if in stream order: with `order` (the keys a REST batch
- * is ordered by, src/domain/events/batch.ts) a message waits for every earlier message of the
+ * is ordered by, src/domain/events/apply/ordering.ts) a message waits for every earlier message of the
  * read that shares a key with it (its organization, a person, an object, its id), and the others
  * run together, at most `concurrency` at once; without it, or when the keys cannot be read, one
  * after another. A message that fails transiently holds back the ones that wait for it (it is
@@ -20,7 +20,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { runOrdered } from '../domain/events/batch.js'
+import { runOrdered } from '../domain/events/apply/ordering.js'
 import {
   decodeEvent, deadLetterFields, errorCode, errorMessage, isPermanentFailure, MessageError,
   parseAutoClaimReply, parseDeliveryCounts, parseGroupInfo, parseReadReply,

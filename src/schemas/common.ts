@@ -2,8 +2,8 @@
  * TypeBox schemas shared by routes: one definition drives validation, types and OpenAPI.
  */
 import Type, { type Static } from 'typebox'
-import { PATTERNS } from '../domain/refs.js'
-import { ERROR_CODES, ERROR_CODE_LIST, type ErrorCode } from '../domain/error-codes.js'
+import { PATTERNS } from '../domain/wire/refs.js'
+import { ERROR_CODES, ERROR_CODE_LIST, type ErrorCode } from '../domain/wire/error-codes.js'
 
 /**
  * A string of a few values as one `enum` (not TypeBox's `anyOf` of one-value literals, which
@@ -68,7 +68,7 @@ export const PermissionshipSchema = StringEnum(PERMISSIONSHIPS, {
 })
 export const Permissionship = Type.Unsafe<(typeof PERMISSIONSHIPS)[number]>(Type.Ref('Permissionship'))
 
-/** the error codes as one named enum (src/domain/error-codes.ts), for typed errors in clients */
+/** the error codes as one named enum (src/domain/wire/error-codes.ts), for typed errors in clients */
 export const ErrorCodeSchema = StringEnum(ERROR_CODE_LIST, {
   $id: 'ErrorCode',
   description: Object.entries(ERROR_CODES).map(([code, meaning]) => `- \`${code}\`: ${meaning}`).join('\n'),

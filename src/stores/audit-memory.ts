@@ -3,8 +3,8 @@
  * dropped first, lost on restart. Ids follow Redis stream ids (`<ms>-<seq>`) so cursors read
  * the same whichever store answers.
  */
-import type { AuditRecord, AuditSink } from '../domain/audit.js'
-import { compareIds, type AuditScan } from '../domain/audit-query.js'
+import type { AuditRecord, AuditSink } from '../domain/audit/auditor.js'
+import { compareIds, type AuditScan } from '../domain/audit/query.js'
 
 export class MemoryAuditStore implements AuditSink, AuditScan {
   readonly durable = false

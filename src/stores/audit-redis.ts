@@ -5,8 +5,8 @@
  * trimmed (XTRIM MINID) and the stream holds at most about `maxRecords` (XADD MAXLEN ~).
  */
 import type { Redis } from 'ioredis'
-import type { AuditRecord, AuditSink } from '../domain/audit.js'
-import type { AuditScan } from '../domain/audit-query.js'
+import type { AuditRecord, AuditSink } from '../domain/audit/auditor.js'
+import type { AuditScan } from '../domain/audit/query.js'
 
 export interface RedisAuditOptions {
   key: string

@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { Claim, IdempotencyStore } from '../domain/idempotency.js'
-import { GatewayError } from '../domain/errors.js'
+import type { Claim, IdempotencyStore } from '../domain/events/apply/idempotency.js'
+import { GatewayError } from '../domain/wire/errors.js'
 
 /** SET NX, or the value already there, in one round trip */
 const CLAIM = `

@@ -14,7 +14,7 @@
  * another member covers it, so the frontier survives concurrent pruning.
  */
 import type { Redis } from 'ioredis'
-import { splitFrontier, type ZedTokenStore } from './zedtoken-store.js'
+import { splitFrontier, type ZedTokenStore } from '../engine/consistency/zedtoken-store.js'
 
 export interface RedisZedTokenStoreOptions {
   /** the datastore's unique id, from any ZedToken it issued */

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
 import type { TestApp } from './app.js'
-import { formatRelationship } from '../../src/domain/refs.js'
+import { formatRelationship } from '../../src/domain/wire/refs.js'
 
 export const TYPES = ['user', 'organization', 'program', 'section', 'client', 'group', 'course', 'certificate']
 

@@ -5,8 +5,8 @@
  * suite of hundreds of rounds does not reread the whole store each time.
  */
 import type { Relationship } from '../../src/engine/port.js'
-import { PAIRING_RELATIONS } from '../../src/domain/events/catalogue.js'
-import { formatRelationship } from '../../src/domain/refs.js'
+import { PAIRING_RELATIONS } from '../../src/domain/events/contract/catalogue.js'
+import { formatRelationship } from '../../src/domain/wire/refs.js'
 import type { TestApp } from './app.js'
 
 /** the objects one round touches, by type */

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { TrellisClient, TrellisError, freshAs, isTrellisError, type DomainEvent } from '../dist/index.js'
-import { FIRST_HOUR_EVENTS } from '../../../src/domain/events/examples.js'
+import { FIRST_HOUR_EVENTS } from '../../../src/domain/events/contract/examples.js'
 import { KEY, startGateway, startProxy } from './gateway.js'
 
 const business = FIRST_HOUR_EVENTS as unknown as DomainEvent[]

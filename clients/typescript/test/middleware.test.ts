@@ -8,7 +8,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { TrellisClient, expressGuard, fastifyGuard, type DomainEvent } from '../dist/index.js'
-import { FIRST_HOUR_EVENTS } from '../../../src/domain/events/examples.js'
+import { FIRST_HOUR_EVENTS } from '../../../src/domain/events/contract/examples.js'
 import { KEY, startGateway } from './gateway.js'
 
 type Req = FastifyRequest<{ Params: { id: string } }>

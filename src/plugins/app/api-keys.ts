@@ -9,7 +9,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { ConfigError } from '../../config.js'
-import { ApiKeyError, findKey, mergeKeys, parseKeyEntries, parseKeyFile, type ApiKey } from '../../domain/api-keys.js'
+import { ApiKeyError, findKey, mergeKeys, parseKeyEntries, parseKeyFile, type ApiKey } from '../../domain/callers/api-keys.js'
 
 export interface ApiKeyRing {
   /** false when neither API_KEYS nor API_KEYS_FILE is set: the API is open */

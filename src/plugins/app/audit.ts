@@ -7,9 +7,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import client from 'prom-client'
-import { Auditor, auditedEngine, noteUpdates, type AuditMeta } from '../../domain/audit.js'
+import { Auditor, auditedEngine, noteUpdates, type AuditMeta } from '../../domain/audit/auditor.js'
 import type { RelationshipUpdate } from '../../engine/port.js'
-import { queryAudit, type AuditQuery } from '../../domain/audit-query.js'
+import { queryAudit, type AuditQuery } from '../../domain/audit/query.js'
 import { MemoryAuditStore } from '../../stores/audit-memory.js'
 import { RedisAuditStore } from '../../stores/audit-redis.js'
 

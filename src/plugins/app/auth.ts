@@ -13,12 +13,12 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import Type from 'typebox'
-import { bearer, type Scope } from '../../domain/api-keys.js'
-import { looksLikeJwt } from '../../domain/jwt.js'
-import { GatewayError } from '../../domain/errors.js'
-import { scopesOf, type BodyScope, type RouteScope } from '../../domain/scopes.js'
+import { bearer, type Scope } from '../../domain/callers/api-keys.js'
+import { looksLikeJwt } from '../../domain/callers/jwt.js'
+import { GatewayError } from '../../domain/wire/errors.js'
+import { scopesOf, type BodyScope, type RouteScope } from '../../domain/callers/scopes.js'
 
-export type { Scope } from '../../domain/api-keys.js'
+export type { Scope } from '../../domain/callers/api-keys.js'
 
 export interface Caller {
   keyName: string

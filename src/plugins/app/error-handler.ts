@@ -5,9 +5,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
-import { GatewayError } from '../../domain/errors.js'
-import { fromEngineError } from '../../domain/engine-errors.js'
-import { describeFirstError } from '../../domain/schema-messages.js'
+import { GatewayError } from '../../domain/wire/errors.js'
+import { fromEngineError } from '../../domain/wire/engine-errors.js'
+import { describeFirstError } from '../../domain/wire/validation-messages.js'
 import { EngineError } from '../../engine/port.js'
 
 /** long enough for a reconnect or a failover to another replica, short enough not to stall callers */

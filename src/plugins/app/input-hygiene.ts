@@ -11,8 +11,8 @@ import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, preHandlerHookHandler } from 'fastify'
-import { ContextRules } from '../../domain/context-validation.js'
-import { GatewayError } from '../../domain/errors.js'
+import { ContextRules } from '../../domain/wire/caveat-context.js'
+import { GatewayError } from '../../domain/wire/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

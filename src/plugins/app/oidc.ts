@@ -12,9 +12,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose'
-import { GatewayError } from '../../domain/errors.js'
-import { callerName, scopesFromClaims, type OidcSettings } from '../../domain/jwt.js'
-import type { Scope } from '../../domain/api-keys.js'
+import { GatewayError } from '../../domain/wire/errors.js'
+import { callerName, scopesFromClaims, type OidcSettings } from '../../domain/callers/jwt.js'
+import type { Scope } from '../../domain/callers/api-keys.js'
 
 export interface OidcVerifier {
   /** the caller a valid token names; undefined for a token that fails any check (the reason is logged at debug) */

@@ -4,7 +4,7 @@
  * each event type is one model; the `retry-after` header on every 429 and 503, so clients
  * can back off as told; and the license as an SPDX identifier.
  */
-import { EVENT_TYPES, eventSchemaName } from '../../domain/events/schemas.js'
+import { EVENT_TYPES, eventSchemaName } from '../../domain/events/contract/schemas.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the generated document is untyped JSON
 type Json = Record<string, any>

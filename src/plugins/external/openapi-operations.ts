@@ -7,7 +7,7 @@
  * are refused (a `cursor` this gateway never issued). test/openapi-examples.test.ts sends every
  * example, in document order, against that business on both engines.
  */
-import { EVENT_EXAMPLES, FIRST_HOUR_EVENTS, exampleEvent } from '../../domain/events/examples.js'
+import { EVENT_EXAMPLES, FIRST_HOUR_EVENTS, exampleEvent } from '../../domain/events/contract/examples.js'
 
 export interface OperationDoc {
   operationId: string

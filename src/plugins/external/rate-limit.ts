@@ -15,7 +15,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
-import { GatewayError } from '../../domain/errors.js'
+import { GatewayError } from '../../domain/wire/errors.js'
 
 export interface RateLimitSettings {
   /** the window both limits count in, in seconds */

@@ -8,7 +8,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { ConfigError } from '../../config.js'
-import { ProbeFinding } from '../../domain/errors.js'
+import { ProbeFinding } from '../../domain/wire/errors.js'
 import { PERSISTENCE_ADVICE, persistenceCaution, persistenceProblem, readPersistence } from '../../stores/redis-persistence.js'
 
 declare module 'fastify' {

@@ -5,7 +5,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import underPressure from '@fastify/under-pressure'
-import { GatewayError } from '../../domain/errors.js'
+import { GatewayError } from '../../domain/wire/errors.js'
 
 async function underPressurePlugin(app: FastifyInstance) {
   await app.register(underPressure, {

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { auditCsv } from '../../domain/audit-query.js'
-import { badRequest } from '../../domain/errors.js'
-import { parseObject, parseSubject } from '../../domain/refs.js'
+import { auditCsv } from '../../domain/audit/query.js'
+import { badRequest } from '../../domain/wire/errors.js'
+import { parseObject, parseSubject } from '../../domain/wire/refs.js'
 import { ObjectRefString, StringEnum, SubjectRefString, errorResponses } from '../../schemas/common.js'
 
 const AuditRecord = Type.Object({

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { FEED_DEFAULTS, runFeed, type FeedOptions } from '../../domain/changes.js'
-import { GatewayError, badRequest } from '../../domain/errors.js'
-import { indexSchema } from '../../domain/events/schema-index.js'
-import { publicPermissions } from '../../domain/permissions.js'
+import { FEED_DEFAULTS, runFeed, type FeedOptions } from '../../domain/audit/changes-feed.js'
+import { GatewayError, badRequest } from '../../domain/wire/errors.js'
+import { indexSchema } from '../../domain/schema/subject-uses.js'
+import { publicPermissions } from '../../domain/questions/permissions.js'
 import { ZedToken, errorResponses } from '../../schemas/common.js'
 
 const TYPE_LIST = '^[a-z][a-z0-9_]{1,62}[a-z0-9](,[a-z][a-z0-9_]{1,62}[a-z0-9])*$'

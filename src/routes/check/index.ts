@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { checkBulk, checkPermission } from '../../domain/check.js'
-import { badRequest } from '../../domain/errors.js'
+import { checkBulk, checkPermission } from '../../domain/questions/check.js'
+import { badRequest } from '../../domain/wire/errors.js'
 import { EngineError } from '../../engine/port.js'
 import {
   CheckQuestion,

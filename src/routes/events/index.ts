@@ -5,9 +5,9 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { badRequest } from '../../domain/errors.js'
-import { DomainEventSchema, EVENT_COMPONENTS } from '../../domain/events/schemas.js'
-import { eventsBodyScope } from '../../domain/scopes.js'
+import { badRequest } from '../../domain/wire/errors.js'
+import { DomainEventSchema, EVENT_COMPONENTS } from '../../domain/events/contract/schemas.js'
+import { eventsBodyScope } from '../../domain/callers/scopes.js'
 import { StringEnum, ZedToken, errorResponses } from '../../schemas/common.js'
 
 const Batch = Type.Object(

@@ -1,13 +1,13 @@
 import { clientGone } from '../../plugins/app/client-gone.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { accessReport, accessReportCsv } from '../../domain/access-report.js'
-import { resolveConsistency } from '../../domain/consistency.js'
-import { fromEngineError } from '../../domain/engine-errors.js'
-import { expandFully } from '../../domain/expand.js'
-import { explain } from '../../domain/explain.js'
-import { parseObject } from '../../domain/refs.js'
-import { schemaArrows } from '../../domain/schema-arrows.js'
+import { accessReport, accessReportCsv } from '../../domain/questions/access-report.js'
+import { resolveConsistency } from '../../domain/wire/consistency.js'
+import { fromEngineError } from '../../domain/wire/engine-errors.js'
+import { expandFully } from '../../domain/questions/expand.js'
+import { explain } from '../../domain/questions/explain.js'
+import { parseObject } from '../../domain/wire/refs.js'
+import { schemaArrows } from '../../domain/schema/arrows.js'
 import {
   CheckQuestion,
   Consistency,
@@ -34,7 +34,7 @@ const Attempt = Type.Object({
  * a relationship read: so all three need `audit`, not `check`, which answers yes or no only.
  */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  // the links arrows walk, named in trees and paths (src/domain/schema-arrows.ts)
+  // the links arrows walk, named in trees and paths (src/domain/schema/arrows.ts)
   const arrows = schemaArrows(app.schemaText)
 
   app.post(

@@ -11,7 +11,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { extname } from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
-import { GatewayError } from '../../domain/errors.js'
+import { GatewayError } from '../../domain/wire/errors.js'
 
 const DIR = new URL('../../../public/explorer/', import.meta.url)
 

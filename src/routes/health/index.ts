@@ -1,4 +1,4 @@
-import { ProbeFinding } from '../../domain/errors.js'
+import { ProbeFinding } from '../../domain/wire/errors.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import client from 'prom-client'

@@ -1,8 +1,8 @@
 import { clientGone } from '../../plugins/app/client-gone.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { CursorSigner } from '../../domain/cursor.js'
-import { MAX_LOOKUP_LIMIT, lookupResources, lookupSubjects } from '../../domain/lookup.js'
+import { CursorSigner } from '../../domain/questions/cursor.js'
+import { MAX_LOOKUP_LIMIT, lookupResources, lookupSubjects } from '../../domain/questions/lookup.js'
 import {
   Consistency,
   Context,

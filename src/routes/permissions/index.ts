@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { allPermissions, publicPermissions } from '../../domain/permissions.js'
+import { allPermissions, publicPermissions } from '../../domain/questions/permissions.js'
 import { Consistency, Context, ObjectRefString, Permissionship, SubjectRefString, errorResponses } from '../../schemas/common.js'
 
 const PermissionsAnswer = Type.Object({

@@ -2,9 +2,9 @@ import { clientGone } from '../../plugins/app/client-gone.js'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { deleteRelationships, readRelationships, writeRelationships } from '../../domain/relationships.js'
-import { deleteBodyScope, relationshipsReadScope } from '../../domain/scopes.js'
-import { parseRelationship } from '../../domain/refs.js'
+import { deleteRelationships, readRelationships, writeRelationships } from '../../domain/relationships/admin.js'
+import { deleteBodyScope, relationshipsReadScope } from '../../domain/callers/scopes.js'
+import { parseRelationship } from '../../domain/wire/refs.js'
 import {
   ObjectRefString,
   PermissionName,

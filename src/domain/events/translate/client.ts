@@ -6,10 +6,10 @@
  * and of the client (a concurrent deletion cannot leave it behind).
  */
 import type { Relationship } from '../../../engine/port.js'
-import { PAIRABLE_ROLES, PAIRING_RELATIONS } from '../catalogue.js'
-import { objectGuard, personGuard, readGuards, rotate } from '../guards.js'
-import { alreadyExists, notPairable, primaryRequired } from '../invariants.js'
-import { WritePlan, obj, readAll, together, tuple, user } from '../state.js'
+import { PAIRABLE_ROLES, PAIRING_RELATIONS } from '../contract/catalogue.js'
+import { objectGuard, personGuard, readGuards, rotate } from './guards.js'
+import { alreadyExists, notPairable, primaryRequired } from './refusals.js'
+import { WritePlan, obj, readAll, together, tuple, user } from './write-plan.js'
 import { memberTuples, type TranslateContext, type Translator } from './context.js'
 import { createInOrganization, existing } from './program.js'
 

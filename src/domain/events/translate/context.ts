@@ -3,10 +3,10 @@
  * translators share.
  */
 import type { EnginePort, Relationship } from '../../../engine/port.js'
-import { PAIRING_RELATIONS } from '../catalogue.js'
-import type { SchemaIndex } from '../schema-index.js'
-import type { EventOf, EventType } from '../schemas.js'
-import { inOrganization, obj, readAll, user, type WritePlan } from '../state.js'
+import { PAIRING_RELATIONS } from '../contract/catalogue.js'
+import type { SchemaIndex } from '../../schema/subject-uses.js'
+import type { EventOf, EventType } from '../contract/schemas.js'
+import { inOrganization, obj, readAll, user, type WritePlan } from './write-plan.js'
 
 export interface TranslateContext {
   engine: EnginePort

@@ -2,7 +2,7 @@
  * Event type -> translator. Each translator reads what it depends on, enforces the
  * invariants and returns the one write (updates + preconditions) the event becomes.
  */
-import type { EventType } from '../schemas.js'
+import type { EventType } from '../contract/schemas.js'
 import { clientCreated, pairingSet } from './client.js'
 import type { Translator } from './context.js'
 import {

@@ -3,10 +3,10 @@
  * permissions (desired state, I3). Each rotates the guard of the person whose relations it
  * changes, so it serializes with every other event about that person (guards.ts).
  */
-import { ADMIN_PRIVILEGES, COACHING_PERMISSIONS, ORG_ROLE_RELATIONS, ORG_ROLES, type OrgRole } from '../catalogue.js'
-import { notAMember, ownerTransferOnly, ownerUntouchable, primaryCoachOfClients, unknownObject } from '../invariants.js'
-import { personGuard, readGuards, rotate } from '../guards.js'
-import { WritePlan, relationsHeld, together, tuple, user } from '../state.js'
+import { ADMIN_PRIVILEGES, COACHING_PERMISSIONS, ORG_ROLE_RELATIONS, ORG_ROLES, type OrgRole } from '../contract/catalogue.js'
+import { notAMember, ownerTransferOnly, ownerUntouchable, primaryCoachOfClients, unknownObject } from './refusals.js'
+import { personGuard, readGuards, rotate } from './guards.js'
+import { WritePlan, relationsHeld, together, tuple, user } from './write-plan.js'
 import { memberTuples, org, ownerTuple, pairingsInOrg, type TranslateContext, type Translator } from './context.js'
 
 export const organizationCreated: Translator<'organization.created'> = async (ctx, { id, data }) => {

@@ -4,10 +4,10 @@
  * person's role, rotates the person's. Removals and user-level relations need no guard: no
  * invariant reads them across objects.
  */
-import { CO_AUTHOR_ROLES } from '../catalogue.js'
-import { objectGuard, personGuard, readGuards, rotate } from '../guards.js'
-import { alreadyExists, notCoAuthorEligible } from '../invariants.js'
-import { WritePlan, obj, readAll, tuple, user } from '../state.js'
+import { CO_AUTHOR_ROLES } from '../contract/catalogue.js'
+import { objectGuard, personGuard, readGuards, rotate } from './guards.js'
+import { alreadyExists, notCoAuthorEligible } from './refusals.js'
+import { WritePlan, obj, readAll, tuple, user } from './write-plan.js'
 import { memberTuples, type TranslateContext, type Translator } from './context.js'
 import { createInOrganization, existing } from './program.js'
 

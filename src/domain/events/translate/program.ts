@@ -5,10 +5,10 @@
  * and the guard of the person they add (a concurrent deactivation cannot miss them).
  */
 import type { Relationship } from '../../../engine/port.js'
-import { PROGRAM_GRANTS, PROGRAM_ROLES, grantRelation } from '../catalogue.js'
-import { objectGuard, personGuard, readGuards, rotate } from '../guards.js'
-import { alreadyExists, crossOrganization, unknownObject } from '../invariants.js'
-import { WritePlan, obj, organizationOf, readAll, relationsHeld, tuple, user } from '../state.js'
+import { PROGRAM_GRANTS, PROGRAM_ROLES, grantRelation } from '../contract/catalogue.js'
+import { objectGuard, personGuard, readGuards, rotate } from './guards.js'
+import { alreadyExists, crossOrganization, unknownObject } from './refusals.js'
+import { WritePlan, obj, organizationOf, readAll, relationsHeld, tuple, user } from './write-plan.js'
 import { org, ownerTuple, type TranslateContext, type Translator } from './context.js'
 
 const GRANT_RELATIONS = PROGRAM_GRANTS.map(grantRelation)

@@ -6,10 +6,10 @@
  * the same guard, so it either lands before the read or makes this write fail (guards.ts).
  */
 import type { Relationship } from '../../../engine/port.js'
-import { ORG_ROLE_RELATIONS } from '../catalogue.js'
-import { objectGuard, personGuard, readGuards, retire, rotate } from '../guards.js'
-import { ownerUntouchable, primaryCoachOfClients, unknownObject } from '../invariants.js'
-import { WritePlan, obj, readAll, relationsHeld, user } from '../state.js'
+import { ORG_ROLE_RELATIONS } from '../contract/catalogue.js'
+import { objectGuard, personGuard, readGuards, retire, rotate } from './guards.js'
+import { ownerUntouchable, primaryCoachOfClients, unknownObject } from './refusals.js'
+import { WritePlan, obj, readAll, relationsHeld, user } from './write-plan.js'
 import { memberTuples, org, ownerTuple, pairingsInOrg, personTuplesInOrg, type TranslateContext, type Translator } from './context.js'
 
 /** Everything the person holds in the organization: org relations, client, group and program tuples, co-authorships. */

@@ -1,0 +1,80 @@
+/**
+ * Why a check answers what it does. The answer itself comes from a traced check; the paths
+ * that grant it come from the fully expanded tree (SpiceDB's trace stops at the first path it
+ * finds, an auditor wants all of them); when nothing grants it, the trace lists what was tried.
+ */
+import type { Consistency, EnginePort, TraceNode } from '../../engine/port.js'
+import { outcome, toCheckItem, type CheckInput } from './check.js'
+import { fromEngineError } from '../wire/engine-errors.js'
+import { expandFully, pathsBySubject } from './expand.js'
+import { formatObject, formatSubject } from '../wire/refs.js'
+import { resolveConsistency, type ConsistencyInput } from '../wire/consistency.js'
+import type { SchemaArrows } from '../schema/arrows.js'
+
+export interface Attempt {
+  relation: string
+  result: string
+  caveat?: { name: string; result: string; missing?: string[] }
+}
+
+export interface Explanation {
+  resource: string
+  permission: string
+  subject: string
+  allowed: boolean
+  permissionship: string
+  checkedAt: string
+  paths: string[][]
+  tried: Attempt[]
+  missingContext?: string[]
+}
+
+const FIELDS = { resource: 'resource', permission: 'permission', subject: 'subject', context: 'context' }
+
+/** The leaves SpiceDB evaluated: direct relations and the caveats on them. */
+function attempts(node: TraceNode | undefined, out: Attempt[] = []): Attempt[] {
+  if (!node) return out
+  if (node.children.length === 0 || node.caveat) {
+    const a: Attempt = { relation: `${formatObject(node.resource)}#${node.permission}`, result: node.result }
+    if (node.caveat) a.caveat = node.caveat
+    if (!out.some((o) => o.relation === a.relation && o.result === a.result)) out.push(a)
+  }
+  for (const c of node.children) attempts(c, out)
+  return out
+}
+
+export async function explain(
+  engine: EnginePort,
+  input: CheckInput & { consistency?: ConsistencyInput },
+  now: Date,
+  arrows?: SchemaArrows,
+  signal?: AbortSignal,
+): Promise<Explanation> {
+  const item = toCheckItem(input, now)
+  const consistency: Consistency = resolveConsistency(input.consistency)
+  try {
+    const traced = await engine.checkWithTrace(item, consistency, { signal })
+    if (traced.result.error) throw traced.result.error
+    const answer = { ...outcome(traced.result), checkedAt: traced.checkedAt }
+    const pinned: Consistency = { mode: 'at_least_as_fresh', token: traced.checkedAt }
+    let paths: string[][] = []
+    if (answer.permissionship !== 'no_permission') {
+      const { tree } = await expandFully(engine, item.resource, item.permission, pinned, { arrows, signal })
+      paths = pathsBySubject(tree).get(formatSubject(item.subject)) ?? []
+    }
+    const out: Explanation = {
+      resource: formatObject(item.resource),
+      permission: item.permission,
+      subject: formatSubject(item.subject),
+      allowed: answer.allowed,
+      permissionship: answer.permissionship,
+      checkedAt: answer.checkedAt,
+      paths,
+      tried: attempts(traced.trace),
+    }
+    if (answer.missingContext) out.missingContext = answer.missingContext
+    return out
+  } catch (err) {
+    throw fromEngineError(err, FIELDS)
+  }
+}
