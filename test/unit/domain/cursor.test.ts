@@ -8,7 +8,7 @@ const now = new Date('2026-03-01T12:00:00Z')
 const q = CursorSigner.question(['lookup', 'program', 'view', 'user:ana'])
 const page = { c: 'engine-cursor', n: '2026-03-01T11:59:00Z', q }
 
-function refusedAs(t: Test, fn: () => unknown, field = 'cursor', why?: string) {
+function refusedAs(t: Test, fn: () => unknown, field: string, why: string) {
   try {
     fn()
     t.fail(`accepted: ${why}`)

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { compareRevisions, compareTokens, decodeZedToken, type Revision } from '../../../src/engine/revision.js'
-import { pgToken, pgRevision, zedToken } from './tokens.js'
+import { pgToken, pgRevision, zedToken } from '../fixtures/tokens.js'
 
 const dec = (s: string) => decodeZedToken(zedToken(s))!.revision
 

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { coversToken, MemoryZedTokenStore, splitFrontier } from '../../../src/stores/zedtoken-store.js'
-import { pgToken, zedToken } from '../engine/tokens.js'
+import { pgToken, zedToken } from '../fixtures/tokens.js'
 
 const d5 = zedToken('5')
 const d7 = zedToken('7')

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { createdInBatch, eventKeys, namedObjects, runOrdered } from '../../../../src/domain/events/batch.js'
 import type { DomainEvent } from '../../../../src/domain/events/schemas.js'
-import { deferred, settle } from '../../helpers.js'
+import { deferred, settle } from '../../fixtures/async.js'
 
 let n = 0
 const ev = (type: string, data: Record<string, unknown>, actor?: string) =>
@@ -182,5 +182,5 @@ t.test('runOrdered: a failed work does not stop the run; the next with its key s
 })
 
 t.test('runOrdered: nothing to run', async (t) => {
-  await t.resolves(runOrdered(0, () => [], 1, async () => t.fail('no work')))
+  await t.resolves(runOrdered(0, () => [], 1, async () => void t.fail('no work')))
 })

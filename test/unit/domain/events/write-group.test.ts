@@ -8,7 +8,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { WriteGroup } from '../../../../src/domain/events/write-group.js'
 import { EngineError, type EnginePort, type Precondition, type Relationship, type RelationshipUpdate } from '../../../../src/engine/port.js'
 import { parseRelationship } from '../../../../src/domain/refs.js'
-import { deferred, settle } from '../../helpers.js'
+import { deferred, settle } from '../../fixtures/async.js'
 
 const rel = (text: string): Relationship => parseRelationship(text, 'r')
 const touch = (text: string): RelationshipUpdate => ({ operation: 'touch', relationship: rel(text) })
@@ -133,8 +133,8 @@ t.test('a call stays under SpiceDB\'s limits of 1,000 updates and preconditions'
     const group = new WriteGroup(engine)
     const first = group.write([touch('course:x#owner@user:q')], [])
     await settle()
-    const a = group.write(...(big('a') as [RelationshipUpdate[], Precondition[]]))
-    const b = group.write(...(big('b') as [RelationshipUpdate[], Precondition[]]))
+    const a = group.write(...(big('a') as unknown as [RelationshipUpdate[], Precondition[]]))
+    const b = group.write(...(big('b') as unknown as [RelationshipUpdate[], Precondition[]]))
     const c = group.write([touch('program:small#participant@user:u')], [])
     calls[0]!.answer.resolve('t0')
     await first
