@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { outcomeOf, shuttingDown } from '../../../../src/plugins/app/events.js'
-import { GatewayError } from '../../../../src/domain/errors.js'
+import { GatewayError } from '../../../../src/domain/wire/errors.js'
 
 t.test('outcomeOf: invalid, refused, or failed (transient)', async (t) => {
   t.equal(outcomeOf(new GatewayError('GW_INVALID_EVENT', 400, 'x')), 'invalid')

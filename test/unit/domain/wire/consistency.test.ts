@@ -1,6 +1,6 @@
 /** Consistency asked by callers, and the context the gateway controls (src/domain/consistency.ts). */
 import t from 'tap'
-import { READ_YOUR_WRITES, resolveConsistency, withGatewayContext } from '../../../src/domain/consistency.js'
+import { READ_YOUR_WRITES, resolveConsistency, withGatewayContext } from '../../../../src/domain/wire/consistency.js'
 
 t.test('resolveConsistency', async (t) => {
   t.equal(resolveConsistency(undefined), READ_YOUR_WRITES, 'the default reads the gateway\'s writes')

@@ -1,6 +1,6 @@
 /** Which scope an operation needs beyond its route's (src/domain/scopes.ts). */
 import t from 'tap'
-import { deleteBodyScope, eventsBodyScope, relationshipsReadScope, scopesOf } from '../../../src/domain/scopes.js'
+import { deleteBodyScope, eventsBodyScope, relationshipsReadScope, scopesOf } from '../../../../src/domain/callers/scopes.js'
 
 t.test('events: one without an actor needs platform', async (t) => {
   const e = (actor?: unknown) => ({ id: 'e1', type: 'program.created', data: {}, ...(actor === undefined ? {} : { actor }) })

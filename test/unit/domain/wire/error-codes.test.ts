@@ -1,8 +1,8 @@
 /** The error catalogue (src/domain/error-codes.ts, errors.ts, events/invariants.ts): one code, one meaning, one status. */
 import t from 'tap'
-import { ERROR_CODE_LIST, ERROR_CODES, isErrorCode } from '../../../src/domain/error-codes.js'
-import { badRequest, conflict, engineUnavailable, forbidden, GatewayError, InvalidReferenceError, resultTooLarge, clientClosed } from '../../../src/domain/errors.js'
-import { INVARIANT_CODES } from '../../../src/domain/events/invariants.js'
+import { ERROR_CODE_LIST, ERROR_CODES, isErrorCode } from '../../../../src/domain/wire/error-codes.js'
+import { badRequest, conflict, engineUnavailable, forbidden, GatewayError, InvalidReferenceError, resultTooLarge, clientClosed } from '../../../../src/domain/wire/errors.js'
+import { INVARIANT_CODES } from '../../../../src/domain/events/translate/refusals.js'
 
 t.test('the catalogue', async (t) => {
   t.same(ERROR_CODE_LIST, Object.keys(ERROR_CODES))

@@ -1,7 +1,7 @@
 /** Object references on the wire (src/domain/refs.ts): SpiceDB's grammar, checked before any engine call. */
 import t, { type Test } from 'tap'
-import { formatObject, formatRelationship, formatSubject, parseObject, parseRelationship, parseSubject, PATTERNS } from '../../../src/domain/refs.js'
-import { GatewayError } from '../../../src/domain/errors.js'
+import { formatObject, formatRelationship, formatSubject, parseObject, parseRelationship, parseSubject, PATTERNS } from '../../../../src/domain/wire/refs.js'
+import { GatewayError } from '../../../../src/domain/wire/errors.js'
 
 const refused = (t: Test, fn: () => unknown, field: string, why: string) =>
   t.throws(fn, { code: 'GW_INVALID_REFERENCE', statusCode: 400, field }, why)

@@ -3,9 +3,9 @@
  * and runOrdered, which runs them keeping "in order" for events that share a key.
  */
 import t from 'tap'
-import { createdInBatch, eventKeys, namedObjects, runOrdered } from '../../../../src/domain/events/batch.js'
-import type { DomainEvent } from '../../../../src/domain/events/schemas.js'
-import { deferred, settle } from '../../fixtures/async.js'
+import { createdInBatch, eventKeys, namedObjects, runOrdered } from '../../../../../src/domain/events/apply/ordering.js'
+import type { DomainEvent } from '../../../../../src/domain/events/contract/schemas.js'
+import { deferred, settle } from '../../../fixtures/async.js'
 
 let n = 0
 const ev = (type: string, data: Record<string, unknown>, actor?: string) =>

@@ -1,6 +1,6 @@
 /** The one CSV writer (src/domain/csv.ts): RFC 4180 quoting and OWASP's formula rule. */
 import t from 'tap'
-import { csvCell, toCsv } from '../../../src/domain/csv.js'
+import { csvCell, toCsv } from '../../../../src/domain/wire/csv.js'
 
 t.test('plain cells stay as they are', async (t) => {
   for (const v of ['', 'abc', 'user:ana', 'a b', '1+1', "it's"]) t.equal(csvCell(v), v, JSON.stringify(v))

@@ -5,8 +5,8 @@
  * item (or fails as told); it decides no permission.
  */
 import t from 'tap'
-import { CheckCoalescer } from '../../../src/engine/check-coalescer.js'
-import { EngineError, type CheckAnswer, type CheckItem, type Consistency } from '../../../src/engine/port.js'
+import { CheckCoalescer } from '../../../../src/engine/speed/check-coalescer.js'
+import { EngineError, type CheckAnswer, type CheckItem, type Consistency } from '../../../../src/engine/port.js'
 
 const item = (id: string, permission = 'view'): CheckItem => ({ resource: { type: 'doc', id }, permission, subject: { type: 'user', id: 'ana' } })
 const HEAD: Consistency = { mode: 'fully_consistent' }

@@ -4,10 +4,10 @@
  * data source (a relationship store answering filters); no permission is computed here.
  */
 import t, { type Test } from 'tap'
-import { guardWrite, isGoverned } from '../../../src/domain/relationship-invariants.js'
-import { GatewayError } from '../../../src/domain/errors.js'
-import { parseRelationship, formatRelationship } from '../../../src/domain/refs.js'
-import type { EnginePort, Relationship, RelationshipFilter, RelationshipUpdate } from '../../../src/engine/port.js'
+import { guardWrite, isGoverned } from '../../../../src/domain/relationships/invariants.js'
+import { GatewayError } from '../../../../src/domain/wire/errors.js'
+import { parseRelationship, formatRelationship } from '../../../../src/domain/wire/refs.js'
+import type { EnginePort, Relationship, RelationshipFilter, RelationshipUpdate } from '../../../../src/engine/port.js'
 
 const rel = (text: string): Relationship => parseRelationship(text, 'r')
 const touch = (text: string): RelationshipUpdate => ({ operation: 'touch', relationship: rel(text) })

@@ -1,7 +1,7 @@
 /** Signed page cursors (src/domain/cursor.ts): only what this gateway issued, for this question. */
 import t, { type Test } from 'tap'
-import { CursorSigner } from '../../../src/domain/cursor.js'
-import { GatewayError } from '../../../src/domain/errors.js'
+import { CursorSigner } from '../../../../src/domain/questions/cursor.js'
+import { GatewayError } from '../../../../src/domain/wire/errors.js'
 
 const SECRET = 'a-secret-of-at-least-thirty-two-chars!'
 const now = new Date('2026-03-01T12:00:00Z')

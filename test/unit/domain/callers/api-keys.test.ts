@@ -1,6 +1,6 @@
 /** API keys as data (src/domain/api-keys.ts): the two ways they are configured, and finding one. */
 import t from 'tap'
-import { ALL_SCOPES, findKey, mergeKeys, parseKeyEntries, parseKeyEntry, parseKeyFile, parseScopes, sha256 } from '../../../src/domain/api-keys.js'
+import { ALL_SCOPES, findKey, mergeKeys, parseKeyEntries, parseKeyEntry, parseKeyFile, parseScopes, sha256 } from '../../../../src/domain/callers/api-keys.js'
 
 const KEY = 'k'.repeat(16)
 const KEY2 = 'another-key-of-enough-length'

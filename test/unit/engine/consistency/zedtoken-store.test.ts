@@ -3,8 +3,8 @@
  * covers, which a read must be at least as fresh as (src/engine/read-your-writes.ts).
  */
 import t from 'tap'
-import { coversToken, MemoryZedTokenStore, splitFrontier } from '../../../src/stores/zedtoken-store.js'
-import { pgToken, zedToken } from '../fixtures/tokens.js'
+import { coversToken, MemoryZedTokenStore, splitFrontier } from '../../../../src/engine/consistency/zedtoken-store.js'
+import { pgToken, zedToken } from '../../fixtures/tokens.js'
 
 const d5 = zedToken('5')
 const d7 = zedToken('7')

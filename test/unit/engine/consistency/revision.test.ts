@@ -3,8 +3,8 @@
  * decimal (memdb, CockroachDB, MySQL, Spanner) and Postgres snapshots (only partially ordered).
  */
 import t from 'tap'
-import { compareRevisions, compareTokens, decodeZedToken, type Revision } from '../../../src/engine/revision.js'
-import { pgToken, pgRevision, zedToken } from '../fixtures/tokens.js'
+import { compareRevisions, compareTokens, decodeZedToken, type Revision } from '../../../../src/engine/consistency/revision.js'
+import { pgToken, pgRevision, zedToken } from '../../fixtures/tokens.js'
 
 const dec = (s: string) => decodeZedToken(zedToken(s))!.revision
 

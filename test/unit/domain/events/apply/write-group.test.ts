@@ -5,10 +5,10 @@
  */
 import t from 'tap'
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { WriteGroup } from '../../../../src/domain/events/write-group.js'
-import { EngineError, type EnginePort, type Precondition, type Relationship, type RelationshipUpdate } from '../../../../src/engine/port.js'
-import { parseRelationship } from '../../../../src/domain/refs.js'
-import { deferred, settle } from '../../fixtures/async.js'
+import { WriteGroup } from '../../../../../src/domain/events/apply/write-group.js'
+import { EngineError, type EnginePort, type Precondition, type Relationship, type RelationshipUpdate } from '../../../../../src/engine/port.js'
+import { parseRelationship } from '../../../../../src/domain/wire/refs.js'
+import { deferred, settle } from '../../../fixtures/async.js'
 
 const rel = (text: string): Relationship => parseRelationship(text, 'r')
 const touch = (text: string): RelationshipUpdate => ({ operation: 'touch', relationship: rel(text) })

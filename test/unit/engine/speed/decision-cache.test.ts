@@ -4,10 +4,10 @@
  * are when an answer may be kept and served.
  */
 import t from 'tap'
-import { DecisionCache } from '../../../src/engine/decision-cache.js'
-import type { CheckAnswer, CheckItem, CheckResult, Consistency } from '../../../src/engine/port.js'
-import { zedToken } from '../fixtures/tokens.js'
-import { deferred } from '../fixtures/async.js'
+import { DecisionCache } from '../../../../src/engine/speed/decision-cache.js'
+import type { CheckAnswer, CheckItem, CheckResult, Consistency } from '../../../../src/engine/port.js'
+import { zedToken } from '../../fixtures/tokens.js'
+import { deferred } from '../../fixtures/async.js'
 
 const item = (id: string, context?: Record<string, unknown>): CheckItem => ({ resource: { type: 'doc', id }, permission: 'view', subject: { type: 'user', id: 'ana' }, ...(context ? { context } : {}) })
 const HEAD: Consistency = { mode: 'fully_consistent' }
