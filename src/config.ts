@@ -68,6 +68,9 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_WINDOW_SECONDS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$' })),
   RATE_LIMIT_AUTH_FAILURES: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'failed authentications per address and window; 0: no limit' })),
   RATE_LIMIT_PER_KEY: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'requests per key and window; 0: no limit' })),
+  FEEDS_MAX_PER_KEY: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'open changes feeds per key (default 16)' })),
+  FEEDS_MAX: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'open changes feeds in this process (default 256)' })),
+  FEEDS_REAUTH_SECONDS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}$', description: 'how often an open feed re-checks its key besides on a key reload (default 5)' })),
   AUDIT_STREAM: Type.Optional(Type.String({ minLength: 1, description: 'Redis stream of the audit trail (default trellis:audit)' })),
   AUDIT_RETENTION_DAYS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}$', description: 'audit records older than this are trimmed (default 90)' })),
   AUDIT_MAX_RECORDS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,9}$', description: 'at most about this many audit records are kept (default 1000000 in Redis, 10000 in memory)' })),
@@ -126,6 +129,8 @@ export interface Config {
   /** /metrics answers without a key */
   metricsPublic: boolean
   rateLimit: { windowSeconds: number; authFailures: number; perKey: number }
+  /** changes feeds: caps (per key, in this process) and how often an open one re-checks its key */
+  feeds: { maxPerKey: number; maxTotal: number; reauthSeconds: number }
   /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe for the client address */
   trustProxy: boolean | string[] | ((address: string, hop: number) => boolean)
   /** HMAC key for lookup cursors; absent: a random key per process */
@@ -225,6 +230,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // 10,000 a second per key: a runaway client, not normal load
       perKey: Number(e.RATE_LIMIT_PER_KEY ?? 600_000),
     },
+    // Each feed may hold up to its queue bound (1 MiB) in this process: 256 feeds is 256 MiB at
+    // worst, which a 2 GB gateway carries beside its caches; 16 per key leaves one key room for
+    // a few replicas of a cache service, and none room to take every feed.
+    feeds: { maxPerKey: Number(e.FEEDS_MAX_PER_KEY ?? 16), maxTotal: Number(e.FEEDS_MAX ?? 256), reauthSeconds: Number(e.FEEDS_REAUTH_SECONDS ?? 5) },
     trustProxy: trustProxy(e.TRUST_PROXY),
     cursorSecret: e.CURSOR_SECRET,
     requestTimeoutMs: Number(e.REQUEST_TIMEOUT_MS ?? 30_000),
