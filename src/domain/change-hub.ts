@@ -22,14 +22,29 @@ export interface HubMember {
 export interface HubOptions {
   /** recent batches kept for feeds that resume (default 1024) */
   ringBatches?: number
+  /** and at most about this many bytes of them (default 16 MiB): a few huge batches must not pin memory */
+  ringBytes?: number
+}
+
+/** about what a batch costs held in memory: its strings, plus a little per change */
+export function batchBytes(batch: ChangeBatch): number {
+  let n = batch.token.length
+  for (const c of batch.changes) {
+    const r = c.relationship
+    n += 64 + r.resource.type.length + r.resource.id.length + r.relation.length + r.subject.type.length + r.subject.id.length + (r.subject.relation?.length ?? 0)
+  }
+  return n
 }
 
 export class ChangeHub {
-  readonly stats = { watches: 0 }
+  /** engine Watches opened and open now, the hub's and feeds' catch-ups (/metrics reports them) */
+  readonly stats = { opened: 0, open: 0 }
   private readonly members = new Set<HubMember>()
   private readonly ringSize: number
+  private readonly ringBytes: number
   /** batches received since the Watch opened (the most recent ringSize), oldest first */
   private ring: ChangeBatch[] = []
+  private ringHeld = 0
   /** the token the ring starts after: the Watch's start, or the last batch trimmed off */
   private base?: string
   private opening?: Promise<void>
@@ -44,6 +59,15 @@ export class ChangeHub {
     opts: HubOptions = {},
   ) {
     this.ringSize = opts.ringBatches ?? 1024
+    this.ringBytes = opts.ringBytes ?? 16 * 1024 * 1024
+  }
+
+  /** counts an engine Watch for as long as `signal` is not aborted (feeds' catch-ups use it too) */
+  counted(signal: AbortSignal) {
+    if (signal.aborted) return
+    this.stats.opened++
+    this.stats.open++
+    signal.addEventListener('abort', () => this.stats.open--, { once: true })
   }
 
   /** feeds reading from the hub (a feed catching up on its own Watch is not one yet) */
@@ -111,6 +135,7 @@ export class ChangeHub {
         if (this.members.size === 0 && this.waiting === 0) return
         this.base = start
         this.ring = []
+        this.ringHeld = 0
         this.controller = new AbortController()
         void this.run(this.controller.signal, start, this.generation)
       } finally {
@@ -121,12 +146,17 @@ export class ChangeHub {
   }
 
   private async run(signal: AbortSignal, after: string, generation: number) {
-    this.stats.watches++
+    this.counted(signal)
     try {
       for await (const batch of this.engine.watch!({ after }, signal)) {
         if (generation !== this.generation) return
         this.ring.push(batch)
-        if (this.ring.length > this.ringSize) this.base = this.ring.shift()!.token
+        this.ringHeld += batchBytes(batch)
+        while (this.ring.length > 1 && (this.ring.length > this.ringSize || this.ringHeld > this.ringBytes)) {
+          const old = this.ring.shift()!
+          this.ringHeld -= batchBytes(old)
+          this.base = old.token
+        }
         for (const m of [...this.members]) m.deliver(batch)
       }
       // the engine ended the Watch without an error (it should not): as a failure, so feeds say so
@@ -149,6 +179,7 @@ export class ChangeHub {
     this.controller?.abort()
     this.controller = undefined
     this.ring = []
+    this.ringHeld = 0
     this.base = undefined
   }
 }

@@ -27,9 +27,11 @@ export interface FeedOptions {
   heartbeatMs: number
   maxBufferedBytes: number
   drainTimeoutMs: number
+  /** recent batches the process's hub keeps for feeds that resume (src/domain/change-hub.ts) */
+  ringBatches: number
 }
 
-export const FEED_DEFAULTS: FeedOptions = { heartbeatMs: 15_000, maxBufferedBytes: 1024 * 1024, drainTimeoutMs: 10_000 }
+export const FEED_DEFAULTS: FeedOptions = { heartbeatMs: 15_000, maxBufferedBytes: 1024 * 1024, drainTimeoutMs: 10_000, ringBatches: 1024 }
 
 /** how long a catch-up waits for the hub to receive a batch it read first */
 const MEET_MS = 2000
@@ -45,17 +47,22 @@ export function changeEvent(batch: ChangeBatch): string {
   return sseEvent('change', { token: batch.token, changes }, batch.token)
 }
 
-// One rendering per batch and type filter, however many feeds share them.
-const rendered = new WeakMap<ChangeBatch, Map<string, string | null>>()
+// One rendering per batch and type filter, however many feeds share them. Only the batch being
+// fanned out is kept (the hub delivers it to every feed in one go): renderings of the ring's
+// older batches would hold memory for every filter in use.
+let renderedBatch: ChangeBatch | undefined
+let rendered = new Map<string, string | null>()
 
 function render(batch: ChangeBatch, types: ReadonlySet<string> | undefined, key: string): string | null {
-  let byFilter = rendered.get(batch)
-  if (!byFilter) rendered.set(batch, (byFilter = new Map()))
-  let text = byFilter.get(key)
+  if (renderedBatch !== batch) {
+    renderedBatch = batch
+    rendered = new Map()
+  }
+  let text = rendered.get(key)
   if (text === undefined) {
     const changes = types ? batch.changes.filter((c) => types.has(c.relationship.resource.type)) : batch.changes
     text = changes.length ? changeEvent({ token: batch.token, changes }) : null
-    byFilter.set(key, text)
+    rendered.set(key, text)
   }
   return text
 }
@@ -102,6 +109,8 @@ export async function runFeed(
   const tooSlow = () => handed.length > 0 && Date.now() - handed[0]! > opts.drainTimeoutMs
   const send = (chunk: string) => {
     if (ended || out.destroyed) return
+    // judged on the backlog before this chunk: one event larger than the bound still goes out
+    if (pending > opts.maxBufferedBytes || tooSlow()) return drop()
     const bytes = Buffer.byteLength(chunk)
     pending += bytes
     handed.push((lastWrite = Date.now()))
@@ -109,7 +118,6 @@ export async function runFeed(
       pending -= bytes
       handed.shift()
     })
-    if (pending > opts.maxBufferedBytes || tooSlow()) drop()
   }
   const deliver = (batch: ChangeBatch) => {
     const text = render(batch, types, filterKey)
@@ -153,6 +161,7 @@ export async function runFeed(
 
   async function catchUpThenJoin(after: string) {
     ready(after, [])
+    hub.counted(catchUp.signal)
     try {
       for await (const batch of engine.watch!({ types: watch.types, after }, catchUp.signal)) {
         if (ended) return

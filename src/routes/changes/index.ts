@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import client from 'prom-client'
 import { ChangeHub } from '../../domain/change-hub.js'
 import { FEED_DEFAULTS, runFeed, type FeedOptions } from '../../domain/changes.js'
 import { GatewayError, badRequest } from '../../domain/errors.js'
@@ -26,13 +27,20 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
   const schema = indexSchema(app.schemaText)
   // one Watch for every feed of this process; the engine's head token is verified to cover
   // the gateway's acknowledged writes (src/engine/read-your-writes.ts)
-  const hub = new ChangeHub(app.engine)
+  const hub = new ChangeHub(app.engine, { ringBatches: feed.ringBatches })
   // a resume token must be this datastore's: one from elsewhere (another datastore, an
   // in-memory engine before a restart) is refused, not echoed back as the feed's start
   let datastoreId: Promise<string | undefined> | undefined
   const ownDatastore = () => (datastoreId ??= app.engine.headToken().then((t) => decodeZedToken(t)?.datastoreId, () => ((datastoreId = undefined), undefined)))
   const perKey = new Map<string, number>()
   let total = 0
+  const registers = [app.metrics.registry]
+  // what an operator watches for (and the tests read): feeds open, the Watches they cost, why they end
+  new client.Gauge({ name: 'trellis_changes_feeds_open', help: 'changes feeds open in this process', registers, collect() { this.set(total) } })
+  new client.Gauge({ name: 'trellis_changes_watches_open', help: "engine Watches the changes feeds hold open: the hub's one, and catch-ups of old resumes", registers, collect() { this.set(hub.stats.open) } })
+  new client.Counter({ name: 'trellis_changes_watches_opened_total', help: 'engine Watches the changes feeds opened', registers, collect() { this.reset(); this.inc(hub.stats.opened) } })
+  const ended = new client.Counter({ name: 'trellis_changes_feeds_ended_total', help: 'changes feeds that ended, by why (closed by the reader, dropped as too slow, engine error, key revoked)', labelNames: ['end'], registers })
+  const refused = new client.Counter({ name: 'trellis_changes_feeds_refused_total', help: 'changes feeds refused at a cap (per_key: FEEDS_MAX_PER_KEY, total: FEEDS_MAX)', labelNames: ['cap'], registers })
   // open feeds end when the app closes, so shutdown never waits on a reader
   const feeds = new Map<AbortController, Promise<unknown>>()
   app.addHook('preClose', async () => {
@@ -94,6 +102,7 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
       const who = req.caller?.keyName
       const mine = who === undefined ? 0 : (perKey.get(who) ?? 0)
       if (total >= limits.maxTotal || (who !== undefined && mine >= limits.maxPerKey)) {
+        refused.inc({ cap: total >= limits.maxTotal ? 'total' : 'per_key' })
         reply.header('retry-after', String(RETRY_AFTER_SECONDS))
         throw rateLimited(
           RETRY_AFTER_SECONDS,
@@ -121,10 +130,12 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
         feeds.delete(controller)
         release()
       })
+      ended.inc({ end })
       if (end !== 'closed') req.log.info({ end, after }, 'changes feed ended')
       if (!reply.raw.writableEnded) reply.raw.end()
-      // a dropped reader that never reads again must not hold the socket (and its buffer)
-      if (end === 'dropped') setTimeout(() => reply.raw.destroy(), feed.drainTimeoutMs).unref()
+      // a reader that never reads again must not hold the socket (and what is queued for it):
+      // one that reads gets its last event within the drain timeout, then the socket closes
+      if (end !== 'closed') setTimeout(() => reply.raw.writableFinished || reply.raw.destroy(), feed.drainTimeoutMs).unref()
     },
   )
 }
