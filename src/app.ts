@@ -55,6 +55,8 @@ export interface BuildAppOptions {
   oidc?: Omit<OidcOptions, 'settings'>
   /** traces: a tracer provider of the caller's; otherwise from the OTEL_* variables (off by default) */
   tracing?: TracingOptions
+  /** how often API_KEYS_FILE is looked at (ms; tests shorten it) */
+  apiKeysPollMs?: number
 }
 
 export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyInstance> {
@@ -98,10 +100,10 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(engine, { config, engine: options.engine, clock: options.clock })
   await app.register(inputHygiene)
   // authentication is decided per route, so it is in place before any /v1 route is added
-  await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile })
+  await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile, pollMs: options.apiKeysPollMs })
   await app.register(oidc, { settings: config.oidc, ...options.oidc })
   await app.register(rateLimit, config.rateLimit)
-  await app.register(auth, { metricsPublic: config.metricsPublic })
+  await app.register(auth, { metricsPublic: config.metricsPublic, reauthMs: config.feeds.reauthSeconds * 1000 })
   await app.register(audit)
   await app.register(events)
   await app.register(eventStream, options.streamConsumer ?? {})
@@ -116,7 +118,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(explorerRoutes)
   await app.register(permissionRoutes)
   await app.register(auditRoutes)
-  await app.register(changesRoutes, { feed: options.changesFeed })
+  await app.register(changesRoutes, { feed: options.changesFeed, limits: config.feeds })
 
   await app.ready()
   return app

@@ -69,6 +69,8 @@ function shape(e: Settings) {
     oidc,
     metricsPublic: e.METRICS_PUBLIC,
     rateLimit: { windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS, authFailures: e.RATE_LIMIT_AUTH_FAILURES, perKey: e.RATE_LIMIT_PER_KEY },
+    /** changes feeds: caps (per key, in this process) and how often an open one re-checks its key */
+    feeds: { maxPerKey: e.FEEDS_MAX_PER_KEY, maxTotal: e.FEEDS_MAX, reauthSeconds: e.FEEDS_REAUTH_SECONDS },
     trustProxy: trustProxy(e.TRUST_PROXY),
     /** HMAC key for lookup cursors; absent: a random key per process */
     cursorSecret: e.CURSOR_SECRET as string | undefined,

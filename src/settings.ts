@@ -72,6 +72,12 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_AUTH_FAILURES: Int(300, 'failed authentications per address and window; 0: no limit', { maximum: 999_999_999 }),
   // 10,000 a second per key: a runaway client, not normal load
   RATE_LIMIT_PER_KEY: Int(600_000, 'requests per key and window; 0: no limit', { maximum: 999_999_999 }),
+  // Each feed may hold up to its queue bound (1 MiB) in this process: 256 feeds is 256 MiB at
+  // worst, which a 2 GB gateway carries beside its caches; 16 per key leaves one key room for a
+  // few replicas of a cache service, and none room to take every feed.
+  FEEDS_MAX_PER_KEY: Int(16, 'open changes feeds per key', { minimum: 1, maximum: 999_999 }),
+  FEEDS_MAX: Int(256, 'open changes feeds in this process', { minimum: 1, maximum: 999_999 }),
+  FEEDS_REAUTH_SECONDS: Int(5, 'how often an open feed re-checks its key besides on a key reload', { minimum: 1, maximum: 99_999 }),
   AUDIT_STREAM: Str('trellis:audit', 'Redis stream of the audit trail'),
   AUDIT_RETENTION_DAYS: Int(90, 'audit records older than this are trimmed', { minimum: 1, maximum: 99_999 }),
   AUDIT_MAX_RECORDS: OptInt('at most about this many audit records are kept (default 1000000 in Redis, 10000 in memory)', {

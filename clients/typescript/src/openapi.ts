@@ -313,7 +313,7 @@ export interface paths {
         };
         /**
          * Relationship changes as server-sent events, for caches that must know when to drop decisions
-         * @description Needs `Accept: text/event-stream`. A `ready` event first, `id:` the revision the feed starts after; then one `change` event per SpiceDB revision, `id:` its ZedToken, data `{token, changes: [{operation, relationship}]}`. Reconnect with `Last-Event-ID` (or `?after=`) to resume right after the last revision seen. `types` filters by resource type. Comments (`: heartbeat`) keep the feed alive. A reader that falls too far behind gets a last `dropped` event (`resumeFrom`) and the feed ends; an engine failure ends it with an `error` event.
+         * @description Needs `Accept: text/event-stream`. A `ready` event first, `id:` the revision the feed starts after; then one `change` event per SpiceDB revision, `id:` its ZedToken, data `{token, changes: [{operation, relationship}]}`. Reconnect with `Last-Event-ID` (or `?after=`) to resume right after the last revision seen. `types` filters by resource type. Comments (`: heartbeat`) keep the feed alive. A reader that falls too far behind gets a last `dropped` event (`resumeFrom`) and the feed ends; an engine failure ends it with an `error` event, and so does a key that is removed or loses `audit` while the feed is open (`code` GW_UNAUTHORIZED or GW_MISSING_SCOPE; re-checked on every key reload and every FEEDS_REAUTH_SECONDS). Open feeds are capped per key (FEEDS_MAX_PER_KEY) and in all (FEEDS_MAX): past a cap, 429 GW_RATE_LIMITED with `retry-after`. A `Last-Event-ID` or `after` that is not a ZedToken of this datastore is a 400 naming it.
          *
          *     Needs a key with the scope `audit`.
          *

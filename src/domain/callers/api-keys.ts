@@ -111,7 +111,11 @@ export const mergeKeys = (env: ApiKey[], file: ApiKey[]): ApiKey[] => distinct([
  * keys exist.
  */
 export function findKey(keys: readonly ApiKey[], presented: string): ApiKey | undefined {
-  const given = sha256(presented)
+  return findKeyByHash(keys, sha256(presented))
+}
+
+/** findKey for a credential kept only as its hash (an open feed re-checks its key with it) */
+export function findKeyByHash(keys: readonly ApiKey[], given: Buffer): ApiKey | undefined {
   let found: ApiKey | undefined
   for (const k of keys) {
     if (timingSafeEqual(k.hash, given) && !found) found = k

@@ -230,8 +230,14 @@ export class ReadYourWritesEngine implements EnginePort {
   writeSchema(schema: string) {
     return this.inner.writeSchema(schema)
   }
-  headToken() {
-    return this.inner.headToken()
+  /**
+   * The engine's head from a lookup started after the call, verified to cover every write the
+   * gateway acknowledged (the changes feed starts new readers there: a write acknowledged
+   * before their `ready` is before it, any later one after).
+   */
+  async headToken() {
+    const frontier = await this.storeCall(() => this.tokens.frontier(), 'to read')
+    return this.headSince(frontier)
   }
   ping() {
     return this.inner.ping()

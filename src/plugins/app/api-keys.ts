@@ -9,13 +9,17 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { ConfigError } from '../../config.js'
-import { ApiKeyError, findKey, mergeKeys, parseKeyEntries, parseKeyFile, type ApiKey } from '../../domain/callers/api-keys.js'
+import { ApiKeyError, findKey, findKeyByHash, mergeKeys, parseKeyEntries, parseKeyFile, type ApiKey } from '../../domain/callers/api-keys.js'
 
 export interface ApiKeyRing {
   /** false when neither API_KEYS nor API_KEYS_FILE is set: the API is open */
   readonly enabled: boolean
   /** the key presented, if it is one of ours */
   find(presented: string): ApiKey | undefined
+  /** the key with this SHA-256, if it is still one of ours (long-lived responses re-check with it) */
+  findHash(hash: Buffer): ApiKey | undefined
+  /** calls `listener` after every reload that changed the keys in force; returns the unsubscribe */
+  onChange(listener: () => void): () => void
   /** reads API_KEYS_FILE again; the keys in force stay when it fails */
   reload(): boolean
   /** how many keys are valid now */
@@ -54,10 +58,13 @@ async function apiKeysPlugin(app: FastifyInstance, opts: ApiKeysOptions) {
   }
   const enabled = opts.entries.length > 0 || opts.file !== undefined
 
+  // open feeds re-check their key at once when the ring changes, not at their next tick
+  const listeners = new Set<() => void>()
   const reload = (): boolean => {
     try {
       keys = load(opts.entries, opts.file)
       app.log.info({ keys: keys.length }, 'API keys reloaded')
+      for (const l of [...listeners]) l()
       return true
     } catch (err) {
       const reason = err instanceof ApiKeyError ? err.message : `API_KEYS_FILE: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`
@@ -69,6 +76,11 @@ async function apiKeysPlugin(app: FastifyInstance, opts: ApiKeysOptions) {
   app.decorate('apiKeys', {
     enabled,
     find: (presented: string) => findKey(keys, presented),
+    findHash: (hash: Buffer) => findKeyByHash(keys, hash),
+    onChange(listener: () => void) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
     reload,
     get size() {
       return keys.length

@@ -13,7 +13,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import Type from 'typebox'
-import { bearer, type Scope } from '../../domain/callers/api-keys.js'
+import { decodeJwt } from 'jose'
+import { bearer, sha256, type Scope } from '../../domain/callers/api-keys.js'
+import { holdAuthorization, type Credential } from '../../domain/callers/authorization-hold.js'
 import { looksLikeJwt } from '../../domain/callers/jwt.js'
 import { GatewayError } from '../../domain/wire/errors.js'
 import { scopesOf, type BodyScope, type RouteScope } from '../../domain/callers/scopes.js'
@@ -29,6 +31,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** the authenticated key; undefined only when no keys are configured (full access) */
     caller?: Caller
+    /** the credential presented, re-checkable for as long as the response lasts */
+    credential?: Credential
+    /**
+     * For responses that outlive the request (streams): calls `onLost` once when the caller's
+     * credential stops resolving to a key with the route's scope (src/domain/authorization-hold.ts).
+     * Returns the stop; call it when the response ends.
+     */
+    keepAuthorized(onLost: (reason: GatewayError) => void): () => void
   }
   interface FastifyContextConfig {
     /** what the route needs of the caller's key (default: `admin`) */
@@ -63,6 +73,8 @@ const CONTRACT_SCOPES: Record<string, Scope> = {
 export interface AuthOptions {
   /** /metrics without a key (default true) */
   metricsPublic?: boolean
+  /** how often a long-lived response re-checks its key without a key ring change (ms, default 5000) */
+  reauthMs?: number
 }
 
 /** undefined: no route matched */
@@ -73,8 +85,8 @@ export function routeScopeOf(routeUrl: string | undefined, config: { scope?: Rou
   return config?.scope ?? CONTRACT_SCOPES[routeUrl] ?? 'admin'
 }
 
-const unauthorized = () =>
-  new GatewayError('GW_UNAUTHORIZED', 401, 'missing or unknown API key or token: send Authorization: Bearer <key or token>')
+const unauthorized = (message = 'missing or unknown API key or token: send Authorization: Bearer <key or token>') =>
+  new GatewayError('GW_UNAUTHORIZED', 401, message)
 
 export const missingScope = (caller: Caller, scopes: readonly Scope[], why?: string) =>
   new GatewayError(
@@ -85,15 +97,26 @@ export const missingScope = (caller: Caller, scopes: readonly Scope[], why?: str
     { required: scopes },
   )
 
-function requireScope(caller: Caller, route: RouteScope) {
-  if (route === 'public' || route === 'any-key') return
+function scopeRefusal(caller: Caller, route: RouteScope): GatewayError | undefined {
+  if (route === 'public' || route === 'any-key') return undefined
   const anyOf = scopesOf(route)
-  if (!anyOf.some((s) => caller.scopes.has(s))) throw missingScope(caller, anyOf)
+  return anyOf.some((s) => caller.scopes.has(s)) ? undefined : missingScope(caller, anyOf)
+}
+
+function requireScope(caller: Caller, route: RouteScope) {
+  const refusal = scopeRefusal(caller, route)
+  if (refusal) throw refusal
 }
 
 async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
   const metricsPublic = opts.metricsPublic ?? true
+  const reauthMs = opts.reauthMs ?? 5000
   app.decorateRequest('caller', undefined)
+  app.decorateRequest('credential', undefined)
+  app.decorateRequest('keepAuthorized', function (this: FastifyRequest, onLost: (reason: GatewayError) => void) {
+    // no credential: the API is open (no keys configured) or the route is public
+    return this.credential ? holdAuthorization(this.credential, { everyMs: reauthMs, onLost }) : () => undefined
+  })
   const scopeOf = (req: FastifyRequest) =>
     req.is404 ? undefined : routeScopeOf(req.routeOptions.url, req.routeOptions.config, metricsPublic)
 
@@ -102,7 +125,9 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
     if (route === 'public' || (!app.apiKeys.enabled && !app.oidc)) return
     app.callerLimits.refuseBlocked(req, reply)
     const presented = bearer(req.headers.authorization)
-    const key = presented === undefined ? undefined : app.apiKeys.find(presented)
+    // only the hash is kept: a long-lived response re-checks with it, never with the key
+    const hash = presented === undefined ? undefined : sha256(presented)
+    const key = hash === undefined ? undefined : app.apiKeys.findHash(hash)
     // a key, or else an OIDC token (plugins/app/oidc.ts)
     const caller = key ? { keyName: key.name, scopes: key.scopes } : presented && app.oidc && looksLikeJwt(presented) ? await app.oidc.verify(presented) : undefined
     if (!caller) {
@@ -111,6 +136,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
       throw unauthorized()
     }
     req.caller = caller
+    if (route !== undefined) req.credential = key ? keyCredential(app, hash!, route) : tokenCredential(caller, presented!, route)
     await app.callerLimits.request(req, reply, caller.keyName)
     // unmatched: the 404 handler answers, now that the caller is known
     if (route !== undefined) requireScope(req.caller, route)
@@ -125,6 +151,32 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
   })
 
   app.addHook('onRoute', (route) => documentAccess(route, metricsPublic))
+}
+
+/**
+ * An API key as a long-lived response re-checks it: only its hash is kept, and each check
+ * finds it in the key ring as it is now (removed: 401; its scopes changed: 403).
+ */
+function keyCredential(app: FastifyInstance, hash: Buffer, route: RouteScope): Credential {
+  return {
+    recheck() {
+      const key = app.apiKeys.findHash(hash)
+      if (!key) return unauthorized('the API key is no longer valid (removed or rotated out)')
+      return scopeRefusal({ keyName: key.name, scopes: key.scopes }, route)
+    },
+    onChange: (listener) => app.apiKeys.onChange(listener),
+  }
+}
+
+/** A verified token holds its scopes until it expires; an open feed ends then. */
+function tokenCredential(caller: { keyName: string; scopes: ReadonlySet<Scope> }, token: string, route: RouteScope): Credential {
+  let exp: number | undefined
+  try {
+    exp = decodeJwt(token).exp
+  } catch {
+    exp = undefined
+  }
+  return { recheck: () => scopeRefusal(caller, route), ...(exp === undefined ? {} : { expiresAt: exp * 1000 }) }
 }
 
 const ErrorRef = Type.Ref('ErrorResponse')
