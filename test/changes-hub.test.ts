@@ -145,7 +145,7 @@ t.test('a resume from a token the hub holds joins it; an older one catches up on
     await write(app, 'user', id)
   }
   const seen: string[] = []
-  const readUntil = async (after: string | undefined, n: number) => {
+  const readUntil = async (after: string | undefined, _n: number) => {
     const f = readSse(port, '/v1/changes?types=user', { ...auth('b'), ...(after ? { 'last-event-id': after } : {}) })
     t.equal(await f.status, 200)
     await ready(f)

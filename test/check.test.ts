@@ -24,4 +24,9 @@ t.test('check answers from the real embedded engine and fails closed on bad inpu
     { resource: 'program:p1', permission: 'fly', subject: 'user:ana' },
     { resource: 'program:p1', permission: 'view', subject: 'user:bob' },
   ] } })
+  t.equal(bulk.statusCode, 200, 'one bad item does not fail the others')
+  const [run, fly, view] = bulk.json().results
+  t.match(run, { allowed: true, permissionship: 'has_permission' }, 'the facilitator runs the program')
+  t.match(fly, { allowed: false, permissionship: 'no_permission', error: /fly/ }, 'an unknown permission fails closed, naming it')
+  t.match(view, { allowed: false, permissionship: 'no_permission' }, 'bob holds nothing')
 })

@@ -32,6 +32,8 @@ export interface HoldOptions {
 export function holdAuthorization(credential: Credential, opts: HoldOptions): () => void {
   let stopped = false
   const timers: NodeJS.Timeout[] = []
+  // assigned once below, after `check` exists; `stop` may run before that
+  // eslint-disable-next-line prefer-const
   let unsubscribe: (() => void) | undefined
   const stop = () => {
     if (stopped) return
