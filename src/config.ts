@@ -52,6 +52,9 @@ export const EnvSchema = Type.Object({
     Type.String({ pattern: '^[0-9]{1,9}$', description: 'embedded in-memory engine: check answers kept until the next write (0: none)' }),
   ),
   BODY_LIMIT_BYTES: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+  IMPORT_MAX_BYTES: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'largest /v1/import body (streamed; default 1 GiB)' })),
+  RECONCILE_MAX_BYTES: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'largest /v1/reconcile body (default 64 MiB)' })),
+  RECONCILE_MAX_EVENTS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'most events one reconcile replays (default 200000)' })),
   MAX_BULK_ITEMS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$' })),
   LOOKUP_SUBJECTS_MAX: Type.Optional(Type.String({ pattern: '^[1-9][0-9]*$', description: 'most subjects in one lookup/subjects or access report answer' })),
   CURSOR_SECRET: Type.Optional(
@@ -113,6 +116,8 @@ export interface Config {
     batchConcurrency?: number
   }
   bodyLimitBytes: number
+  /** onboarding and backup bounds: an import body (streamed) and a reconcile body, apart from bodyLimitBytes */
+  onboarding: { importMaxBytes: number; reconcileMaxBytes: number; reconcileMaxEvents: number }
   maxBulkItems: number
   /** the most subjects one lookup/subjects or access-report answer holds (SpiceDB cannot page them) */
   lookupSubjectsMax: number
@@ -212,6 +217,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workers,
     checkCacheMax: Number(e.CHECK_CACHE_MAX ?? 100_000),
     bodyLimitBytes: Number(e.BODY_LIMIT_BYTES ?? 1024 * 1024),
+    onboarding: {
+      importMaxBytes: Number(e.IMPORT_MAX_BYTES ?? 1024 ** 3),
+      reconcileMaxBytes: Number(e.RECONCILE_MAX_BYTES ?? 64 * 1024 ** 2),
+      reconcileMaxEvents: Number(e.RECONCILE_MAX_EVENTS ?? 200_000),
+    },
     maxBulkItems: Number(e.MAX_BULK_ITEMS ?? 1000),
     lookupSubjectsMax: Number(e.LOOKUP_SUBJECTS_MAX ?? 10_000),
     apiKeys: apiKeyEntries(e.API_KEYS),
