@@ -34,6 +34,30 @@ t.test('an import that breaks an invariant writes nothing and names the line', a
   t.match(internal.json().message, /line 1.*internal/)
 })
 
+t.test('one relationship breaking an invariant in a whole business: nothing written, its line named', async (t) => {
+  const source = await buildTestApp(t)
+  await seed(source, business())
+  const good = relationshipsOf((await exportBody(source)).lines)
+  const fresh = await buildTestApp(t)
+  for (const [what, line, pattern] of [
+    ['a second primary coach', '{"relationship":"client:o2-c3#primary@user:o2-k0"}', /primary/],
+    ['a client of no organization', '{"relationship":"client:nowhere#primary@user:o2-k0"}', /no organization/],
+  ] as const) {
+    const at = Math.floor(good.length / 2)
+    const body = [...good.slice(0, at), line, ...good.slice(at)].join('\n')
+    for (const [where, app] of [['an empty engine', fresh], ['a live one', source]] as const) {
+      const before = relationshipsOf((await exportBody(app)).lines)
+      const res = await importBody(app, body)
+      t.equal(res.statusCode, 409, `${what} into ${where}: ${res.body.slice(0, 300)}`)
+      const violations = res.json().details?.violations as { line: number; message: string }[]
+      t.same(violations.map((v) => v.line), [at + 1], `${what} into ${where}: the one line named`)
+      t.match(violations[0]!.message, pattern)
+      t.match(res.json().message, new RegExp(`line ${at + 1}`))
+      t.same(relationshipsOf((await exportBody(app)).lines), before, `${what} into ${where}: nothing written`)
+    }
+  }
+})
+
 t.test('reconcile lists the drift exactly; apply removes it', async (t) => {
   const a = await buildTestApp(t)
   const truth = business() as { id: string; type: string; data: Record<string, string> }[]
