@@ -36,6 +36,17 @@ t.test('export, import and reconcile through the CLI', async (t) => {
   t.equal(dry.status, 0, dry.stderr)
   t.match(dry.stderr, /dry run: 0 missing/)
 
+  // the progress bar, forced on (stderr is a pipe here, where it is off by default)
+  t.notMatch(imported.stderr, /\[#/, 'no progress bar when stderr is not a terminal')
+  const c = await buildTestApp(t)
+  const shown = await runWith({ TRELLIS_PROGRESS: '1' }, await c.listen({ port: 0, host: '127.0.0.1' }), 'import', file)
+  t.equal(shown.status, 0, shown.stderr)
+  t.match(shown.stderr, /\rimporting: \[#{30}\] 100%.*sent/, 'a bar that reaches 100%')
+  t.match(shown.stderr, /\nimported 2 relationships \(2 changed\) at \S+ in \d+\.\d s\n/, 'then the summary on its own line')
+  const shownExport = await runWith({ TRELLIS_PROGRESS: '1' }, urlA, 'export')
+  t.match(shownExport.stderr, /\rexporting: 3 lines/)
+  t.match(shownExport.stderr, /\nexported 2 relationships at \S+ \(0\.0 MB in \d+\.\d s\)\n/)
+
   const bad = path.join(dir, 'bad.ndjson')
   writeFileSync(bad, '{"relationship":"client:c1#coaching@user:rob"}\n')
   const refused = await runAsync(urlB, 'import', bad)
@@ -45,9 +56,13 @@ t.test('export, import and reconcile through the CLI', async (t) => {
 
 /** the CLI as a child process, awaited without blocking this process's event loop */
 async function runAsync(url: string, ...args: string[]) {
+  return runWith({}, url, ...args)
+}
+
+async function runWith(env: Record<string, string>, url: string, ...args: string[]) {
   const { spawn } = await import('node:child_process')
   return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, TRELLIS_URL: url } })
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, TRELLIS_URL: url, ...env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))

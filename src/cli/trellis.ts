@@ -1,17 +1,15 @@
 /**
  * `trellis export > file`, `trellis import file`, `trellis reconcile file [--apply]`: the
  * onboarding and backup routes for people. TRELLIS_URL (default http://127.0.0.1:8080) and
- * TRELLIS_API_KEY come from the environment; progress goes to stderr when it is a terminal,
- * the summary always to stderr, the data (an export, an answer) to stdout.
+ * TRELLIS_API_KEY come from the environment; a progress bar goes to stderr when it is a terminal
+ * (progress.ts), the summary always to stderr, the data (an export, an answer) to stdout.
  */
 import { createReadStream, readFileSync, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
+import { Progress, bar, megabytes } from './progress.js'
 
 const base = (process.env.TRELLIS_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '')
 const headers: Record<string, string> = process.env.TRELLIS_API_KEY ? { authorization: `Bearer ${process.env.TRELLIS_API_KEY}` } : {}
-const tty = process.stderr.isTTY
-const progress = (text: string) => tty && process.stderr.write(`\r${text}\x1b[K`)
-const done = () => tty && process.stderr.write('\n')
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`trellis: ${message}\n`)
@@ -29,41 +27,49 @@ async function answer(res: Response) {
 }
 
 async function exportAll(types?: string) {
+  const progress = new Progress()
   const res = await fetch(`${base}/v1/export${types ? `?types=${encodeURIComponent(types)}` : ''}`, { headers })
   if (!res.ok || !res.body) return answer(res)
   let lines = 0
+  let bytes = 0
   let last = ''
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     const text = Buffer.from(chunk).toString()
     if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r))
-    for (const c of text) if (c === '\n') lines++
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++
+    bytes += chunk.length
     last = (last + text).slice(-512)
-    progress(`exported ${lines} lines`)
+    progress.update(`exporting: ${lines.toLocaleString('en')} lines, ${megabytes(bytes)}`)
   }
-  done()
+  progress.update(`exporting: ${lines.toLocaleString('en')} lines, ${megabytes(bytes)}, done`, true)
+  progress.end()
   const end = last.trim().split('\n').at(-1) ?? ''
   if (!end.includes('"exportedAt"')) fail('the export ended early (no end line): do not use this file')
   const { count, exportedAt } = JSON.parse(end) as { count: number; exportedAt: string }
-  process.stderr.write(`exported ${count} relationships at ${exportedAt}\n`)
+  process.stderr.write(`exported ${count} relationships at ${exportedAt} (${megabytes(bytes)} in ${progress.elapsed()})\n`)
 }
 
 async function importFile(file: string) {
   const size = statSync(file).size
+  const progress = new Progress()
   let sent = 0
-  const stream = createReadStream(file).on('data', (c) => {
-    sent += c.length
-    progress(`sent ${Math.round((100 * sent) / Math.max(size, 1))}% of ${size} bytes`)
-  })
+  const stream = createReadStream(file)
+    .on('data', (c) => {
+      sent += c.length
+      progress.update(`importing: ${bar(sent, size)} ${megabytes(sent)} of ${megabytes(size)} sent`)
+    })
+    // the gateway judges the whole set, then writes it, before it answers
+    .on('end', () => progress.update(`importing: ${bar(size, size)} sent; the gateway is judging and writing`, true))
   const res = await fetch(`${base}/v1/import`, {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/x-ndjson' },
     body: Readable.toWeb(stream) as ReadableStream,
     duplex: 'half',
   } as RequestInit)
-  done()
+  progress.end()
   const body = await answer(res)
   process.stdout.write(`${JSON.stringify(body)}\n`)
-  process.stderr.write(`imported ${body.count} relationships (${body.changed} changed) at ${body.importedAt}\n`)
+  process.stderr.write(`imported ${body.count} relationships (${body.changed} changed) at ${body.importedAt} in ${progress.elapsed()}\n`)
 }
 
 /** the events as a JSON array, `{events: [...]}`, or one event per line */
@@ -87,17 +93,19 @@ function readEvents(file: string): unknown[] {
 
 async function reconcileFile(file: string, apply: boolean) {
   const events = readEvents(file)
-  progress(`sending ${events.length} events`)
+  const progress = new Progress()
+  progress.update(`reconciling: ${events.length.toLocaleString('en')} events sent; the gateway replays and compares them`, true)
   const res = await fetch(`${base}/v1/reconcile`, {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json' },
     body: JSON.stringify({ events, apply }),
   })
-  done()
+  progress.end()
   const body = (await answer(res)) as { counts: { missing: number; extra: number }; missing: unknown[]; extra: unknown[]; applied?: unknown }
   process.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
   const what = `${body.counts.missing} missing (${body.missing.length} objects), ${body.counts.extra} extra (${body.extra.length} objects)`
-  process.stderr.write(body.applied ? `applied: ${what}\n` : `dry run: ${what}${body.counts.missing + body.counts.extra ? '; --apply writes the difference' : ''}\n`)
+  const took = ` (${events.length} events, ${progress.elapsed()})`
+  process.stderr.write(body.applied ? `applied: ${what}${took}\n` : `dry run: ${what}${took}${body.counts.missing + body.counts.extra ? '; --apply writes the difference' : ''}\n`)
 }
 
 const [command, ...args] = process.argv.slice(2)
