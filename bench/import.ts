@@ -125,9 +125,14 @@ async function* filePages(file: string): AsyncGenerator<Relationship[]> {
   if (page.length) yield page
 }
 
+/** the process's resident memory now; 0 once it is gone (its exit is reported by start()) */
 function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Number(m[1]) * 1024 : NaN
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
 }
 
 /** Imports the file through a gateway process, exports it back; the gateway's RSS sampled throughout. */
