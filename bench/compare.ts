@@ -24,7 +24,6 @@
  *   BENCH_SMOKE=1         tiny data and 1 s scenarios: proves the bench runs (CI)
  *   BENCH_OUT=file.json   also write every figure as JSON
  *   BENCH_ENGINE_TIMEOUT_MS=5000  the gateways' engine deadline (SPICEDB_TIMEOUT_MS)
- *   BENCH_LOAD_BATCH=250  relationships per POST /v1/relationships when loading a gateway
  *   SPICEDB_BIN           the pinned server (default: `npm run spicedb:install`'s cache)
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
@@ -35,7 +34,9 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { v1 } from '@authzed/authzed-node'
-import { batchesByResource, generateData, randomChecks, type BenchCheck } from './data.js'
+import { importPages } from '../src/engine/bulk.js'
+import { parseRelationship } from '../src/domain/wire/refs.js'
+import { generateData, randomChecks, type BenchCheck } from './data.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const env = process.env
@@ -216,44 +217,35 @@ function gatewayTarget(name: string, pids: number[], base: string): Target {
   }
 }
 
+/** The schema, then the relationships through SpiceDB's own ImportBulkRelationships (an empty server). */
 async function loadRelationships(grpc: string, key: string, schema: string, rels: string[]) {
   const client = v1.NewClient(key, grpc, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS)
   try {
     await client.promises.writeSchema(v1.WriteSchemaRequest.create({ schema }))
-    for (let i = 0; i < rels.length; i += 1000) {
-      const updates = rels.slice(i, i + 1000).map((r) => {
-        const m = /^(\w+):([^#]+)#(\w+)@(\w+):([^#]+)$/.exec(r)!
-        return v1.RelationshipUpdate.create({
-          operation: v1.RelationshipUpdate_Operation.TOUCH,
-          relationship: v1.Relationship.create({
-            resource: v1.ObjectReference.create({ objectType: m[1]!, objectId: m[2]! }),
-            relation: m[3]!,
-            subject: v1.SubjectReference.create({ object: v1.ObjectReference.create({ objectType: m[4]!, objectId: m[5]! }) }),
-          }),
-        })
-      })
-      await client.promises.writeRelationships(v1.WriteRelationshipsRequest.create({ updates }))
+    if (rels.length === 0) return
+    async function* pages() {
+      for (let i = 0; i < rels.length; i += 1000) yield rels.slice(i, i + 1000).map((r) => parseRelationship(r, 'bench'))
     }
+    const loaded = await importPages(client, pages())
+    if (loaded !== rels.length) throw new Error(`spicedb loaded ${loaded} of ${rels.length} relationships`)
   } finally {
     client.close()
   }
 }
 
 /**
- * Writes go through POST /v1/relationships, which judges the domain's invariants and pins what it
- * read as preconditions; on the memory datastore each precondition costs a read that grows with
- * the data, so batches are smaller than the API's limit and a batch that outlives the engine
- * deadline is retried.
+ * The gateway's own onboarding path: POST /v1/import of the whole set as NDJSON, judged against
+ * the invariants once and bulk-imported into the empty engine (a per-batch POST /v1/relationships
+ * pins what it read, which on the memory datastore grows with the data).
  */
 async function loadThroughGateway(base: string, rels: string[]) {
-  for (const chunk of batchesByResource(rels, Number(env.BENCH_LOAD_BATCH ?? 250))) {
-    const updates = chunk.map((relationship) => ({ operation: 'touch', relationship }))
-    for (let attempt = 1; ; attempt++) {
-      const r = await postJson(`${base}/v1/relationships`, {}, { updates })
-      if (r.status === 200) break
-      if (r.status !== 503 || attempt >= 3) throw new Error(`loading an embedded gateway: ${r.status} ${JSON.stringify(r.json)}`)
-    }
-  }
+  const res = await fetch(`${base}/v1/import`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: rels.map((r) => `{"relationship":${JSON.stringify(r)}}\n`).join(''),
+  })
+  const answer = (await res.json()) as { count?: number }
+  if (res.status !== 200 || answer.count !== rels.length) throw new Error(`importing into a gateway: ${res.status} ${JSON.stringify(answer).slice(0, 2000)}`)
 }
 
 interface Row {
@@ -358,7 +350,7 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
       })
       const t0 = performance.now()
       await loadRelationships(grpc, key, schema, rels)
-      console.log(`loaded ${rels.length} relationships into spicedb in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+      console.log(`imported ${rels.length} relationships into spicedb (ImportBulkRelationships) in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
       const base = `http://127.0.0.1:${hp}`
       const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` }
       if (SYSTEMS.includes('spicedb-http')) {
@@ -433,7 +425,7 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
       await waitFor(name, async () => (await fetch(`${base}/readyz`)).ok)
       const t0 = performance.now()
       await loadThroughGateway(base, rels)
-      console.log(`loaded ${rels.length} relationships into ${name} in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+      console.log(`imported ${rels.length} relationships into ${name} (POST /v1/import) in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
       targets.push(gatewayTarget(name, [pidOf(gw)], base))
     }
 

@@ -36,29 +36,6 @@ export function generateData(orgs: number): string[] {
   return [...roles, ...clients]
 }
 
-/**
- * Cuts the relationships into batches of at most `size` without splitting one resource's
- * relationships: a client written without its primary coach breaks invariant I1 and the gateway
- * refuses that batch with 409 GW_PRIMARY_REQUIRED.
- */
-export function batchesByResource(rels: string[], size: number): string[][] {
-  const out: string[][] = []
-  let current: string[] = []
-  for (let i = 0; i < rels.length; ) {
-    const resource = rels[i]!.slice(0, rels[i]!.indexOf('#'))
-    let j = i
-    while (j < rels.length && rels[j]!.startsWith(`${resource}#`)) j++
-    if (current.length > 0 && current.length + (j - i) > size) {
-      out.push(current)
-      current = []
-    }
-    current.push(...rels.slice(i, j))
-    i = j
-  }
-  if (current.length > 0) out.push(current)
-  return out
-}
-
 /** mulberry32: a small seeded PRNG, so the check list is the same in every run */
 function prng(seed: number) {
   let a = seed >>> 0

@@ -36,6 +36,8 @@ import explorerRoutes from './routes/explorer/index.js'
 import permissionRoutes from './routes/permissions/index.js'
 import auditRoutes from './routes/audit/index.js'
 import changesRoutes from './routes/changes/index.js'
+import onboardingRoutes from './routes/onboarding/index.js'
+import importGate from './plugins/app/import-gate.js'
 
 export interface BuildAppOptions {
   /** full configuration; defaults to the environment's */
@@ -105,6 +107,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(rateLimit, config.rateLimit)
   await app.register(auth, { metricsPublic: config.metricsPublic, reauthMs: config.feeds.reauthSeconds * 1000 })
   await app.register(audit)
+  await app.register(importGate)
   await app.register(events)
   await app.register(eventStream, options.streamConsumer ?? {})
 
@@ -119,6 +122,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(permissionRoutes)
   await app.register(auditRoutes)
   await app.register(changesRoutes, { feed: options.changesFeed, limits: config.feeds })
+  await app.register(onboardingRoutes)
 
   await app.ready()
   return app

@@ -71,6 +71,8 @@ function shape(e: Settings) {
     rateLimit: { windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS, authFailures: e.RATE_LIMIT_AUTH_FAILURES, perKey: e.RATE_LIMIT_PER_KEY },
     /** changes feeds: caps (per key, in this process) and how often an open one re-checks its key */
     feeds: { maxPerKey: e.FEEDS_MAX_PER_KEY, maxTotal: e.FEEDS_MAX, reauthSeconds: e.FEEDS_REAUTH_SECONDS },
+    /** onboarding and backup bounds: an import body (streamed) and a reconcile body, apart from bodyLimitBytes */
+    onboarding: { importMaxBytes: e.IMPORT_MAX_BYTES, reconcileMaxBytes: e.RECONCILE_MAX_BYTES, reconcileMaxEvents: e.RECONCILE_MAX_EVENTS },
     trustProxy: trustProxy(e.TRUST_PROXY),
     /** HMAC key for lookup cursors; absent: a random key per process */
     cursorSecret: e.CURSOR_SECRET as string | undefined,

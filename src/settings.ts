@@ -78,6 +78,9 @@ export const EnvSchema = Type.Object({
   FEEDS_MAX_PER_KEY: Int(16, 'open changes feeds per key', { minimum: 1, maximum: 999_999 }),
   FEEDS_MAX: Int(256, 'open changes feeds in this process', { minimum: 1, maximum: 999_999 }),
   FEEDS_REAUTH_SECONDS: Int(5, 'how often an open feed re-checks its key besides on a key reload', { minimum: 1, maximum: 99_999 }),
+  IMPORT_MAX_BYTES: Int(1024 ** 3, 'largest /v1/import body (streamed)', { minimum: 1 }),
+  RECONCILE_MAX_BYTES: Int(64 * 1024 ** 2, 'largest /v1/reconcile body', { minimum: 1 }),
+  RECONCILE_MAX_EVENTS: Int(200_000, 'most events one reconcile replays', { minimum: 1 }),
   AUDIT_STREAM: Str('trellis:audit', 'Redis stream of the audit trail'),
   AUDIT_RETENTION_DAYS: Int(90, 'audit records older than this are trimmed', { minimum: 1, maximum: 99_999 }),
   AUDIT_MAX_RECORDS: OptInt('at most about this many audit records are kept (default 1000000 in Redis, 10000 in memory)', {

@@ -108,6 +108,11 @@ class EmbeddedTransport implements SpiceTransport {
     this.client = v1.NewClient('', target, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS)
   }
 
+  /** bulk import and export are streams too: the local socket serves them */
+  bulkClient() {
+    return this.client
+  }
+
   /** Watch is a server stream: the library serves it on its local socket */
   watch(req: v1.WatchRequest) {
     return this.client.watch(req)

@@ -20,3 +20,18 @@ export async function createEngine(config: Pick<Config, 'engine' | 'engineTimeou
 }
 
 export * from './port.js'
+
+/**
+ * A throwaway engine (embedded, in memory) holding `schema`: reconcile replays the platform's
+ * events into one to see the state they make. The caller closes it.
+ */
+export async function createScratchEngine(schema: string, timeoutMs: number): Promise<EnginePort> {
+  const engine = await createEmbeddedEngine({ timeoutMs })
+  try {
+    await engine.writeSchema(schema)
+  } catch (err) {
+    await engine.close()
+    throw err
+  }
+  return engine
+}

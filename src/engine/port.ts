@@ -173,6 +173,15 @@ export interface WatchOptions {
   after?: string
 }
 
+/** What an export reads: the named resource types, exactly at one revision. */
+export interface ExportOptions {
+  /** resource types, exported one after the other */
+  types: string[]
+  /** the ZedToken of the revision every page is read at (SpiceDB's at_exact_snapshot) */
+  at: string
+  signal?: AbortSignal
+}
+
 export interface EnginePort {
   /** a short description for logs and /readyz, e.g. "embedded" or "remote (2 endpoints)" */
   readonly description: string
@@ -205,6 +214,18 @@ export interface EnginePort {
   newestWrite?(): string | undefined
   /** SpiceDB's Watch: change batches as they are committed, until `signal` aborts */
   watch?(opts: WatchOptions, signal: AbortSignal): AsyncIterable<ChangeBatch>
+  /**
+   * SpiceDB's ExportBulkRelationships: pages of relationships as the engine streams them. The
+   * stream is read only as fast as the consumer takes pages (gRPC flow control), so memory
+   * stays one page whatever the size; aborting `signal` cancels it.
+   */
+  exportRelationships?(opts: ExportOptions): AsyncIterable<Relationship[]>
+  /**
+   * SpiceDB's ImportBulkRelationships: every page in one transaction, no invariants, no
+   * preconditions; refused (`failed_precondition`) when any relationship already exists, and
+   * then nothing is written. `importedAt` is a head token taken after it.
+   */
+  importRelationships?(pages: AsyncIterable<Relationship[]>): Promise<{ count: number; importedAt: string }>
   /** cheap liveness of the engine: resolves when it answers */
   ping(): Promise<void>
   close(): Promise<void>

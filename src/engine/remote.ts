@@ -133,6 +133,11 @@ class FailoverTransport implements SpiceTransport {
     return this.order()[0]!.watchClient(this.opts).watch(req)
   }
 
+  /** bulk streams go to the first healthy endpoint, without the per-attempt deadline */
+  bulkClient() {
+    return this.order()[0]!.watchClient(this.opts)
+  }
+
   async close() {
     for (const ep of this.endpoints) ep.close()
   }

@@ -19,8 +19,11 @@ import {
   type RelationshipFilter,
   type RelationshipUpdate,
   type ChangeBatch,
+  type ExportOptions,
+  type Relationship,
   type WatchOptions,
 } from './port.js'
+import { exportPages, importPages } from './bulk.js'
 import { changeBatches, watchRequest } from './watch.js'
 import * as pb from './proto.js'
 import { callerGone, toEngineError, type SpiceTransport } from './transport.js'
@@ -314,6 +317,22 @@ export class SpiceDbEngine implements EnginePort {
     const transport = this.transport
     if (!transport.watch) throw new EngineError('invalid_argument', 'this engine cannot watch')
     return changeBatches(() => transport.watch!(watchRequest(opts)), signal)
+  }
+
+  exportRelationships(opts: ExportOptions): AsyncIterable<Relationship[]> {
+    const client = this.transport.bulkClient?.()
+    if (!client) throw new EngineError('invalid_argument', 'this engine cannot export')
+    return exportPages(client, opts)
+  }
+
+  /** a write like any other: kept answers are dropped, and on a sole writer its token is the newest */
+  async importRelationships(pages: AsyncIterable<Relationship[]>): Promise<{ count: number; importedAt: string }> {
+    const client = this.transport.bulkClient?.()
+    if (!client) throw new EngineError('invalid_argument', 'this engine cannot import')
+    return this.writing(async () => {
+      const count = await importPages(client, pages)
+      return { count, importedAt: await this.headToken() }
+    }, (r) => r.importedAt)
   }
 
   async ping(): Promise<void> {

@@ -28,6 +28,8 @@ export interface SpiceTransport {
   call<M extends Method>(method: M, req: Req<M>, opts?: CallOptions): Promise<Res<M>>
   /** opens SpiceDB's Watch server stream (no deadline: it lives as long as its reader) */
   watch?(req: v1.WatchRequest): WatchCall
+  /** a gRPC client without per-call deadline, for bulk import and export streams that last as long as the data */
+  bulkClient?(): v1.ZedClientInterface
   close(): Promise<void>
 }
 

@@ -328,6 +328,457 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every relationship at one revision, as NDJSON, ending with {exportedAt, count}
+         * @description Streamed: one `{"relationship", "caveat"?}` per line. Internal types (write guards) are left out: they hold versions, not access, and events recreate them.
+         *
+         *     Needs a key with the scope `admin`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description resource types, comma separated; all when absent */
+                    types?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description NDJSON lines */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/x-ndjson": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        /** @description seconds to wait before asking again */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                431: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before asking again */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import NDJSON relationships (an export), judged whole against the invariants first
+         * @description Content-Type application/x-ndjson, streamed (IMPORT_MAX_BYTES). Into an engine with no relationships: SpiceDB bulk import, one transaction. Into a live one: a merge (touch), `changed` counting what differed. 409 GW_IMPORT_INVARIANT lists the first violations with their lines; nothing is written.
+         *
+         *     Needs a key with the scope `admin`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description a ZedToken returned by an earlier call */
+                            importedAt: string;
+                            count: number;
+                            changed: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        /** @description seconds to wait before asking again */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                431: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before asking again */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reconcile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Compare the live relationships with the platform's truth, sent as the events that create it
+         * @description Dry run unless apply is true. Each list names at most 10000 relationships (counts has the totals). Body bound: RECONCILE_MAX_BYTES, RECONCILE_MAX_EVENTS.
+         *
+         *     Needs a key with the scope `admin`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description domain events, replayed in order from nothing */
+                        events: unknown[];
+                        /** @default false */
+                        apply?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            missing: {
+                                object: string;
+                                relationships: {
+                                    relationship: string;
+                                    caveat?: {
+                                        name: string;
+                                        context?: {
+                                            [key: string]: unknown;
+                                        };
+                                    };
+                                    /** @description ids of the events that wrote it */
+                                    events: string[];
+                                }[];
+                            }[];
+                            extra: {
+                                object: string;
+                                relationships: {
+                                    relationship: string;
+                                    caveat?: {
+                                        name: string;
+                                        context?: {
+                                            [key: string]: unknown;
+                                        };
+                                    };
+                                }[];
+                            }[];
+                            counts: {
+                                missing: number;
+                                extra: number;
+                            };
+                            truncated?: boolean;
+                            applied?: {
+                                /** @description a ZedToken returned by an earlier call */
+                                writtenAt: string;
+                                touched: number;
+                                deleted: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                408: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        /** @description seconds to wait before asking again */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                431: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        /** @description seconds to wait before asking again */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorResponse"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -374,6 +825,11 @@ export interface components {
          *     - `GW_NOT_PAIRABLE`: no one can be paired with the client (I5)
          *     - `GW_PRECONDITION_FAILED`: a write precondition did not hold
          *     - `GW_IDEMPOTENCY_CONFLICT`: an event id already used for a different event
+         *     - `GW_IMPORT_INVARIANT`: an import (or an applied reconcile) would break an invariant; nothing was written, `details` names the lines
+         *     - `GW_IMPORT_CONFLICT`: the relationships changed while the import was being judged; nothing was written (retry)
+         *     - `GW_IMPORT_RUNNING`: an import is running; other writes wait for it (retry after it)
+         *     - `GW_INVALID_LINE`: an NDJSON line that is not a relationship; `field` names the line
+         *     - `GW_NOT_SUPPORTED`: the engine in use cannot do this (see the message)
          *     - `GW_RESULT_TOO_LARGE`: more results than one answer carries
          *     - `GW_ENGINE_UNAVAILABLE`: the authorization engine did not answer (fail closed; retry)
          *     - `GW_STORE_UNAVAILABLE`: a required store did not answer (retry)
@@ -388,7 +844,7 @@ export interface components {
          *     - `GW_INTERNAL`: an internal error; quote `requestId` to operators
          * @enum {string}
          */
-        ErrorCode: "GW_VALIDATION" | "GW_INVALID_ARGUMENT" | "GW_INVALID_REFERENCE" | "GW_INVALID_CURSOR" | "GW_INVALID_EVENT" | "GW_UNKNOWN_EVENT_TYPE" | "GW_UNKNOWN_TYPE" | "GW_UNKNOWN_PERMISSION" | "GW_UNKNOWN_CAVEAT" | "GW_UNKNOWN_CONTEXT" | "GW_RESERVED_CONTEXT" | "GW_SELF_REFERENCE" | "GW_TOO_MANY_ITEMS" | "GW_BAD_REQUEST" | "GW_BAD_URL" | "GW_UNAUTHORIZED" | "GW_MISSING_SCOPE" | "GW_FORBIDDEN" | "GW_INTERNAL_TYPE" | "GW_NOT_FOUND" | "GW_METHOD_NOT_ALLOWED" | "GW_NOT_ACCEPTABLE" | "GW_REQUEST_TIMEOUT" | "GW_CLIENT_CLOSED" | "GW_PAYLOAD_TOO_LARGE" | "GW_HEADERS_TOO_LARGE" | "GW_UNSUPPORTED_MEDIA_TYPE" | "GW_RATE_LIMITED" | "GW_ALREADY_EXISTS" | "GW_UNKNOWN_OBJECT" | "GW_CROSS_ORGANIZATION" | "GW_NOT_A_MEMBER" | "GW_NOT_CO_AUTHOR_ELIGIBLE" | "GW_ONE_ROLE" | "GW_OWNER_TRANSFER_ONLY" | "GW_OWNER_UNTOUCHABLE" | "GW_PRIMARY_COACH_OF_CLIENTS" | "GW_PRIMARY_REQUIRED" | "GW_NOT_PAIRABLE" | "GW_PRECONDITION_FAILED" | "GW_IDEMPOTENCY_CONFLICT" | "GW_RESULT_TOO_LARGE" | "GW_ENGINE_UNAVAILABLE" | "GW_STORE_UNAVAILABLE" | "GW_IDENTITY_PROVIDER_UNAVAILABLE" | "GW_OVERLOADED" | "GW_SHUTTING_DOWN" | "GW_WRITE_CONTENTION" | "GW_EVENT_IN_PROGRESS" | "GW_STREAM_NO_EVENT" | "GW_STREAM_INVALID_JSON" | "GW_STREAM_UNACKNOWLEDGED" | "GW_INTERNAL";
+        ErrorCode: "GW_VALIDATION" | "GW_INVALID_ARGUMENT" | "GW_INVALID_REFERENCE" | "GW_INVALID_CURSOR" | "GW_INVALID_EVENT" | "GW_UNKNOWN_EVENT_TYPE" | "GW_UNKNOWN_TYPE" | "GW_UNKNOWN_PERMISSION" | "GW_UNKNOWN_CAVEAT" | "GW_UNKNOWN_CONTEXT" | "GW_RESERVED_CONTEXT" | "GW_SELF_REFERENCE" | "GW_TOO_MANY_ITEMS" | "GW_BAD_REQUEST" | "GW_BAD_URL" | "GW_UNAUTHORIZED" | "GW_MISSING_SCOPE" | "GW_FORBIDDEN" | "GW_INTERNAL_TYPE" | "GW_NOT_FOUND" | "GW_METHOD_NOT_ALLOWED" | "GW_NOT_ACCEPTABLE" | "GW_REQUEST_TIMEOUT" | "GW_CLIENT_CLOSED" | "GW_PAYLOAD_TOO_LARGE" | "GW_HEADERS_TOO_LARGE" | "GW_UNSUPPORTED_MEDIA_TYPE" | "GW_RATE_LIMITED" | "GW_ALREADY_EXISTS" | "GW_UNKNOWN_OBJECT" | "GW_CROSS_ORGANIZATION" | "GW_NOT_A_MEMBER" | "GW_NOT_CO_AUTHOR_ELIGIBLE" | "GW_ONE_ROLE" | "GW_OWNER_TRANSFER_ONLY" | "GW_OWNER_UNTOUCHABLE" | "GW_PRIMARY_COACH_OF_CLIENTS" | "GW_PRIMARY_REQUIRED" | "GW_NOT_PAIRABLE" | "GW_PRECONDITION_FAILED" | "GW_IDEMPOTENCY_CONFLICT" | "GW_IMPORT_INVARIANT" | "GW_IMPORT_CONFLICT" | "GW_IMPORT_RUNNING" | "GW_INVALID_LINE" | "GW_NOT_SUPPORTED" | "GW_RESULT_TOO_LARGE" | "GW_ENGINE_UNAVAILABLE" | "GW_STORE_UNAVAILABLE" | "GW_IDENTITY_PROVIDER_UNAVAILABLE" | "GW_OVERLOADED" | "GW_SHUTTING_DOWN" | "GW_WRITE_CONTENTION" | "GW_EVENT_IN_PROGRESS" | "GW_STREAM_NO_EVENT" | "GW_STREAM_INVALID_JSON" | "GW_STREAM_UNACKNOWLEDGED" | "GW_INTERNAL";
         /** @description freshness of the answer; absent: fully consistent (no new-enemy problem) */
         Consistency: {
             /** @enum {string} */
@@ -3949,7 +4405,7 @@ export const pathsV1RelationshipsPostRequestBodyContentApplicationJsonUpdatesOpe
 export const pathsV1RelationshipsPostRequestBodyContentApplicationJsonPreconditionsOperationValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/relationships"]["post"]["requestBody"]["content"]["application/json"]["preconditions"]["operation"]> = ["must_match", "must_not_match"];
 export const pathsV1RelationshipsDeleteRequestBodyContentApplicationJsonPreconditionsOperationValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/relationships"]["delete"]["requestBody"]["content"]["application/json"]["preconditions"]["operation"]> = ["must_match", "must_not_match"];
 export const pathsV1AuditGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/audit"]["get"]["parameters"]["query"]["format"]> = ["json", "csv"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["GW_VALIDATION", "GW_INVALID_ARGUMENT", "GW_INVALID_REFERENCE", "GW_INVALID_CURSOR", "GW_INVALID_EVENT", "GW_UNKNOWN_EVENT_TYPE", "GW_UNKNOWN_TYPE", "GW_UNKNOWN_PERMISSION", "GW_UNKNOWN_CAVEAT", "GW_UNKNOWN_CONTEXT", "GW_RESERVED_CONTEXT", "GW_SELF_REFERENCE", "GW_TOO_MANY_ITEMS", "GW_BAD_REQUEST", "GW_BAD_URL", "GW_UNAUTHORIZED", "GW_MISSING_SCOPE", "GW_FORBIDDEN", "GW_INTERNAL_TYPE", "GW_NOT_FOUND", "GW_METHOD_NOT_ALLOWED", "GW_NOT_ACCEPTABLE", "GW_REQUEST_TIMEOUT", "GW_CLIENT_CLOSED", "GW_PAYLOAD_TOO_LARGE", "GW_HEADERS_TOO_LARGE", "GW_UNSUPPORTED_MEDIA_TYPE", "GW_RATE_LIMITED", "GW_ALREADY_EXISTS", "GW_UNKNOWN_OBJECT", "GW_CROSS_ORGANIZATION", "GW_NOT_A_MEMBER", "GW_NOT_CO_AUTHOR_ELIGIBLE", "GW_ONE_ROLE", "GW_OWNER_TRANSFER_ONLY", "GW_OWNER_UNTOUCHABLE", "GW_PRIMARY_COACH_OF_CLIENTS", "GW_PRIMARY_REQUIRED", "GW_NOT_PAIRABLE", "GW_PRECONDITION_FAILED", "GW_IDEMPOTENCY_CONFLICT", "GW_RESULT_TOO_LARGE", "GW_ENGINE_UNAVAILABLE", "GW_STORE_UNAVAILABLE", "GW_IDENTITY_PROVIDER_UNAVAILABLE", "GW_OVERLOADED", "GW_SHUTTING_DOWN", "GW_WRITE_CONTENTION", "GW_EVENT_IN_PROGRESS", "GW_STREAM_NO_EVENT", "GW_STREAM_INVALID_JSON", "GW_STREAM_UNACKNOWLEDGED", "GW_INTERNAL"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["GW_VALIDATION", "GW_INVALID_ARGUMENT", "GW_INVALID_REFERENCE", "GW_INVALID_CURSOR", "GW_INVALID_EVENT", "GW_UNKNOWN_EVENT_TYPE", "GW_UNKNOWN_TYPE", "GW_UNKNOWN_PERMISSION", "GW_UNKNOWN_CAVEAT", "GW_UNKNOWN_CONTEXT", "GW_RESERVED_CONTEXT", "GW_SELF_REFERENCE", "GW_TOO_MANY_ITEMS", "GW_BAD_REQUEST", "GW_BAD_URL", "GW_UNAUTHORIZED", "GW_MISSING_SCOPE", "GW_FORBIDDEN", "GW_INTERNAL_TYPE", "GW_NOT_FOUND", "GW_METHOD_NOT_ALLOWED", "GW_NOT_ACCEPTABLE", "GW_REQUEST_TIMEOUT", "GW_CLIENT_CLOSED", "GW_PAYLOAD_TOO_LARGE", "GW_HEADERS_TOO_LARGE", "GW_UNSUPPORTED_MEDIA_TYPE", "GW_RATE_LIMITED", "GW_ALREADY_EXISTS", "GW_UNKNOWN_OBJECT", "GW_CROSS_ORGANIZATION", "GW_NOT_A_MEMBER", "GW_NOT_CO_AUTHOR_ELIGIBLE", "GW_ONE_ROLE", "GW_OWNER_TRANSFER_ONLY", "GW_OWNER_UNTOUCHABLE", "GW_PRIMARY_COACH_OF_CLIENTS", "GW_PRIMARY_REQUIRED", "GW_NOT_PAIRABLE", "GW_PRECONDITION_FAILED", "GW_IDEMPOTENCY_CONFLICT", "GW_IMPORT_INVARIANT", "GW_IMPORT_CONFLICT", "GW_IMPORT_RUNNING", "GW_INVALID_LINE", "GW_NOT_SUPPORTED", "GW_RESULT_TOO_LARGE", "GW_ENGINE_UNAVAILABLE", "GW_STORE_UNAVAILABLE", "GW_IDENTITY_PROVIDER_UNAVAILABLE", "GW_OVERLOADED", "GW_SHUTTING_DOWN", "GW_WRITE_CONTENTION", "GW_EVENT_IN_PROGRESS", "GW_STREAM_NO_EVENT", "GW_STREAM_INVALID_JSON", "GW_STREAM_UNACKNOWLEDGED", "GW_INTERNAL"];
 export const consistencyModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Consistency"]["mode"]> = ["minimize_latency", "at_least_as_fresh", "fully_consistent"];
 export const permissionshipValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permissionship"]> = ["has_permission", "no_permission", "conditional"];
 export const expandNodeOperationValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ExpandNode"]["operation"]> = ["union", "intersection", "exclusion"];

@@ -25,6 +25,8 @@ export interface AuditMeta {
   /** the API key's name, never the key; absent for the stream consumer */
   keyName?: string
   event?: AuditEvent
+  /** an import or an applied reconcile: one record with its totals, its changes listed only when few */
+  bulk?: { kind: 'import' | 'reconcile'; count: number; changed: number }
 }
 
 export interface AuditChange {

@@ -34,7 +34,7 @@ export const GOVERNED: Record<string, readonly string[]> = {
 }
 
 /** A set of relationships the judgement reads, and how to pin what it found. */
-interface Scope {
+export interface Scope {
   key: string
   filter: RelationshipFilter
   /** the relations whose content is pinned: each found one must still exist, each relation seen empty must stay empty */
@@ -43,7 +43,7 @@ interface Scope {
 
 const key = (r: Relationship) => formatRelationship({ ...r, caveat: undefined })
 
-function matches(f: RelationshipFilter, r: Relationship): boolean {
+export function matches(f: RelationshipFilter, r: Relationship): boolean {
   if (r.resource.type !== f.resourceType || (f.resourceId && r.resource.id !== f.resourceId)) return false
   if (f.relation && r.relation !== f.relation) return false
   const s = f.subject
@@ -60,8 +60,21 @@ const personScope = (type: string, id: string, userId: string, roles: readonly s
 })
 const pairingsScope = (userId: string): Scope => ({ key: `pairings:${userId}`, filter: { resourceType: 'client', subject: user(userId) }, pinned: PAIRING_RELATIONS })
 
+/**
+ * What the judgement asks of a state: the relationships of a scope after the write (undefined,
+ * and the scope noted in `wanted`, until it is known), before it, and whether one is new.
+ * Direct writes read the engine scope by scope (View); an import knows the whole set
+ * (import-judgement.ts).
+ */
+export interface JudgedState {
+  readonly wanted: Map<string, Scope>
+  after(scope: Scope): Relationship[] | undefined
+  had(scope: Scope): Relationship[]
+  isNew(r: Relationship): boolean
+}
+
 /** The state before (what was read) and after (with the write's updates) over the scopes read so far. */
-class View {
+class View implements JudgedState {
   private readonly before = new Map<string, Relationship>()
   private readonly loaded = new Map<string, Scope>()
   readonly wanted = new Map<string, Scope>()
@@ -115,7 +128,7 @@ class View {
 const relationsOf = (rels: Relationship[] | undefined, among: readonly string[]) => (rels ?? []).map((r) => r.relation).filter((r) => among.includes(r))
 
 /** One pass over the invariants; throws on a violation, asks the view for what it has not read yet. */
-function judge(view: View, updates: RelationshipUpdate[]): void {
+export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
   const orgs = new Set<string>()
   const clients = new Set<string>()
   const people = new Map<string, [string, string, string]>()

@@ -23,7 +23,7 @@
  * verified to cover them all (a stale one, from the shared lookup, is asked for again). The
  * verified token is recorded, which collapses the frontier for every later read.
  */
-import { EngineError, type CallOptions, type CheckItem, type Consistency, type EnginePort, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from '../port.js'
+import { EngineError, type CallOptions, type CheckItem, type Consistency, type EnginePort, type ExportOptions, type Relationship, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from '../port.js'
 import { compareTokens } from './revision.js'
 import { coversToken, decodeCached, splitFrontier, type ZedTokenStore } from './zedtoken-store.js'
 
@@ -267,6 +267,14 @@ export class ReadYourWritesEngine implements EnginePort {
 
   writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]) {
     return this.recorded(this.inner.writeRelationships(updates, preconditions), (t) => t)
+  }
+  exportRelationships(opts: ExportOptions) {
+    if (!this.inner.exportRelationships) throw new EngineError('invalid_argument', 'this engine cannot export')
+    return this.inner.exportRelationships(opts)
+  }
+  importRelationships(pages: AsyncIterable<Relationship[]>) {
+    if (!this.inner.importRelationships) throw new EngineError('invalid_argument', 'this engine cannot import')
+    return this.recorded(this.inner.importRelationships(pages), (r) => r.importedAt)
   }
   deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]) {
     return this.recorded(this.inner.deleteRelationships(filter, preconditions), (r) => r.deletedAt)

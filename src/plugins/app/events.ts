@@ -106,6 +106,8 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
 
   async function applyParsed(event: DomainEvent, { source = 'rest', keyName = 'anonymous', signal }: ApplyOptions = {}): Promise<EventResult> {
     try {
+      // the stream consumer too: an import in progress refuses it (503, retried later)
+      app.importGate.assertOpen()
       const meta = { source, keyName, event: { id: event.id, type: event.type, actor: event.actor } }
       const apply = () => serializer.run(lockKey(event), () => app.audit.capture(meta, () => translateEvent(deps, event)))
       const delivery = await applyOnce(store, scopedKey(keyName, event.id), apply, {
@@ -235,4 +237,4 @@ async function eventsPlugin(app: FastifyInstance) {
   app.decorate('events', createEvents(app, store, app.shuttingDown))
 }
 
-export default fp(eventsPlugin, { name: 'events', dependencies: ['engine', 'metrics', 'shutdown', 'audit'] })
+export default fp(eventsPlugin, { name: 'events', dependencies: ['engine', 'metrics', 'shutdown', 'audit', 'import-gate'] })

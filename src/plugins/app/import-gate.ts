@@ -1,0 +1,62 @@
+/**
+ * While an import or an applied reconcile runs, other writes wait their turn by being refused:
+ * the import was judged on the state it read, and a write landing in between could make the
+ * result break an invariant nobody judged (a bulk import carries no preconditions). Refused
+ * with 503 GW_IMPORT_RUNNING and Retry-After, so a client or the stream consumer retries later.
+ * This holds in this process only: replicas do not see each other's imports (docs/onboarding.md).
+ */
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { GatewayError } from '../../domain/wire/errors.js'
+
+export interface ImportGate {
+  /** what is running (`import`, `reconcile`), undefined when nothing is */
+  readonly running: string | undefined
+  /** runs the work with other writes refused; refuses when one is already running */
+  exclusive<T>(what: string, work: () => Promise<T>): Promise<T>
+  /** throws the 503 while an import runs */
+  assertOpen(): void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    importGate: ImportGate
+  }
+}
+
+const GATED = new Set(['POST /v1/relationships', 'DELETE /v1/relationships', 'POST /v1/events'])
+
+export const importRunning = (what: string) => {
+  const err = new GatewayError('GW_IMPORT_RUNNING', 503, `an ${what} is running on this gateway: writes are refused until it ends; retry shortly`)
+  return err
+}
+
+async function importGate(app: FastifyInstance) {
+  let running: string | undefined
+  const gate: ImportGate = {
+    get running() {
+      return running
+    },
+    async exclusive(what, work) {
+      if (running) throw importRunning(running)
+      running = what
+      try {
+        return await work()
+      } finally {
+        running = undefined
+      }
+    },
+    assertOpen() {
+      if (running) throw importRunning(running)
+    },
+  }
+  app.decorate('importGate', gate)
+  // after authentication (a caller without a key learns nothing), before the body is used
+  app.addHook('preHandler', async (req, reply) => {
+    if (!running || !GATED.has(`${req.method} ${req.routeOptions.url}`)) return
+    reply.header('retry-after', '5')
+    throw importRunning(running)
+  })
+}
+
+export default fp(importGate, { name: 'import-gate' })
