@@ -33,6 +33,7 @@ import schemaRoutes from './routes/schema/index.js'
 import explorerRoutes from './routes/explorer/index.js'
 import permissionRoutes from './routes/permissions/index.js'
 import auditRoutes from './routes/audit/index.js'
+import historyRoutes from './routes/history/index.js'
 import changesRoutes from './routes/changes/index.js'
 
 export interface BuildAppOptions {
@@ -105,6 +106,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(explorerRoutes)
   await app.register(permissionRoutes)
   await app.register(auditRoutes)
+  await app.register(historyRoutes)
   await app.register(changesRoutes, { feed: options.changesFeed })
 
   await app.ready()

@@ -71,6 +71,8 @@ export const EnvSchema = Type.Object({
   AUDIT_STREAM: Type.Optional(Type.String({ minLength: 1, description: 'Redis stream of the audit trail (default trellis:audit)' })),
   AUDIT_RETENTION_DAYS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}$', description: 'audit records older than this are trimmed (default 90)' })),
   AUDIT_MAX_RECORDS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,9}$', description: 'at most about this many audit records are kept (default 1000000 in Redis, 10000 in memory)' })),
+  HISTORY_RETENTION: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,6}[smhd]$', description: 'how far back asOf and access changes read, e.g. 90d (embedded default 90d: its GC window; remote default 24h: at most the server\'s --datastore-gc-window)' })),
+  HISTORY_MAX_REVISIONS: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}$', description: 'recorded writes one access-changes call replays (default 200; more: a cursor)' })),
   TRUST_PROXY: Type.Optional(
     Type.String({ pattern: '^(true|false|[0-9]{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$', description: 'proxies whose X-Forwarded-For names the client' }),
   ),
@@ -138,6 +140,8 @@ export interface Config {
   contextMaxBytes: number
   /** the audit trail: a Redis stream when REDIS_URL is set, a bounded ring in memory otherwise */
   audit: { stream: string; retentionDays: number; maxRecords?: number }
+  /** history (asOf, access changes): how far back, and how many revisions one call replays */
+  history: { retentionMs: number; maxRevisions: number }
 }
 
 export class ConfigError extends Error {
@@ -236,8 +240,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retentionDays: Number(e.AUDIT_RETENTION_DAYS ?? 90),
       maxRecords: e.AUDIT_MAX_RECORDS ? Number(e.AUDIT_MAX_RECORDS) : undefined,
     },
+    // a quarter where the gateway sets the GC window (embedded); SpiceDB's own default where it cannot
+    history: { retentionMs: durationMs(e.HISTORY_RETENTION ?? (engine.kind === 'remote' ? '24h' : '90d')), maxRevisions: Number(e.HISTORY_MAX_REVISIONS ?? 200) },
   }
 }
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const durationMs = (v: string) => Number(v.slice(0, -1)) * UNIT_MS[v.slice(-1)]!
 
 /** API_KEYS entries, each checked now so that a bad one stops the start (named, not shown) */
 function apiKeyEntries(value: string | undefined): string[] {

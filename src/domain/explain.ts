@@ -27,6 +27,10 @@ export interface Explanation {
   paths: string[][]
   tried: Attempt[]
   missingContext?: string[]
+  /** when not allowed: the relations the subject does hold on the object, directly */
+  holds?: string[]
+  /** when not allowed: the permission's expression in the schema (what would grant it) */
+  grantedBy?: string
 }
 
 const FIELDS = { resource: 'resource', permission: 'permission', subject: 'subject', context: 'context' }
@@ -43,20 +47,25 @@ function attempts(node: TraceNode | undefined, out: Attempt[] = []): Attempt[] {
   return out
 }
 
+/** SpiceDB evaluates branches concurrently, so its trace comes in any order: sorted, the answer reads the same each time */
+const stably = (list: Attempt[]) => list.sort((a, b) => a.relation.localeCompare(b.relation) || a.result.localeCompare(b.result))
+
 export async function explain(
   engine: EnginePort,
   input: CheckInput & { consistency?: ConsistencyInput },
   now: Date,
   arrows?: SchemaArrows,
   signal?: AbortSignal,
+  /** a snapshot of the past to read at (history.ts) */
+  at?: Consistency,
 ): Promise<Explanation> {
   const item = toCheckItem(input, now)
-  const consistency: Consistency = resolveConsistency(input.consistency)
+  const consistency: Consistency = at ?? resolveConsistency(input.consistency)
   try {
     const traced = await engine.checkWithTrace(item, consistency, { signal })
     if (traced.result.error) throw traced.result.error
     const answer = { ...outcome(traced.result), checkedAt: traced.checkedAt }
-    const pinned: Consistency = { mode: 'at_least_as_fresh', token: traced.checkedAt }
+    const pinned: Consistency = at ?? { mode: 'at_least_as_fresh', token: traced.checkedAt }
     let paths: string[][] = []
     if (answer.permissionship !== 'no_permission') {
       const { tree } = await expandFully(engine, item.resource, item.permission, pinned, { arrows, signal })
@@ -70,9 +79,21 @@ export async function explain(
       permissionship: answer.permissionship,
       checkedAt: answer.checkedAt,
       paths,
-      tried: attempts(traced.trace),
+      tried: stably(attempts(traced.trace)),
     }
     if (answer.missingContext) out.missingContext = answer.missingContext
+    if (!answer.allowed) {
+      // what the person does hold here, and what would grant it: "Rob holds view_only; coach needs ..."
+      const held = await engine.readRelationships(
+        { resourceType: item.resource.type, resourceId: item.resource.id, subject: item.subject },
+        { limit: 100 },
+        pinned,
+        { signal },
+      )
+      out.holds = [...new Set(held.relationships.map((r) => r.relation))].sort()
+      const expression = arrows?.expressionOf(item.resource.type, item.permission)
+      if (expression) out.grantedBy = expression
+    }
     return out
   } catch (err) {
     throw fromEngineError(err, FIELDS)

@@ -1,7 +1,7 @@
 /**
  * Lookups: which resources a subject can reach, which subjects hold a permission.
  */
-import { EngineError, type EnginePort } from '../engine/port.js'
+import { EngineError, type Consistency, type EnginePort } from '../engine/port.js'
 import { resolveConsistency, withGatewayContext, type ConsistencyInput } from './consistency.js'
 import { fromEngineError } from './engine-errors.js'
 import { CursorSigner } from './cursor.js'
@@ -91,6 +91,8 @@ export async function lookupSubjects(
   },
   now: Date,
   limits: ReadLimits = {},
+  /** a snapshot of the past to read at (history.ts) */
+  at?: Consistency,
 ) {
   const resource = parseObject(input.resource, 'resource')
   const context = withGatewayContext(input.context, now)
@@ -98,7 +100,7 @@ export async function lookupSubjects(
     const res = await holdersAtMost(limits, () =>
       engine.lookupSubjects(
         { resource, permission: input.permission, subjectType: input.subjectType, context },
-        resolveConsistency(input.consistency),
+        at ?? resolveConsistency(input.consistency),
         { signal: limits.signal, maxResults: limits.maxSubjects },
       ),
     )

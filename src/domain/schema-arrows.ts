@@ -27,6 +27,8 @@ export interface SchemaArrows {
    * when no arrow or more than one relation fits.
    */
   tuplesetOf(type: string, permission: string, targetType?: string, targetRelation?: string): string | undefined
+  /** the expression of `type#permission` as the schema writes it, whitespace collapsed (why-not says what would grant it) */
+  expressionOf(type: string, permission: string): string | undefined
 }
 
 export function schemaArrows(schemaText: string): SchemaArrows {
@@ -35,6 +37,7 @@ export function schemaArrows(schemaText: string): SchemaArrows {
   const arrows = new Map<string, Arrow[]>()
   /** "type#relation" -> the object types it may name */
   const subjectTypes = new Map<string, Set<string>>()
+  const expressions = new Map<string, string>()
 
   for (const def of text.matchAll(new RegExp(`\\bdefinition\\s+(${TYPE})\\s*\\{([^}]*)\\}`, 'g'))) {
     const type = def[1]!
@@ -49,6 +52,7 @@ export function schemaArrows(schemaText: string): SchemaArrows {
         const term = new RegExp(`(${IDENT})\\s*(?:->\\s*(${IDENT})|\\.(?:any|all)\\(\\s*(${IDENT})\\s*\\))`, 'g')
         for (const m of perm[2]!.matchAll(term)) found.push({ tupleset: m[1]!, target: (m[2] ?? m[3])! })
         arrows.set(`${type}#${perm[1]}`, found)
+        expressions.set(`${type}#${perm[1]}`, perm[2]!.replace(/\s+/g, ' ').trim())
       }
     }
   }
@@ -63,5 +67,6 @@ export function schemaArrows(schemaText: string): SchemaArrows {
       const relations = new Set(fits.map((a) => a.tupleset))
       return relations.size === 1 ? [...relations][0] : undefined
     },
+    expressionOf: (type, permission) => expressions.get(`${type}#${permission}`),
   }
 }

@@ -3,6 +3,7 @@ import Type from 'typebox'
 import { checkBulk, checkPermission } from '../../domain/check.js'
 import { badRequest } from '../../domain/errors.js'
 import {
+  AsOfAnswer,
   CheckQuestion,
   Consistency,
   Context,
@@ -19,6 +20,7 @@ const CheckAnswer = Type.Object({
   permissionship: Permissionship,
   checkedAt: ZedToken,
   missingContext: Type.Optional(Type.Array(Type.String())),
+  asOf: Type.Optional(AsOfAnswer),
 })
 
 const BulkItem = Type.Object(
@@ -35,12 +37,12 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         tags: ['questions'],
         summary: 'May this subject do this on this resource?',
         body: CheckQuestion,
-        response: { 200: CheckAnswer, ...errorResponses },
+        response: { 200: CheckAnswer, 422: Type.Ref('ErrorResponse'), ...errorResponses },
       },
     },
     async (req) => {
       app.contextRules.request(req.body.context)
-      const answer = await checkPermission(app.engine, req.body, app.clock())
+      const answer = await app.history.answer(req.body.asOf, req.body.consistency, (at, then) => checkPermission(app.engine, req.body, then ?? app.clock(), at))
       app.metrics.checks.inc({ permissionship: answer.permissionship })
       return answer
     },

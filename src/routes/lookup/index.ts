@@ -4,6 +4,8 @@ import Type from 'typebox'
 import { CursorSigner } from '../../domain/cursor.js'
 import { MAX_LOOKUP_LIMIT, lookupResources, lookupSubjects } from '../../domain/lookup.js'
 import {
+  AsOf,
+  AsOfAnswer,
   Consistency,
   Context,
   ObjectRefString,
@@ -80,15 +82,17 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             subjectType: TypeName,
             context: Type.Optional(Context),
             consistency: Type.Optional(Consistency),
+            asOf: Type.Optional(AsOf),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ subjects: Type.Array(Hit) }), 422: Type.Ref('ErrorResponse'), ...errorResponses },
+        response: { 200: Type.Object({ subjects: Type.Array(Hit), asOf: Type.Optional(AsOfAnswer) }), 422: Type.Ref('ErrorResponse'), ...errorResponses },
       },
     },
     async (req, reply) => {
       app.contextRules.request(req.body.context)
-      return lookupSubjects(app.engine, req.body, app.clock(), { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax })
+      const limits = { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax }
+      return app.history.answer(req.body.asOf, req.body.consistency, (at, then) => lookupSubjects(app.engine, req.body, then ?? app.clock(), limits, at))
     },
   )
 }
