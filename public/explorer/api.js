@@ -58,8 +58,8 @@ export const lookupResources = async (subject, resourceType, permission, limit, 
 export const relationships = async (resource, cursor) =>
   JSON.parse(await send('GET', `/v1/relationships?${query({ resource, limit: '100', cursor })}`, undefined, 'application/json'))
 
-export const audit = async (object, limit, cursor) =>
-  JSON.parse(await send('GET', `/v1/audit?${query({ object, limit: String(limit), cursor })}`, undefined, 'application/json'))
+export const audit = async (object, limit, cursor, order) =>
+  JSON.parse(await send('GET', `/v1/audit?${query({ object, limit: String(limit), cursor, order })}`, undefined, 'application/json'))
 
 /** One page of the audit CSV and the cursor of the next (`x-next-cursor`), if the trail goes on. */
 export async function auditCsv(object, limit, cursor) {
@@ -70,6 +70,8 @@ export async function auditCsv(object, limit, cursor) {
 /** Words for a refusal that a person can act on. */
 export function explainError(err) {
   if (!(err instanceof ApiError)) return `The gateway could not be reached: ${err.message}`
+  // a key was sent and refused: say so, rather than ask for a key the person has just given
+  if (err.status === 401 && currentKey()) return 'The gateway does not accept this API key: check it, or enter another above.'
   if (err.status === 401) return 'The gateway needs an API key: enter one above.'
   if (err.status === 403) return `Your key may not ask this: ${err.message}`
   return `${err.message} (${err.code ?? err.status})`
