@@ -85,7 +85,10 @@ export function whyReport(x) {
       ? [el('h3', {}, 'What was tried'), el('ul', { class: 'plain', id: 'tried' }, x.tried.map((a) =>
           el('li', {}, el('code', {}, a.relation), ` ${a.result.replaceAll('_', ' ')}`,
             a.caveat ? ` (condition ${a.caveat.name}: ${a.caveat.result}${a.caveat.missing?.length ? `, missing ${a.caveat.missing.join(', ')}` : ''})` : ''),
-        ))]
+        )),
+        // what the subject does hold here, and what would grant the permission
+        x.holds ? el('p', { id: 'holds' }, `${x.subject} holds `, x.holds.length ? el('code', {}, x.holds.join(', ')) : 'nothing directly', ` on ${x.resource}.`) : undefined,
+        x.grantedBy ? el('p', { id: 'granted-by' }, `${x.permission} needs `, el('code', {}, x.grantedBy), '.') : undefined]
       : undefined,
   )
 }

@@ -3,7 +3,8 @@
  * that grant it come from the fully expanded tree (SpiceDB's trace stops at the first path it
  * finds, an auditor wants all of them); when nothing grants it, the trace lists what was tried.
  */
-import type { Consistency, EnginePort, TraceNode } from '../engine/port.js'
+import type { Consistency, EnginePort } from '../engine/port.js'
+import { triedLeaves, type Attempt } from './explain-tried.js'
 import { outcome, toCheckItem, type CheckInput } from './check.js'
 import { fromEngineError } from './engine-errors.js'
 import { expandFully, pathsBySubject } from './expand.js'
@@ -11,11 +12,7 @@ import { formatObject, formatSubject } from './refs.js'
 import { resolveConsistency, type ConsistencyInput } from './consistency.js'
 import type { SchemaArrows } from './schema-arrows.js'
 
-export interface Attempt {
-  relation: string
-  result: string
-  caveat?: { name: string; result: string; missing?: string[] }
-}
+export type { Attempt }
 
 export interface Explanation {
   resource: string
@@ -34,21 +31,6 @@ export interface Explanation {
 }
 
 const FIELDS = { resource: 'resource', permission: 'permission', subject: 'subject', context: 'context' }
-
-/** The leaves SpiceDB evaluated: direct relations and the caveats on them. */
-function attempts(node: TraceNode | undefined, out: Attempt[] = []): Attempt[] {
-  if (!node) return out
-  if (node.children.length === 0 || node.caveat) {
-    const a: Attempt = { relation: `${formatObject(node.resource)}#${node.permission}`, result: node.result }
-    if (node.caveat) a.caveat = node.caveat
-    if (!out.some((o) => o.relation === a.relation && o.result === a.result)) out.push(a)
-  }
-  for (const c of node.children) attempts(c, out)
-  return out
-}
-
-/** SpiceDB evaluates branches concurrently, so its trace comes in any order: sorted, the answer reads the same each time */
-const stably = (list: Attempt[]) => list.sort((a, b) => a.relation.localeCompare(b.relation) || a.result.localeCompare(b.result))
 
 export async function explain(
   engine: EnginePort,
@@ -79,7 +61,7 @@ export async function explain(
       permissionship: answer.permissionship,
       checkedAt: answer.checkedAt,
       paths,
-      tried: stably(attempts(traced.trace)),
+      tried: await triedLeaves(traced.trace, { engine, arrows, at: pinned, signal }),
     }
     if (answer.missingContext) out.missingContext = answer.missingContext
     if (!answer.allowed) {
