@@ -79,6 +79,24 @@ t.test('as of T1, T2, T3: who held view then, and what changed between', async (
   t.equal((await check(T2, 'user:adam')).allowed, true, 'adam could at T2')
   const lookup = await app.inject({ method: 'POST', url: '/v1/lookup/subjects', payload: { resource: CLIENT, permission: 'view', subjectType: 'user', asOf: T1 } })
   t.same(lookup.json().subjects.map((s: { id: string }) => `user:${s.id}`).sort(), [...atT1].sort(), 'lookup subjects as of T1')
+  // what cara could reach, and the relationships of the client, as of each time (the explorer's other views)
+  const reach = async (asOf: string) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/lookup/resources', payload: { subject: 'user:cara', resourceType: 'client', permission: 'view', asOf } })
+    t.equal(res.statusCode, 200, res.body)
+    return res.json().resources.map((r: { id: string }) => r.id)
+  }
+  t.same(await reach(T1), [], 'lookup resources as of T1: cara viewed no client yet')
+  t.same(await reach(T2), ['cassandra'], 'as of T2 she did')
+  const rels = async (asOf: string) => {
+    const res = await app.inject({ method: 'GET', url: `/v1/relationships?resourceType=client&resourceId=cassandra&asOf=${encodeURIComponent(asOf)}` })
+    t.equal(res.statusCode, 200, res.body)
+    t.ok(res.json().asOf.revision, 'the read names its revision')
+    return res.json().relationships as string[]
+  }
+  t.notOk((await rels(T1)).includes('client:cassandra#coaching@user:cara'), 'the relationships as of T1: no pairing yet')
+  t.ok((await rels(T2)).includes('client:cassandra#coaching@user:cara'), 'as of T2: the pairing')
+  const oldRels = await app.inject({ method: 'GET', url: '/v1/relationships?resourceType=client&resourceId=cassandra&asOf=2020-01-01T00:00:00Z' })
+  t.equal(oldRels.statusCode, 422, 'past retention: 422 there too')
   const why = await app.inject({ method: 'POST', url: '/v1/explain', payload: { resource: CLIENT, permission: 'view', subject: 'user:cara', asOf: T1 } })
   t.equal(why.json().allowed, false, 'explain as of T1: cara could not view yet')
   t.ok(why.json().asOf.revision, 'explain names the revision')

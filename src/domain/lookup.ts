@@ -57,20 +57,23 @@ export async function lookupResources(
   now: Date,
   cursors: CursorSigner,
   signal?: AbortSignal,
+  /** a snapshot of the past to read at (history.ts); `asOf` is part of the question a cursor is bound to */
+  at?: Consistency,
+  asOf?: string,
 ) {
   const subject = parseSubject(input.subject, 'subject')
   const limit = input.limit ?? MAX_LOOKUP_LIMIT
   // The cursor is bound to the question (paging another one with it is refused) and carries the
   // clock of the first page: SpiceDB accepts a cursor only with the arguments that made it, and
   // a paged listing is judged at one moment anyway.
-  const question = CursorSigner.question([input.resourceType, input.permission, input.subject, input.context ?? {}, limit])
+  const question = CursorSigner.question([input.resourceType, input.permission, input.subject, input.context ?? {}, limit, ...(asOf ? [asOf] : [])])
   const page = input.cursor ? cursors.open(input.cursor, question, now) : undefined
   const clock = page?.n ?? now
   const context = withGatewayContext(input.context, clock)
   try {
     const res = await engine.lookupResources(
       { resourceType: input.resourceType, permission: input.permission, subject, context, limit, cursor: page?.c },
-      resolveConsistency(input.consistency),
+      at ?? resolveConsistency(input.consistency),
       { signal },
     )
     const resources = dedupe(res.resources)

@@ -50,6 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             ),
             cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'from the previous page (signed; any edit is refused)' })),
             consistency: Type.Optional(Consistency),
+            asOf: Type.Optional(AsOf),
           },
           { additionalProperties: false },
         ),
@@ -57,14 +58,18 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           200: Type.Object({
             resources: Type.Array(Hit),
             cursor: Type.Optional(Type.String({ description: 'present when more results may follow' })),
+            asOf: Type.Optional(AsOfAnswer),
           }),
+          422: Type.Ref('ErrorResponse'),
           ...errorResponses,
         },
       },
     },
     async (req, reply) => {
       app.contextRules.request(req.body.context)
-      return lookupResources(app.engine, req.body, app.clock(), cursors, clientGone(reply))
+      // as of a moment, caveats are judged at that moment; a cursor keeps its first page's clock either way
+      return app.history.answer(req.body.asOf, req.body.consistency, (at, then) =>
+        lookupResources(app.engine, req.body, then ?? app.clock(), cursors, clientGone(reply), at, req.body.asOf))
     },
   )
 
