@@ -71,12 +71,12 @@ function auditReport(object, state, on) {
 }
 
 /** Reads the trail of one object into `results`; errors go to the caller like any other part. */
-export async function auditTrail(object, results, { say, download, limit = AUDIT_PAGE }) {
+export async function auditTrail(object, results, { say, download, limit = AUDIT_PAGE, until }) {
   const state = { records: [], cursor: undefined, shown: SCREEN }
   /** after a button redraws the section, focus stays where the person was (or on the heading) */
   const refocus = (id) => (document.getElementById(id) ?? document.getElementById('audit-heading'))?.focus()
   const draw = () => {
-    const node = auditReport(object, state, {
+    const node = auditReport(until ? `${object} up to ${until}` : object, state, {
       csv: () => downloadCsv(object, download).catch((err) => say(api.explainError(err), true)),
       older: () => {
         state.shown += SCREEN
@@ -94,7 +94,7 @@ export async function auditTrail(object, results, { say, download, limit = AUDIT
   }
   const read = async () => {
     for (let i = 0; i < PAGES; i++) {
-      const page = await api.audit(object, limit, state.cursor, 'newest')
+      const page = await api.audit(object, limit, state.cursor, 'newest', until)
       state.records.push(...page.records)
       state.cursor = page.cursor
       if (!page.cursor) return
