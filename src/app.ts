@@ -35,6 +35,7 @@ import schemaRoutes from './routes/schema/index.js'
 import explorerRoutes from './routes/explorer/index.js'
 import permissionRoutes from './routes/permissions/index.js'
 import auditRoutes from './routes/audit/index.js'
+import historyRoutes from './routes/history/index.js'
 import changesRoutes from './routes/changes/index.js'
 import onboardingRoutes from './routes/onboarding/index.js'
 import importGate from './plugins/app/import-gate.js'
@@ -121,6 +122,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(explorerRoutes)
   await app.register(permissionRoutes)
   await app.register(auditRoutes)
+  await app.register(historyRoutes)
   await app.register(changesRoutes, { feed: options.changesFeed, limits: config.feeds })
   await app.register(onboardingRoutes)
 

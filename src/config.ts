@@ -73,6 +73,8 @@ function shape(e: Settings) {
     feeds: { maxPerKey: e.FEEDS_MAX_PER_KEY, maxTotal: e.FEEDS_MAX, reauthSeconds: e.FEEDS_REAUTH_SECONDS },
     /** onboarding and backup bounds: an import body (streamed) and a reconcile body, apart from bodyLimitBytes */
     onboarding: { importMaxBytes: e.IMPORT_MAX_BYTES, reconcileMaxBytes: e.RECONCILE_MAX_BYTES, reconcileMaxEvents: e.RECONCILE_MAX_EVENTS },
+    /** history (asOf, access changes): how far back, and how many revisions one call replays */
+    history: { retentionMs: durationMs(e.HISTORY_RETENTION ?? (engine.kind === 'remote' ? '24h' : '90d')), maxRevisions: e.HISTORY_MAX_REVISIONS },
     trustProxy: trustProxy(e.TRUST_PROXY),
     /** HMAC key for lookup cursors; absent: a random key per process */
     cursorSecret: e.CURSOR_SECRET as string | undefined,
@@ -87,6 +89,9 @@ function shape(e: Settings) {
     },
   }
 }
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const durationMs = (v: string) => Number(v.slice(0, -1)) * UNIT_MS[v.slice(-1)]!
 
 function engineOf(e: Settings): EngineConfig {
   if (e.SPICEDB_ENDPOINT) {

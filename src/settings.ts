@@ -81,6 +81,11 @@ export const EnvSchema = Type.Object({
   IMPORT_MAX_BYTES: Int(1024 ** 3, 'largest /v1/import body (streamed)', { minimum: 1 }),
   RECONCILE_MAX_BYTES: Int(64 * 1024 ** 2, 'largest /v1/reconcile body', { minimum: 1 }),
   RECONCILE_MAX_EVENTS: Int(200_000, 'most events one reconcile replays', { minimum: 1 }),
+  HISTORY_RETENTION: OptStr(
+    "how far back asOf and access changes read, e.g. 90d (embedded default 90d: its GC window; remote default 24h: at most the server's --datastore-gc-window)",
+    { pattern: '^[1-9][0-9]{0,6}[smhd]$' },
+  ),
+  HISTORY_MAX_REVISIONS: Int(200, 'recorded writes one access-changes call replays (more: a cursor)', { minimum: 1, maximum: 99_999 }),
   AUDIT_STREAM: Str('trellis:audit', 'Redis stream of the audit trail'),
   AUDIT_RETENTION_DAYS: Int(90, 'audit records older than this are trimmed', { minimum: 1, maximum: 99_999 }),
   AUDIT_MAX_RECORDS: OptInt('at most about this many audit records are kept (default 1000000 in Redis, 10000 in memory)', {

@@ -1,5 +1,5 @@
 /**
- * The re-authorization rule of long-lived responses on its own (src/domain/authorization-hold.ts):
+ * The re-authorization rule of long-lived responses on its own (src/domain/callers/authorization-hold.ts):
  * a periodic re-check catches what no notification announced, a credential's own expiry ends
  * it on time (the slot OIDC tokens will use), a notification re-checks at once, and a check
  * that throws counts as "not allowed".

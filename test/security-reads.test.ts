@@ -30,6 +30,8 @@ t.test('lookup/subjects and the access report stop at LOOKUP_SUBJECTS_MAX with a
   t.equal(over.status, 422, 'eleven holders do not fit')
   t.match(over.body, { code: 'GW_RESULT_TOO_LARGE', details: { limit: 10, setting: 'LOOKUP_SUBJECTS_MAX' } })
   t.match(over.body.message, /more than 10 subjects/)
+  t.notMatch(over.body.message, /subject type/, 'no advice to narrow by a subject type: every holder is a user, so it narrows nothing')
+  t.match(over.body.message, /raise LOOKUP_SUBJECTS_MAX, ask about one subject \(POST \/v1\/check or \/v1\/explain\)/, 'what a caller can do instead')
   t.notOk('subjects' in over.body, 'no cut list passed off as the whole answer')
   for (const format of ['', '&format=csv']) {
     const report = await app.inject({ method: 'GET', url: `/v1/access-report?resource=program:p1&permission=run${format}` })

@@ -1,9 +1,10 @@
 /**
  * "Changes to this object": the audit trail (GET /v1/audit?object=...) beside the access report,
  * so a person sees not only who holds access now but who changed it, when, and through which
- * door. The API reads the trail oldest first with a cursor; a person asks about the latest
- * changes first, so the page follows the cursor a bounded number of pages, shows what it read
- * newest first, a screenful at a time, and offers to read on when the trail goes further.
+ * door. A person asks about the latest changes first, so the page reads the trail newest first
+ * (`order=newest`: however long the trail, the top row is its newest write), follows the
+ * cursor a bounded number of pages towards older writes, shows them a screenful at a time, and
+ * offers to read on when the trail goes further back.
  */
 import * as api from './api.js'
 import { el, explorerLink } from './views.js'
@@ -46,7 +47,7 @@ function changes(r) {
 }
 
 function auditReport(object, state, on) {
-  const newest = [...state.records].reverse()
+  const newest = state.records
   const shown = newest.slice(0, state.shown)
   const more = newest.length - shown.length
   return el('section', { class: 'report', id: 'audit', 'aria-labelledby': 'audit-heading' },
@@ -64,18 +65,18 @@ function auditReport(object, state, on) {
     )),
     el('div', { class: 'pager' },
       more > 0 ? el('button', { type: 'button', class: 'secondary', id: 'audit-older', onclick: on.older }, `Show ${Math.min(more, SCREEN)} older changes`) : undefined,
-      state.cursor ? el('button', { type: 'button', class: 'secondary', id: 'audit-more', onclick: on.later }, 'Read further in the trail') : undefined,
+      state.cursor ? el('button', { type: 'button', class: 'secondary', id: 'audit-more', onclick: on.later }, 'Read further back in the trail') : undefined,
     ),
   )
 }
 
 /** Reads the trail of one object into `results`; errors go to the caller like any other part. */
-export async function auditTrail(object, results, { say, download, limit = AUDIT_PAGE }) {
+export async function auditTrail(object, results, { say, download, limit = AUDIT_PAGE, until }) {
   const state = { records: [], cursor: undefined, shown: SCREEN }
   /** after a button redraws the section, focus stays where the person was (or on the heading) */
   const refocus = (id) => (document.getElementById(id) ?? document.getElementById('audit-heading'))?.focus()
   const draw = () => {
-    const node = auditReport(object, state, {
+    const node = auditReport(until ? `${object} up to ${until}` : object, state, {
       csv: () => downloadCsv(object, download).catch((err) => say(api.explainError(err), true)),
       older: () => {
         state.shown += SCREEN
@@ -93,7 +94,7 @@ export async function auditTrail(object, results, { say, download, limit = AUDIT
   }
   const read = async () => {
     for (let i = 0; i < PAGES; i++) {
-      const page = await api.audit(object, limit, state.cursor)
+      const page = await api.audit(object, limit, state.cursor, 'newest', until)
       state.records.push(...page.records)
       state.cursor = page.cursor
       if (!page.cursor) return

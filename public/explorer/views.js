@@ -2,7 +2,7 @@
  * What the page draws for each answer. Everything is built as DOM nodes with text content,
  * never as HTML strings, so an id holding markup stays text.
  */
-import { HOW, chainOf, chainText, howOf, parseStep, separatorOf } from './chains.js'
+import { chainOf, parseStep, separatorOf } from './chains.js'
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag)
@@ -20,7 +20,7 @@ export function el(tag, attrs = {}, ...children) {
 export const explorerLink = (params, text) => el('a', { href: `/explorer?${new URLSearchParams(params)}` }, text)
 
 const PERMISSIONSHIP = { has_permission: 'yes', no_permission: 'no', conditional: 'conditional' }
-const badge = (p) => (p && p !== 'has_permission' ? el('span', { class: 'badge' }, PERMISSIONSHIP[p] ?? p) : undefined)
+export const badge = (p) => (p && p !== 'has_permission' ? el('span', { class: 'badge' }, PERMISSIONSHIP[p] ?? p) : undefined)
 
 /** A path drawn as a chain; objects link to their relationships. */
 export function chainNode(resource, path) {
@@ -34,49 +34,12 @@ export function chainNode(resource, path) {
   return el('span', { class: 'chain', title: path.join(' > ') }, parts)
 }
 
-export function whoReport(report, onCsv) {
-  const groups = new Map(Object.keys(HOW).map((k) => [k, []]))
-  let drawn = 0
-  for (const s of report.subjects) {
-    if (s.via.length === 0) groups.get('unknown').push({ s, path: undefined })
-    // paths that differ only in the permissions between objects read the same: draw one
-    const seen = new Set()
-    for (const path of s.via) {
-      const tokens = chainOf(report.resource, path)
-      if (seen.has(chainText(tokens))) continue
-      seen.add(chainText(tokens))
-      drawn++
-      groups.get(howOf(tokens)).push({ s, path })
-    }
-  }
-  const sections = [...groups].filter(([, rows]) => rows.length).map(([how, rows]) =>
-    el('section', { class: 'how', 'data-how': how },
-      el('h3', {}, `${HOW[how]} (${rows.length})`),
-      el('ul', { class: 'holders' }, rows.map(({ s, path }) =>
-        el('li', {},
-          el('span', { class: 'who' }, s.subject, badge(s.permissionship)),
-          path ? chainNode(report.resource, path) : el('span', { class: 'hint' }, 'held, but the expanded tree shows no path'),
-        ),
-      )),
-    ),
-  )
-  const who = new Set(report.subjects.map((s) => s.subject)).size
-  return el('section', { class: 'report', id: 'who', 'aria-labelledby': 'who-heading' },
-    el('h2', { id: 'who-heading' },
-      el('span', {}, `Who holds ${report.permission} on ${report.resource}`),
-      el('button', { type: 'button', class: 'secondary', id: 'csv', onclick: onCsv }, 'Download CSV'),
-    ),
-    el('p', {}, who === 0 ? 'No one holds it.' : `${who} ${who === 1 ? 'subject holds' : 'subjects hold'} it, by ${drawn} ${drawn === 1 ? 'path' : 'paths'}. The CSV lists every step of each.`),
-    sections,
-  )
-}
-
-export function whyReport(x) {
+export function whyReport(x, asOf) {
   const verdict = x.permissionship === 'conditional'
     ? `Only if: ${(x.missingContext ?? []).join(', ') || 'a condition holds'}`
     : x.allowed ? 'Yes' : 'No'
   return el('section', { class: 'report', id: 'why', 'aria-labelledby': 'why-heading' },
-    el('h2', { id: 'why-heading' }, `Can ${x.subject} ${x.permission} ${x.resource}?`),
+    el('h2', { id: 'why-heading' }, asOf ? `Could ${x.subject} ${x.permission} ${x.resource} as of ${asOf}?` : `Can ${x.subject} ${x.permission} ${x.resource}?`),
     el('p', { class: `answer ${x.allowed ? 'yes' : 'no'}`, id: 'verdict' }, verdict),
     x.paths.length
       ? [el('h3', {}, 'Because'), el('ul', { class: 'paths' }, x.paths.map((p) => el('li', {}, chainNode(x.resource, p))))]
@@ -85,18 +48,21 @@ export function whyReport(x) {
       ? [el('h3', {}, 'What was tried'), el('ul', { class: 'plain', id: 'tried' }, x.tried.map((a) =>
           el('li', {}, el('code', {}, a.relation), ` ${a.result.replaceAll('_', ' ')}`,
             a.caveat ? ` (condition ${a.caveat.name}: ${a.caveat.result}${a.caveat.missing?.length ? `, missing ${a.caveat.missing.join(', ')}` : ''})` : ''),
-        ))]
+        )),
+        // what the subject does hold here, and what would grant the permission
+        x.holds ? el('p', { id: 'holds' }, `${x.subject} holds `, x.holds.length ? el('code', {}, x.holds.join(', ')) : 'nothing directly', ` on ${x.resource}.`) : undefined,
+        x.grantedBy ? el('p', { id: 'granted-by' }, `${x.permission} needs `, el('code', {}, x.grantedBy), '.') : undefined]
       : undefined,
   )
 }
 
 export function reachReport(q, page, pageNo, onPage) {
   return el('section', { class: 'report', id: 'reach', 'aria-labelledby': 'reach-heading' },
-    el('h2', { id: 'reach-heading' }, `What ${q.subject} can ${q.permission}: ${q.resourceType} objects`),
+    el('h2', { id: 'reach-heading' }, `What ${q.subject} ${q.asOf ? 'could' : 'can'} ${q.permission}: ${q.resourceType} objects${q.asOf ? ` as of ${q.asOf}` : ''}`),
     page.resources.length === 0 && pageNo === 1 ? el('p', {}, 'Nothing.') : undefined,
     el('ol', { class: 'plain', start: String((pageNo - 1) * q.limit + 1) }, page.resources.map((r) =>
       el('li', {},
-        explorerLink({ resource: `${q.resourceType}:${r.id}`, permission: q.permission, subject: q.subject }, `${q.resourceType}:${r.id}`),
+        explorerLink({ resource: `${q.resourceType}:${r.id}`, permission: q.permission, subject: q.subject, ...(q.asOf ? { asOf: q.asOf } : {}) }, `${q.resourceType}:${r.id}`),
         badge(r.permissionship),
       ),
     )),
@@ -109,9 +75,9 @@ export function reachReport(q, page, pageNo, onPage) {
 }
 
 /** Read-only: each relationship with links to the objects it names. */
-export function relationshipsReport(resource, list, cursor, onMore) {
+export function relationshipsReport(resource, list, cursor, onMore, asOf) {
   return el('section', { class: 'report', id: 'relationships', 'aria-labelledby': 'rel-heading' },
-    el('h2', { id: 'rel-heading' }, `Relationships of ${resource}`),
+    el('h2', { id: 'rel-heading' }, `Relationships of ${resource}${asOf ? ` as of ${asOf}` : ''}`),
     list.length === 0 ? el('p', {}, 'None.') : undefined,
     el('ul', { class: 'plain' }, list.map((r) => {
       const s = parseStep(r)

@@ -27,7 +27,8 @@ export interface SpiceLibrary {
   /** the unary entry points by C name (and those of OPTIONAL_FNS it has), called with `.async` on libuv's thread pool */
   fns: Map<string, AsyncFn>
   freeBytes: (p: unknown) => void
-  start(options: object): Promise<{ handle: number; address: string; transport: string }>
+  /** `gcWindowSeconds`: the GC window in force, when the library says (ours does; the npm one keeps SpiceDB's 24 h) */
+  start(options: object): Promise<{ handle: number; address: string; transport: string; gcWindowSeconds?: number }>
   dispose(handle: number): void
 }
 
@@ -142,11 +143,11 @@ export function loadLibrary(choice: { kind: SpiceLibrary['kind']; path: string }
             const reply = JSON.parse(raw ?? 'null') as {
               success?: boolean
               error?: string
-              data?: { handle: number; streaming_address: string; streaming_transport: string }
+              data?: { handle: number; streaming_address: string; streaming_transport: string; gc_window_seconds?: number }
             } | null
             if (!reply?.success || !reply.data) throw new Error(`spicedb_start failed: ${reply?.error ?? 'no reply'}`)
             const d = reply.data
-            resolve({ handle: d.handle, address: d.streaming_address, transport: d.streaming_transport })
+            resolve({ handle: d.handle, address: d.streaming_address, transport: d.streaming_transport, gcWindowSeconds: d.gc_window_seconds })
           } catch (e) {
             reject(e)
           }

@@ -58,7 +58,12 @@ export interface EmbeddedOptions {
   library?: string
   /** CHECK_CACHE_MAX: check answers kept until the next write, in-memory datastore only (0: none) */
   decisionCacheMax?: number
+  /** HISTORY_RETENTION: SpiceDB's GC window, how far back a read of the past may go */
+  gcWindowMs?: number
 }
+
+/** SpiceDB's own default GC window, kept by a library that takes no window (the npm one) */
+export const SPICEDB_DEFAULT_GC_WINDOW_MS = 24 * 3600 * 1000
 
 /** FFI calls at once (koffi keeps this many call stacks resident: embedded-library.ts) */
 export const IN_FLIGHT = 32
@@ -218,7 +223,11 @@ const LIBRARY_NAMES: Record<SpiceLibrary['kind'], string> = {
 
 export async function createEmbeddedEngine(opts: EmbeddedOptions): Promise<SpiceDbEngine> {
   const lib = loadLibrary(resolveLibrary(opts.library))
-  const started = await lib.start(opts.datastore ? { datastore: opts.datastore.engine, datastore_uri: opts.datastore.uri } : {})
+  const options: Record<string, string> = opts.datastore ? { datastore: opts.datastore.engine, datastore_uri: opts.datastore.uri } : {}
+  // The in-memory datastore keeps every revision while the process lives; the window only says
+  // how old a revision it will still read. On a database it is also how long deleted rows stay.
+  if (opts.gcWindowMs) options.gc_window = `${Math.ceil(opts.gcWindowMs / 1000)}s`
+  const started = await lib.start(options)
   const transport = new EmbeddedTransport(lib, started.handle, started.address, started.transport, opts.serializeWrites)
   const store = opts.datastore ? opts.datastore.engine : 'in-memory'
   const library = lib.kind === 'path' ? `${LIBRARY_NAMES.path} ${lib.path}` : LIBRARY_NAMES[lib.kind]
@@ -230,5 +239,6 @@ export async function createEmbeddedEngine(opts: EmbeddedOptions): Promise<Spice
     timeoutMs: opts.timeoutMs,
     decisionCacheMax,
     soleWriter: !opts.datastore,
+    historyWindowMs: started.gcWindowSeconds ? started.gcWindowSeconds * 1000 : SPICEDB_DEFAULT_GC_WINDOW_MS,
   })
 }

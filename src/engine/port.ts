@@ -44,7 +44,8 @@ export interface Precondition {
   filter: RelationshipFilter
 }
 
-export type ConsistencyMode = 'minimize_latency' | 'at_least_as_fresh' | 'fully_consistent'
+/** `at_exact_snapshot` (with a token) reads the past: history (src/domain/questions/history.ts), never a caller's choice */
+export type ConsistencyMode = 'minimize_latency' | 'at_least_as_fresh' | 'fully_consistent' | 'at_exact_snapshot'
 
 /**
  * `at_least_as_fresh` without a token is the gateway's default: at least as fresh as every
@@ -212,6 +213,11 @@ export interface EnginePort {
    * the first. Every write of every gateway on this engine object counts.
    */
   newestWrite?(): string | undefined
+  /**
+   * How far back a read at an exact snapshot may go (the datastore's GC window), when the
+   * adapter knows it (the embedded engine); a remote server's is its `--datastore-gc-window`.
+   */
+  readonly historyWindowMs?: number
   /** SpiceDB's Watch: change batches as they are committed, until `signal` aborts */
   watch?(opts: WatchOptions, signal: AbortSignal): AsyncIterable<ChangeBatch>
   /**

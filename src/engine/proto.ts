@@ -43,6 +43,10 @@ export function consistency(c: Consistency): v1.Consistency {
       })
     case 'fully_consistent':
       return v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } })
+    case 'at_exact_snapshot':
+      return v1.Consistency.create({
+        requirement: { oneofKind: 'atExactSnapshot', atExactSnapshot: v1.ZedToken.create({ token: c.token ?? '' }) },
+      })
   }
 }
 

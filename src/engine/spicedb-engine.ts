@@ -44,6 +44,8 @@ export interface SpiceDbEngineOptions {
   decisionCacheMax?: number
   /** no other process writes to the datastore: the engine offers `newestWrite` (EnginePort) */
   soleWriter?: boolean
+  /** how far back the datastore reads (its GC window), when known (EnginePort) */
+  historyWindowMs?: number
 }
 
 export class SpiceDbEngine implements EnginePort {
@@ -52,6 +54,7 @@ export class SpiceDbEngine implements EnginePort {
   /** present when answers are kept until the next write */
   readonly decisionCache?: DecisionCache
   readonly newestWrite?: () => string | undefined
+  readonly historyWindowMs?: number
   private newest?: string
 
   constructor(
@@ -59,6 +62,7 @@ export class SpiceDbEngine implements EnginePort {
     private readonly opts: SpiceDbEngineOptions,
   ) {
     this.description = opts.description
+    this.historyWindowMs = opts.historyWindowMs
     if (opts.soleWriter) this.newestWrite = () => this.newest
     this.coalescer = new CheckCoalescer((items, c) => this.bulkCheck(items, c), opts.maxBatch)
     if (opts.decisionCacheMax) this.decisionCache = new DecisionCache(opts.decisionCacheMax)
@@ -129,7 +133,8 @@ export class SpiceDbEngine implements EnginePort {
   }
 
   check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
-    if (!this.decisionCache) return this.current(items, consistency)
+    // kept answers are of the current state; a read of the past goes to the engine
+    if (!this.decisionCache || consistency.mode === 'at_exact_snapshot') return this.current(items, consistency)
     return this.decisionCache.check(items, consistency, (missing) => this.current(missing, consistency))
   }
 

@@ -103,6 +103,22 @@ export const errorResponses = {
 }
 
 /** The body of a single check; explain takes the same question. */
+/** a moment of the past to answer at (docs/history.md); not with `consistency` */
+export const AsOf = Type.String({
+  minLength: 10,
+  maxLength: 40,
+  description: 'ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained)',
+  examples: ['2026-11-03T12:00:00Z'],
+})
+
+/** where an `asOf` answer was read: the time asked, the revision, and the recorded write that made it */
+export const AsOfAnswer = Type.Object({
+  asOf: Type.String(),
+  revision: ZedToken,
+  writtenAt: Type.String({ description: 'when the write that made this revision was recorded' }),
+  writeId: Type.String({ description: 'that write in the audit trail (GET /v1/audit)' }),
+})
+
 export const CheckQuestion = Type.Object(
   {
     resource: ObjectRefString,
@@ -110,6 +126,7 @@ export const CheckQuestion = Type.Object(
     subject: SubjectRefString,
     context: Type.Optional(Context),
     consistency: Type.Optional(Consistency),
+    asOf: Type.Optional(AsOf),
   },
   { additionalProperties: false },
 )

@@ -34,4 +34,15 @@ export class MemoryAuditStore implements AuditSink, AuditScan {
     }
     return out
   }
+
+  async scanBack(opts: { before?: string; untilMs?: number; count: number }): Promise<AuditRecord[]> {
+    const out: AuditRecord[] = []
+    for (let i = this.records.length - 1; i >= 0 && out.length < opts.count; i--) {
+      const r = this.records[i]!
+      if (opts.before && compareIds(r.id!, opts.before) >= 0) continue
+      if (opts.untilMs !== undefined && Number(r.id!.split('-')[0]) > opts.untilMs) continue
+      out.push(r)
+    }
+    return out
+  }
 }

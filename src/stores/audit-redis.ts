@@ -40,7 +40,17 @@ export class RedisAuditStore implements AuditSink, AuditScan {
     let start = opts.sinceMs !== undefined ? `${opts.sinceMs}-0` : '-'
     if (opts.after && (start === '-' || after(opts.after, start))) start = `(${opts.after}`
     const end = opts.untilMs !== undefined ? `${opts.untilMs}-18446744073709551615` : '+'
-    const entries = await this.redis.xrange(this.opts.key, start, end, 'COUNT', opts.count)
+    return parsed(await this.redis.xrange(this.opts.key, start, end, 'COUNT', opts.count))
+  }
+
+  async scanBack(opts: { before?: string; untilMs?: number; count: number }): Promise<AuditRecord[]> {
+    let end = opts.untilMs !== undefined ? `${opts.untilMs}-18446744073709551615` : '+'
+    if (opts.before && (end === '+' || !after(opts.before, end))) end = `(${opts.before}`
+    return parsed(await this.redis.xrevrange(this.opts.key, end, '-', 'COUNT', opts.count))
+  }
+}
+
+function parsed(entries: [string, string[]][]): AuditRecord[] {
     return entries.flatMap(([id, fields]) => {
       const i = fields.indexOf('r')
       if (i < 0) return []
@@ -50,7 +60,6 @@ export class RedisAuditStore implements AuditSink, AuditScan {
         return []
       }
     })
-  }
 }
 
 /** is stream id a at or after b (b may be the `<ms>-0` of a time) */

@@ -183,6 +183,9 @@ export async function startSpiceDb(bin: string, datastoreUri: string, presharedK
     '--datastore-conn-pool-read-min-open=1',
     '--datastore-conn-pool-write-max-open=2',
     '--datastore-conn-pool-write-min-open=1',
+    // how far back this server reads the past: the gateway's HISTORY_RETENTION for a remote
+    // engine (24h by default) must not exceed it (docs/history.md)
+    '--datastore-gc-window=24h',
     '--http-enabled=false',
     '--metrics-enabled=false',
     '--dispatch-cluster-enabled=false',

@@ -83,6 +83,9 @@ func init() {
 type startOptions struct {
 	Datastore    string `json:"datastore"`
 	DatastoreURI string `json:"datastore_uri"`
+	// GCWindow is SpiceDB's --datastore-gc-window (a Go duration, e.g. "2160h"): how far back
+	// a read at an exact snapshot may go. The gateway's history (asOf) reads the past there.
+	GCWindow string `json:"gc_window"`
 }
 
 type reply struct {
@@ -109,7 +112,7 @@ func spicedb_start(optionsJSON *C.char) *C.char {
 			}
 		}
 	}
-	inst, sock, err := start(opts)
+	inst, sock, window, err := start(opts)
 	if err != nil {
 		return jsonReply(reply{Error: err.Error()})
 	}
@@ -122,13 +125,15 @@ func spicedb_start(optionsJSON *C.char) *C.char {
 		"handle":              id,
 		"streaming_address":   sock,
 		"streaming_transport": "unix",
+		// the window in force, so the host knows how far back it may read
+		"gc_window_seconds": int64(window.Seconds()),
 	}})
 }
 
-func start(opts startOptions) (*instance, string, error) {
+func start(opts startOptions) (*instance, string, time.Duration, error) {
 	dir, err := os.MkdirTemp("", "trellis-spicedb-")
 	if err != nil {
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	sock := filepath.Join(dir, "grpc.sock")
 
@@ -137,6 +142,13 @@ func start(opts startOptions) (*instance, string, error) {
 		ds.Engine = opts.Datastore
 	}
 	ds.URI = opts.DatastoreURI
+	if opts.GCWindow != "" {
+		window, err := time.ParseDuration(opts.GCWindow)
+		if err != nil || window <= 0 {
+			return nil, "", 0, fmt.Errorf("invalid gc_window %q", opts.GCWindow)
+		}
+		ds.GCWindow = window
+	}
 
 	// Defaults are those of `spicedb serve` (namespace, dispatch and cluster-dispatch caches
 	// on); only what a library must not do is switched off: other listeners, telemetry,
@@ -157,10 +169,10 @@ func start(opts startOptions) (*instance, string, error) {
 	)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	fail := func(err error) (*instance, string, error) {
+	fail := func(err error) (*instance, string, time.Duration, error) {
 		cancel()
 		_ = os.RemoveAll(dir)
-		return nil, "", err
+		return nil, "", 0, err
 	}
 	var calls *inProcess
 	building.Lock()
@@ -185,9 +197,9 @@ func start(opts startOptions) (*instance, string, error) {
 	inst := &instance{calls: calls, cancel: cancel, done: done, dir: dir}
 	if err := waitReady(sock); err != nil {
 		dispose(inst)
-		return nil, "", err
+		return nil, "", 0, err
 	}
-	return inst, sock, nil
+	return inst, sock, ds.GCWindow, nil
 }
 
 // waitReady returns once the server answers a call on its socket (any answer but Unavailable),

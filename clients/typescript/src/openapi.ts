@@ -291,11 +291,33 @@ export interface paths {
         };
         /**
          * What changed about an object or subject, when, and who did it
-         * @description Every applied write (events, relationship writes and deletes) recorded once, oldest first. A page reads at most 10,000 records of the trail: when `cursor` comes back, more may follow. Records are kept in Redis (AUDIT_RETENTION_DAYS, AUDIT_MAX_RECORDS) when REDIS_URL is set, in memory otherwise.
+         * @description Every applied write (events, relationship writes and deletes) recorded once, oldest first (`order=newest`: newest first). A page reads at most 10,000 records of the trail: when `cursor` comes back, more may follow. Records are kept in Redis (AUDIT_RETENTION_DAYS, AUDIT_MAX_RECORDS) when REDIS_URL is set, in memory otherwise.
          *
          *     Needs a key with the scope `audit`.
          */
         get: operations["readAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/access-changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who gained or lost a permission on an object between two times, and by which write
+         * @description The holders compared at each recorded write in the window that touches a type the permission can depend on, so a change that came through the organization shows too. At most HISTORY_MAX_REVISIONS writes per call: `cursor` comes back when the window holds more. 422 GW_HISTORY_UNAVAILABLE when `since` is outside what is retained.
+         *
+         *     Needs a key with the scope `audit`.
+         */
+        get: operations["accessChanges"];
         put?: never;
         post?: never;
         delete?: never;
@@ -830,6 +852,7 @@ export interface components {
          *     - `GW_IMPORT_RUNNING`: an import is running; other writes wait for it (retry after it)
          *     - `GW_INVALID_LINE`: an NDJSON line that is not a relationship; `field` names the line
          *     - `GW_NOT_SUPPORTED`: the engine in use cannot do this (see the message)
+         *     - `GW_HISTORY_UNAVAILABLE`: a time before what history keeps (retention, or the first recorded write); the message names the setting
          *     - `GW_RESULT_TOO_LARGE`: more results than one answer carries
          *     - `GW_ENGINE_UNAVAILABLE`: the authorization engine did not answer (fail closed; retry)
          *     - `GW_STORE_UNAVAILABLE`: a required store did not answer (retry)
@@ -844,7 +867,7 @@ export interface components {
          *     - `GW_INTERNAL`: an internal error; quote `requestId` to operators
          * @enum {string}
          */
-        ErrorCode: "GW_VALIDATION" | "GW_INVALID_ARGUMENT" | "GW_INVALID_REFERENCE" | "GW_INVALID_CURSOR" | "GW_INVALID_EVENT" | "GW_UNKNOWN_EVENT_TYPE" | "GW_UNKNOWN_TYPE" | "GW_UNKNOWN_PERMISSION" | "GW_UNKNOWN_CAVEAT" | "GW_UNKNOWN_CONTEXT" | "GW_RESERVED_CONTEXT" | "GW_SELF_REFERENCE" | "GW_TOO_MANY_ITEMS" | "GW_BAD_REQUEST" | "GW_BAD_URL" | "GW_UNAUTHORIZED" | "GW_MISSING_SCOPE" | "GW_FORBIDDEN" | "GW_INTERNAL_TYPE" | "GW_NOT_FOUND" | "GW_METHOD_NOT_ALLOWED" | "GW_NOT_ACCEPTABLE" | "GW_REQUEST_TIMEOUT" | "GW_CLIENT_CLOSED" | "GW_PAYLOAD_TOO_LARGE" | "GW_HEADERS_TOO_LARGE" | "GW_UNSUPPORTED_MEDIA_TYPE" | "GW_RATE_LIMITED" | "GW_ALREADY_EXISTS" | "GW_UNKNOWN_OBJECT" | "GW_CROSS_ORGANIZATION" | "GW_NOT_A_MEMBER" | "GW_NOT_CO_AUTHOR_ELIGIBLE" | "GW_ONE_ROLE" | "GW_OWNER_TRANSFER_ONLY" | "GW_OWNER_UNTOUCHABLE" | "GW_PRIMARY_COACH_OF_CLIENTS" | "GW_PRIMARY_REQUIRED" | "GW_NOT_PAIRABLE" | "GW_PRECONDITION_FAILED" | "GW_IDEMPOTENCY_CONFLICT" | "GW_IMPORT_INVARIANT" | "GW_IMPORT_CONFLICT" | "GW_IMPORT_RUNNING" | "GW_INVALID_LINE" | "GW_NOT_SUPPORTED" | "GW_RESULT_TOO_LARGE" | "GW_ENGINE_UNAVAILABLE" | "GW_STORE_UNAVAILABLE" | "GW_IDENTITY_PROVIDER_UNAVAILABLE" | "GW_OVERLOADED" | "GW_SHUTTING_DOWN" | "GW_WRITE_CONTENTION" | "GW_EVENT_IN_PROGRESS" | "GW_STREAM_NO_EVENT" | "GW_STREAM_INVALID_JSON" | "GW_STREAM_UNACKNOWLEDGED" | "GW_INTERNAL";
+        ErrorCode: "GW_VALIDATION" | "GW_INVALID_ARGUMENT" | "GW_INVALID_REFERENCE" | "GW_INVALID_CURSOR" | "GW_INVALID_EVENT" | "GW_UNKNOWN_EVENT_TYPE" | "GW_UNKNOWN_TYPE" | "GW_UNKNOWN_PERMISSION" | "GW_UNKNOWN_CAVEAT" | "GW_UNKNOWN_CONTEXT" | "GW_RESERVED_CONTEXT" | "GW_SELF_REFERENCE" | "GW_TOO_MANY_ITEMS" | "GW_BAD_REQUEST" | "GW_BAD_URL" | "GW_UNAUTHORIZED" | "GW_MISSING_SCOPE" | "GW_FORBIDDEN" | "GW_INTERNAL_TYPE" | "GW_NOT_FOUND" | "GW_METHOD_NOT_ALLOWED" | "GW_NOT_ACCEPTABLE" | "GW_REQUEST_TIMEOUT" | "GW_CLIENT_CLOSED" | "GW_PAYLOAD_TOO_LARGE" | "GW_HEADERS_TOO_LARGE" | "GW_UNSUPPORTED_MEDIA_TYPE" | "GW_RATE_LIMITED" | "GW_ALREADY_EXISTS" | "GW_UNKNOWN_OBJECT" | "GW_CROSS_ORGANIZATION" | "GW_NOT_A_MEMBER" | "GW_NOT_CO_AUTHOR_ELIGIBLE" | "GW_ONE_ROLE" | "GW_OWNER_TRANSFER_ONLY" | "GW_OWNER_UNTOUCHABLE" | "GW_PRIMARY_COACH_OF_CLIENTS" | "GW_PRIMARY_REQUIRED" | "GW_NOT_PAIRABLE" | "GW_PRECONDITION_FAILED" | "GW_IDEMPOTENCY_CONFLICT" | "GW_IMPORT_INVARIANT" | "GW_IMPORT_CONFLICT" | "GW_IMPORT_RUNNING" | "GW_INVALID_LINE" | "GW_NOT_SUPPORTED" | "GW_HISTORY_UNAVAILABLE" | "GW_RESULT_TOO_LARGE" | "GW_ENGINE_UNAVAILABLE" | "GW_STORE_UNAVAILABLE" | "GW_IDENTITY_PROVIDER_UNAVAILABLE" | "GW_OVERLOADED" | "GW_SHUTTING_DOWN" | "GW_WRITE_CONTENTION" | "GW_EVENT_IN_PROGRESS" | "GW_STREAM_NO_EVENT" | "GW_STREAM_INVALID_JSON" | "GW_STREAM_UNACKNOWLEDGED" | "GW_INTERNAL";
         /** @description freshness of the answer; absent: fully consistent (no new-enemy problem) */
         Consistency: {
             /** @enum {string} */
@@ -2255,6 +2278,11 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     consistency?: components["schemas"]["Consistency"];
+                    /**
+                     * @description ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained)
+                     * @example 2026-11-03T12:00:00Z
+                     */
+                    asOf?: string;
                 };
             };
         };
@@ -2271,6 +2299,15 @@ export interface operations {
                         /** @description a ZedToken returned by an earlier call */
                         checkedAt: string;
                         missingContext?: string[];
+                        asOf?: {
+                            asOf: string;
+                            /** @description a ZedToken returned by an earlier call */
+                            revision: string;
+                            /** @description when the write that made this revision was recorded */
+                            writtenAt: string;
+                            /** @description that write in the audit trail (GET /v1/audit) */
+                            writeId: string;
+                        };
                     };
                 };
             };
@@ -2321,6 +2358,15 @@ export interface operations {
             };
             /** @description The body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description More subjects hold the permission than one answer carries (LOOKUP_SUBJECTS_MAX); ask a narrower question */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2686,6 +2732,11 @@ export interface operations {
                     /** @description from the previous page (signed; any edit is refused) */
                     cursor?: string;
                     consistency?: components["schemas"]["Consistency"];
+                    /**
+                     * @description ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained)
+                     * @example 2026-11-03T12:00:00Z
+                     */
+                    asOf?: string;
                 };
             };
         };
@@ -2704,6 +2755,15 @@ export interface operations {
                         }[];
                         /** @description present when more results may follow */
                         cursor?: string;
+                        asOf?: {
+                            asOf: string;
+                            /** @description a ZedToken returned by an earlier call */
+                            revision: string;
+                            /** @description when the write that made this revision was recorded */
+                            writtenAt: string;
+                            /** @description that write in the audit trail (GET /v1/audit) */
+                            writeId: string;
+                        };
                     };
                 };
             };
@@ -2754,6 +2814,15 @@ export interface operations {
             };
             /** @description The body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description More subjects hold the permission than one answer carries (LOOKUP_SUBJECTS_MAX); ask a narrower question */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2831,6 +2900,11 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     consistency?: components["schemas"]["Consistency"];
+                    /**
+                     * @description ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained)
+                     * @example 2026-11-03T12:00:00Z
+                     */
+                    asOf?: string;
                 };
             };
         };
@@ -2847,6 +2921,15 @@ export interface operations {
                             permissionship: components["schemas"]["Permissionship"];
                             missingContext?: string[];
                         }[];
+                        asOf?: {
+                            asOf: string;
+                            /** @description a ZedToken returned by an earlier call */
+                            revision: string;
+                            /** @description when the write that made this revision was recorded */
+                            writtenAt: string;
+                            /** @description that write in the audit trail (GET /v1/audit) */
+                            writeId: string;
+                        };
                     };
                 };
             };
@@ -3114,6 +3197,11 @@ export interface operations {
                         [key: string]: unknown;
                     };
                     consistency?: components["schemas"]["Consistency"];
+                    /**
+                     * @description ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained)
+                     * @example 2026-11-03T12:00:00Z
+                     */
+                    asOf?: string;
                 };
             };
         };
@@ -3133,6 +3221,7 @@ export interface operations {
                         /** @description a ZedToken returned by an earlier call */
                         checkedAt: string;
                         paths: string[][];
+                        /** @description sorted by relation, so the same question reads the same */
                         tried: {
                             relation: string;
                             result: string;
@@ -3143,6 +3232,19 @@ export interface operations {
                             };
                         }[];
                         missingContext?: string[];
+                        /** @description when not allowed: the relations the subject does hold on the object */
+                        holds?: string[];
+                        /** @description when not allowed: the permission's expression in the schema, what would grant it */
+                        grantedBy?: string;
+                        asOf?: {
+                            asOf: string;
+                            /** @description a ZedToken returned by an earlier call */
+                            revision: string;
+                            /** @description when the write that made this revision was recorded */
+                            writtenAt: string;
+                            /** @description that write in the audit trail (GET /v1/audit) */
+                            writeId: string;
+                        };
                     };
                 };
             };
@@ -3200,6 +3302,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description More subjects hold the permission than one answer carries (LOOKUP_SUBJECTS_MAX); ask a narrower question */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Rate limited (see retry-after) */
             429: {
                 headers: {
@@ -3248,6 +3359,8 @@ export interface operations {
                 permission: string;
                 /** @description an object type */
                 subjectType?: string;
+                /** @description ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained) */
+                asOf?: string;
                 format?: "json" | "csv";
             };
             header?: never;
@@ -3273,6 +3386,15 @@ export interface operations {
                         }[];
                         /** @description a ZedToken returned by an earlier call */
                         reportedAt: string;
+                        asOf?: {
+                            asOf: string;
+                            /** @description a ZedToken returned by an earlier call */
+                            revision: string;
+                            /** @description when the write that made this revision was recorded */
+                            writtenAt: string;
+                            /** @description that write in the audit trail (GET /v1/audit) */
+                            writeId: string;
+                        };
                     };
                     "text/csv": string;
                 };
@@ -3391,6 +3513,8 @@ export interface operations {
                 /** @description 1 to 1000; absent: pages of 1000 */
                 limit?: string;
                 cursor?: string;
+                /** @description ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained) */
+                asOf?: string;
             };
             header?: never;
             path?: never;
@@ -3407,6 +3531,15 @@ export interface operations {
                     "application/json": {
                         relationships: string[];
                         cursor?: string;
+                        asOf?: {
+                            asOf: string;
+                            /** @description a ZedToken returned by an earlier call */
+                            revision: string;
+                            /** @description when the write that made this revision was recorded */
+                            writtenAt: string;
+                            /** @description that write in the audit trail (GET /v1/audit) */
+                            writeId: string;
+                        };
                     };
                 };
             };
@@ -3457,6 +3590,15 @@ export interface operations {
             };
             /** @description The body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description More subjects hold the permission than one answer carries (LOOKUP_SUBJECTS_MAX); ask a narrower question */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4133,6 +4275,8 @@ export interface operations {
                 cursor?: string;
                 /** @description 1 to 1000 (default 100) */
                 limit?: string;
+                /** @description `oldest` first (default) or `newest` first; the cursor then reads on towards older records */
+                order?: "oldest" | "newest";
                 format?: "json" | "csv";
             };
             header?: never;
@@ -4225,6 +4369,174 @@ export interface operations {
             };
             /** @description The body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited (see retry-after) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The engine or a required store did not answer (fail closed: never an allow); `requestId` names the log entry */
+            503: {
+                headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    accessChanges: {
+        parameters: {
+            query: {
+                /**
+                 * @description an object, `type:id`
+                 * @example client:cassandra
+                 */
+                resource: string;
+                /**
+                 * @description a permission or relation name
+                 * @example view
+                 */
+                permission: string;
+                /** @description ISO-8601 time; absent: the oldest recorded write still within retention */
+                since?: string;
+                /** @description ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained) */
+                until?: string;
+                /** @description an object type */
+                subjectType?: string;
+                /** @description from the previous answer */
+                cursor?: string;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every gain and loss of the permission in the window, in time order, with the write behind each (JSON, or CSV with format=csv) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        resource: string;
+                        permission: string;
+                        subjectType: string;
+                        since: string;
+                        until: string;
+                        /** @description a ZedToken returned by an earlier call */
+                        from: string;
+                        changes: {
+                            /** @description when the write was recorded */
+                            at: string;
+                            subject: string;
+                            change: "gained" | "lost";
+                            /** @description gained: the paths held by after the write; lost: those held by before it */
+                            via: string[][];
+                            write: {
+                                /** @description the record in the audit trail */
+                                id: string;
+                                source: string;
+                                /** @description the event id */
+                                event?: string;
+                                /** @description the event type */
+                                type?: string;
+                                actor?: string;
+                                /** @description the API key name */
+                                key?: string;
+                                /** @description a ZedToken returned by an earlier call */
+                                token: string;
+                            };
+                        }[];
+                        /** @description recorded writes replayed for this answer */
+                        revisions: number;
+                        cursor?: string;
+                    };
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid input: `field` names the field at fault; nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one the gateway does not know (only when API_KEYS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key lacks the scope, or the event actor lacks the governing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description More subjects hold the permission than one answer carries (LOOKUP_SUBJECTS_MAX); ask a narrower question */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4404,8 +4716,13 @@ export const pathsV1AccessReportGetParametersQueryFormatValues: ReadonlyArray<Fl
 export const pathsV1RelationshipsPostRequestBodyContentApplicationJsonUpdatesOperationValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/relationships"]["post"]["requestBody"]["content"]["application/json"]["updates"]["operation"]> = ["touch", "create", "delete"];
 export const pathsV1RelationshipsPostRequestBodyContentApplicationJsonPreconditionsOperationValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/relationships"]["post"]["requestBody"]["content"]["application/json"]["preconditions"]["operation"]> = ["must_match", "must_not_match"];
 export const pathsV1RelationshipsDeleteRequestBodyContentApplicationJsonPreconditionsOperationValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/relationships"]["delete"]["requestBody"]["content"]["application/json"]["preconditions"]["operation"]> = ["must_match", "must_not_match"];
+export const pathsV1AuditGetParametersQueryOrderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/audit"]["get"]["parameters"]["query"]["order"]> = ["oldest", "newest"];
 export const pathsV1AuditGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/audit"]["get"]["parameters"]["query"]["format"]> = ["json", "csv"];
-export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["GW_VALIDATION", "GW_INVALID_ARGUMENT", "GW_INVALID_REFERENCE", "GW_INVALID_CURSOR", "GW_INVALID_EVENT", "GW_UNKNOWN_EVENT_TYPE", "GW_UNKNOWN_TYPE", "GW_UNKNOWN_PERMISSION", "GW_UNKNOWN_CAVEAT", "GW_UNKNOWN_CONTEXT", "GW_RESERVED_CONTEXT", "GW_SELF_REFERENCE", "GW_TOO_MANY_ITEMS", "GW_BAD_REQUEST", "GW_BAD_URL", "GW_UNAUTHORIZED", "GW_MISSING_SCOPE", "GW_FORBIDDEN", "GW_INTERNAL_TYPE", "GW_NOT_FOUND", "GW_METHOD_NOT_ALLOWED", "GW_NOT_ACCEPTABLE", "GW_REQUEST_TIMEOUT", "GW_CLIENT_CLOSED", "GW_PAYLOAD_TOO_LARGE", "GW_HEADERS_TOO_LARGE", "GW_UNSUPPORTED_MEDIA_TYPE", "GW_RATE_LIMITED", "GW_ALREADY_EXISTS", "GW_UNKNOWN_OBJECT", "GW_CROSS_ORGANIZATION", "GW_NOT_A_MEMBER", "GW_NOT_CO_AUTHOR_ELIGIBLE", "GW_ONE_ROLE", "GW_OWNER_TRANSFER_ONLY", "GW_OWNER_UNTOUCHABLE", "GW_PRIMARY_COACH_OF_CLIENTS", "GW_PRIMARY_REQUIRED", "GW_NOT_PAIRABLE", "GW_PRECONDITION_FAILED", "GW_IDEMPOTENCY_CONFLICT", "GW_IMPORT_INVARIANT", "GW_IMPORT_CONFLICT", "GW_IMPORT_RUNNING", "GW_INVALID_LINE", "GW_NOT_SUPPORTED", "GW_RESULT_TOO_LARGE", "GW_ENGINE_UNAVAILABLE", "GW_STORE_UNAVAILABLE", "GW_IDENTITY_PROVIDER_UNAVAILABLE", "GW_OVERLOADED", "GW_SHUTTING_DOWN", "GW_WRITE_CONTENTION", "GW_EVENT_IN_PROGRESS", "GW_STREAM_NO_EVENT", "GW_STREAM_INVALID_JSON", "GW_STREAM_UNACKNOWLEDGED", "GW_INTERNAL"];
+export const pathsV1AccessChangesGetParametersQueryFormatAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["parameters"]["query"]["format"]> = ["json"];
+export const pathsV1AccessChangesGetParametersQueryFormatAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["parameters"]["query"]["format"]> = ["csv"];
+export const pathsV1AccessChangesGetResponses200ContentApplicationJsonChangesChangeAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["responses"]["200"]["content"]["application/json"]["changes"]["change"]> = ["gained"];
+export const pathsV1AccessChangesGetResponses200ContentApplicationJsonChangesChangeAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["responses"]["200"]["content"]["application/json"]["changes"]["change"]> = ["lost"];
+export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["GW_VALIDATION", "GW_INVALID_ARGUMENT", "GW_INVALID_REFERENCE", "GW_INVALID_CURSOR", "GW_INVALID_EVENT", "GW_UNKNOWN_EVENT_TYPE", "GW_UNKNOWN_TYPE", "GW_UNKNOWN_PERMISSION", "GW_UNKNOWN_CAVEAT", "GW_UNKNOWN_CONTEXT", "GW_RESERVED_CONTEXT", "GW_SELF_REFERENCE", "GW_TOO_MANY_ITEMS", "GW_BAD_REQUEST", "GW_BAD_URL", "GW_UNAUTHORIZED", "GW_MISSING_SCOPE", "GW_FORBIDDEN", "GW_INTERNAL_TYPE", "GW_NOT_FOUND", "GW_METHOD_NOT_ALLOWED", "GW_NOT_ACCEPTABLE", "GW_REQUEST_TIMEOUT", "GW_CLIENT_CLOSED", "GW_PAYLOAD_TOO_LARGE", "GW_HEADERS_TOO_LARGE", "GW_UNSUPPORTED_MEDIA_TYPE", "GW_RATE_LIMITED", "GW_ALREADY_EXISTS", "GW_UNKNOWN_OBJECT", "GW_CROSS_ORGANIZATION", "GW_NOT_A_MEMBER", "GW_NOT_CO_AUTHOR_ELIGIBLE", "GW_ONE_ROLE", "GW_OWNER_TRANSFER_ONLY", "GW_OWNER_UNTOUCHABLE", "GW_PRIMARY_COACH_OF_CLIENTS", "GW_PRIMARY_REQUIRED", "GW_NOT_PAIRABLE", "GW_PRECONDITION_FAILED", "GW_IDEMPOTENCY_CONFLICT", "GW_IMPORT_INVARIANT", "GW_IMPORT_CONFLICT", "GW_IMPORT_RUNNING", "GW_INVALID_LINE", "GW_NOT_SUPPORTED", "GW_HISTORY_UNAVAILABLE", "GW_RESULT_TOO_LARGE", "GW_ENGINE_UNAVAILABLE", "GW_STORE_UNAVAILABLE", "GW_IDENTITY_PROVIDER_UNAVAILABLE", "GW_OVERLOADED", "GW_SHUTTING_DOWN", "GW_WRITE_CONTENTION", "GW_EVENT_IN_PROGRESS", "GW_STREAM_NO_EVENT", "GW_STREAM_INVALID_JSON", "GW_STREAM_UNACKNOWLEDGED", "GW_INTERNAL"];
 export const consistencyModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Consistency"]["mode"]> = ["minimize_latency", "at_least_as_fresh", "fully_consistent"];
 export const permissionshipValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permissionship"]> = ["has_permission", "no_permission", "conditional"];
 export const expandNodeOperationValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ExpandNode"]["operation"]> = ["union", "intersection", "exclusion"];

@@ -7,7 +7,7 @@
  * It keeps the last `ringBatches` batches it received, so a feed that resumes from a token the
  * hub received (or started at) joins at that point: everything after it, once, in order.
  * A feed resuming from an older token reads its own catch-up Watch until it meets the hub
- * (src/domain/changes.ts). The hub never waits for a feed: each feed bounds its own backlog
+ * (src/domain/audit/changes-feed.ts). The hub never waits for a feed: each feed bounds its own backlog
  * and is dropped when it exceeds it, so a slow reader costs only itself.
  */
 import type { ChangeBatch, EnginePort } from '../../engine/port.js'

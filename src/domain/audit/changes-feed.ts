@@ -3,7 +3,7 @@
  * revision, `id:` its ZedToken, so an EventSource that reconnects sends `Last-Event-ID` and
  * resumes right after the last revision it saw: nothing missed, nothing twice.
  *
- * Feeds read from the process's one Watch (src/domain/change-hub.ts) and filter by type for
+ * Feeds read from the process's one Watch (src/domain/audit/change-hub.ts) and filter by type for
  * themselves. A feed resuming from a token the hub no longer holds reads its own Watch from
  * that token (types filtered by SpiceDB) until a batch it reads is one the hub holds or will
  * receive; it then joins the hub right before that batch, so nothing is missed or repeated.
@@ -12,7 +12,7 @@
  * completed (in this process, whatever the kernel absorbs). More than `maxBufferedBytes`, or a
  * write not completed within `drainTimeoutMs`, drops the reader with a final `dropped` event
  * that says where to resume. Heartbeat comments keep proxies from closing an idle feed. A feed
- * whose key loses its scope ends with an `error` event (src/domain/authorization-hold.ts).
+ * whose key loses its scope ends with an `error` event (src/domain/callers/authorization-hold.ts).
  */
 import type { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -27,7 +27,7 @@ export interface FeedOptions {
   heartbeatMs: number
   maxBufferedBytes: number
   drainTimeoutMs: number
-  /** recent batches the process's hub keeps for feeds that resume (src/domain/change-hub.ts) */
+  /** recent batches the process's hub keeps for feeds that resume (src/domain/audit/change-hub.ts) */
   ringBatches: number
 }
 

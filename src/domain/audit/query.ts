@@ -11,6 +11,8 @@ import { toCsv } from '../wire/csv.js'
 export interface AuditScan {
   /** records in id order, strictly after `after` when given, with time in [sinceMs, untilMs] */
   scan(opts: { after?: string; sinceMs?: number; untilMs?: number; count: number }): Promise<AuditRecord[]>
+  /** the same, newest first: strictly before `before` when given, with time at most `untilMs` */
+  scanBack(opts: { before?: string; untilMs?: number; count: number }): Promise<AuditRecord[]>
 }
 
 export interface AuditFilter {
@@ -28,6 +30,8 @@ export interface AuditQuery extends AuditFilter {
   untilMs?: number
   cursor?: string
   limit: number
+  /** newest first: the cursor then says where the next, older page starts */
+  newestFirst?: boolean
 }
 
 /** the most records read for one page, matching or not */
@@ -62,7 +66,10 @@ export async function queryAudit(store: AuditScan, q: AuditQuery): Promise<{ rec
   let after = q.cursor
   let scanned = 0
   while (scanned < SCAN_BUDGET) {
-    const batch = await store.scan({ after, sinceMs: q.sinceMs, untilMs: q.untilMs, count: Math.min(BATCH, SCAN_BUDGET - scanned) })
+    const count = Math.min(BATCH, SCAN_BUDGET - scanned)
+    const batch = q.newestFirst
+      ? (await store.scanBack({ before: after, untilMs: q.untilMs, count })).filter((r) => q.sinceMs === undefined || Number(r.id!.split('-')[0]) >= q.sinceMs)
+      : await store.scan({ after, sinceMs: q.sinceMs, untilMs: q.untilMs, count })
     for (const r of batch) {
       scanned++
       after = r.id

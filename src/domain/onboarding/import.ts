@@ -20,6 +20,8 @@ import { GatewayError, conflict } from '../wire/errors.js'
 import { JudgementIndex, type Violation } from './import-judgement.js'
 import { badLine, formatLine, isEndLine, parseLine, readLines, type LineRules } from './ndjson.js'
 import { formatRelationship, parseRelationship } from '../wire/refs.js'
+import { readSchema } from '../schema/model.js'
+import { isInternalName } from '../schema/internal-types.js'
 
 export interface ImportDeps {
   /** the engine the writes go to (under the audit wrapper's `unaudited`: one record is kept per import) */
@@ -38,12 +40,9 @@ export interface ImportResult {
 }
 
 const PAGE = 1000
-const DEFINITION = /^\s*definition\s+([a-z][a-z0-9_/]*)\s*\{/gm
-
 /** The schema's definitions a caller may export and import: every one but the gateway's internal ones. */
 export function exportableTypes(schemaText: string): string[] {
-  const text = schemaText.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
-  return [...text.matchAll(DEFINITION)].map((m) => m[1]!).filter((t) => !t.startsWith('internal_'))
+  return [...readSchema(schemaText).definitions.keys()].filter((t) => !isInternalName(t))
 }
 
 export const keyOf = (r: Relationship) => formatRelationship({ ...r, caveat: undefined })

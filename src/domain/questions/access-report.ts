@@ -26,15 +26,17 @@ export async function accessReport(
   now: Date,
   arrows?: SchemaArrows,
   limits: ReadLimits = {},
+  /** a snapshot of the past to read at (history.ts): both reads are of exactly that revision */
+  at?: Consistency,
 ): Promise<AccessReport> {
   const { signal } = limits
   const resource = parseObject(input.resource, 'resource')
   const subjectType = input.subjectType ?? 'user'
   const fields = { resource: 'resource', permission: 'permission', subject: 'subjectType' }
   try {
-    const first: Consistency = READ_YOUR_WRITES
+    const first: Consistency = at ?? READ_YOUR_WRITES
     const { tree, expandedAt } = await expandFully(engine, resource, input.permission, first, { arrows, signal })
-    const pinned: Consistency = expandedAt ? { mode: 'at_least_as_fresh', token: expandedAt } : first
+    const pinned: Consistency = at ?? (expandedAt ? { mode: 'at_least_as_fresh', token: expandedAt } : first)
     const holders = await holdersAtMost(limits, () =>
       engine.lookupSubjects(
         { resource, permission: input.permission, subjectType, context: withGatewayContext(undefined, now) },

@@ -2,7 +2,7 @@
  * Permission checks in the gateway's terms. Fails closed: only an engine answer of
  * has_permission, with no error, is ever `allowed: true`.
  */
-import type { CheckItem, CheckResult, EngineError, EnginePort, Permissionship } from '../../engine/port.js'
+import type { CheckItem, CheckResult, Consistency, EngineError, EnginePort, Permissionship } from '../../engine/port.js'
 import { resolveConsistency, withGatewayContext, type ConsistencyInput } from '../wire/consistency.js'
 import { fromEngineError } from '../wire/engine-errors.js'
 import { badRequest } from '../wire/errors.js'
@@ -45,9 +45,11 @@ export async function checkPermission(
   engine: EnginePort,
   input: CheckInput & { consistency?: ConsistencyInput },
   now: Date,
+  /** a snapshot of the past to read at (history.ts); the caller's consistency otherwise */
+  at?: Consistency,
 ): Promise<CheckOutcome & { checkedAt: string }> {
   const item = toCheckItem(input, now)
-  const consistency = resolveConsistency(input.consistency)
+  const consistency = at ?? resolveConsistency(input.consistency)
   let answer
   try {
     answer = await engine.check([item], consistency)

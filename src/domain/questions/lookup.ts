@@ -1,7 +1,7 @@
 /**
  * Lookups: which resources a subject can reach, which subjects hold a permission.
  */
-import { EngineError, type EnginePort } from '../../engine/port.js'
+import { EngineError, type Consistency, type EnginePort } from '../../engine/port.js'
 import { resolveConsistency, withGatewayContext, type ConsistencyInput } from '../wire/consistency.js'
 import { fromEngineError } from '../wire/engine-errors.js'
 import { CursorSigner } from './cursor.js'
@@ -57,20 +57,23 @@ export async function lookupResources(
   now: Date,
   cursors: CursorSigner,
   signal?: AbortSignal,
+  /** a snapshot of the past to read at (history.ts); `asOf` is part of the question a cursor is bound to */
+  at?: Consistency,
+  asOf?: string,
 ) {
   const subject = parseSubject(input.subject, 'subject')
   const limit = input.limit ?? MAX_LOOKUP_LIMIT
   // The cursor is bound to the question (paging another one with it is refused) and carries the
   // clock of the first page: SpiceDB accepts a cursor only with the arguments that made it, and
   // a paged listing is judged at one moment anyway.
-  const question = CursorSigner.question([input.resourceType, input.permission, input.subject, input.context ?? {}, limit])
+  const question = CursorSigner.question([input.resourceType, input.permission, input.subject, input.context ?? {}, limit, ...(asOf ? [asOf] : [])])
   const page = input.cursor ? cursors.open(input.cursor, question, now) : undefined
   const clock = page?.n ?? now
   const context = withGatewayContext(input.context, clock)
   try {
     const res = await engine.lookupResources(
       { resourceType: input.resourceType, permission: input.permission, subject, context, limit, cursor: page?.c },
-      resolveConsistency(input.consistency),
+      at ?? resolveConsistency(input.consistency),
       { signal },
     )
     const resources = dedupe(res.resources)
@@ -91,6 +94,8 @@ export async function lookupSubjects(
   },
   now: Date,
   limits: ReadLimits = {},
+  /** a snapshot of the past to read at (history.ts) */
+  at?: Consistency,
 ) {
   const resource = parseObject(input.resource, 'resource')
   const context = withGatewayContext(input.context, now)
@@ -98,7 +103,7 @@ export async function lookupSubjects(
     const res = await holdersAtMost(limits, () =>
       engine.lookupSubjects(
         { resource, permission: input.permission, subjectType: input.subjectType, context },
-        resolveConsistency(input.consistency),
+        at ?? resolveConsistency(input.consistency),
         { signal: limits.signal, maxResults: limits.maxSubjects },
       ),
     )

@@ -5,7 +5,7 @@
  * relationship-invariants.ts) and carry what the judgement read as preconditions. None may
  * reach a type the schema marks internal (internal-types.ts): 403 before any engine call.
  */
-import type { EnginePort, Precondition, RelationshipFilter, RelationshipUpdate, UpdateOperation } from '../../engine/port.js'
+import type { Consistency, EnginePort, Precondition, RelationshipFilter, RelationshipUpdate, UpdateOperation } from '../../engine/port.js'
 import { READ_YOUR_WRITES } from '../wire/consistency.js'
 import { fromEngineError } from '../wire/engine-errors.js'
 import { badRequest } from '../wire/errors.js'
@@ -51,10 +51,12 @@ export async function readRelationships(
   engine: EnginePort,
   input: FilterInput & { limit?: number; cursor?: string },
   signal?: AbortSignal,
+  /** a snapshot of the past to read at (history.ts) */
+  at?: Consistency,
 ) {
   const filter = parseFilter(input, 'query')
   try {
-    const page = await engine.readRelationships(filter, { limit: input.limit, cursor: input.cursor }, READ_YOUR_WRITES, { signal })
+    const page = await engine.readRelationships(filter, { limit: input.limit, cursor: input.cursor }, at ?? READ_YOUR_WRITES, { signal })
     const relationships = page.relationships.map(formatRelationship)
     return page.cursor ? { relationships, cursor: page.cursor } : { relationships }
   } catch (err) {

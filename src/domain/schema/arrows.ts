@@ -28,6 +28,8 @@ export interface SchemaArrows {
    * when no arrow or more than one relation fits.
    */
   tuplesetOf(type: string, permission: string, targetType?: string, targetRelation?: string): string | undefined
+  /** the expression of `type#permission` as the schema writes it, whitespace collapsed (why-not says what would grant it) */
+  expressionOf(type: string, permission: string): string | undefined
 }
 
 export function schemaArrows(schemaText: string): SchemaArrows {
@@ -36,10 +38,15 @@ export function schemaArrows(schemaText: string): SchemaArrows {
   const arrows = new Map<string, Arrow[]>()
   /** "type#relation" -> the object types it may name */
   const subjectTypes = new Map<string, Set<string>>()
+  /** "type#permission" -> its expression, as written */
+  const expressions = new Map<string, string>()
   for (const def of model.definitions.values()) {
     // a relation with an alternative the reader did not parse may name any type
     for (const rel of def.relations) if (!rel.unknown.length) subjectTypes.set(`${def.name}#${rel.name}`, new Set(rel.subjects.map((a) => a.type)))
-    for (const perm of def.permissions) arrows.set(`${def.name}#${perm.name}`, arrowsIn(perm.expression))
+    for (const perm of def.permissions) {
+      arrows.set(`${def.name}#${perm.name}`, arrowsIn(perm.expression))
+      expressions.set(`${def.name}#${perm.name}`, perm.expression)
+    }
   }
 
   return {
@@ -52,6 +59,7 @@ export function schemaArrows(schemaText: string): SchemaArrows {
       const relations = new Set(fits.map((a) => a.tupleset))
       return relations.size === 1 ? [...relations][0] : undefined
     },
+    expressionOf: (type, permission) => expressions.get(`${type}#${permission}`),
   }
 }
 

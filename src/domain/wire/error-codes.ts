@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   GW_IMPORT_RUNNING: 'an import is running; other writes wait for it (retry after it)',
   GW_INVALID_LINE: 'an NDJSON line that is not a relationship; `field` names the line',
   GW_NOT_SUPPORTED: 'the engine in use cannot do this (see the message)',
+  GW_HISTORY_UNAVAILABLE: 'a time before what history keeps (retention, or the first recorded write); the message names the setting',
   GW_RESULT_TOO_LARGE: 'more results than one answer carries',
   GW_ENGINE_UNAVAILABLE: 'the authorization engine did not answer (fail closed; retry)',
   GW_STORE_UNAVAILABLE: 'a required store did not answer (retry)',

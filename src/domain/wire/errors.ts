@@ -43,7 +43,8 @@ export const resultTooLarge = (limit: number, setting: string) =>
   new GatewayError(
     'GW_RESULT_TOO_LARGE',
     422,
-    `the answer holds more than ${limit} subjects, more than one response carries (${setting}); ask a narrower question, for example per subject type`,
+    // only what exists: subjectType narrows nothing when every holder is a user, so it is not offered
+    `the answer holds more than ${limit} subjects, more than one response carries (${setting}); raise ${setting}, ask about one subject (POST /v1/check or /v1/explain), or ask what changed in a window (GET /v1/access-changes)`,
     undefined,
     { limit, setting },
   )

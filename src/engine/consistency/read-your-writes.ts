@@ -69,7 +69,10 @@ export class ReadYourWritesEngine implements EnginePort {
     // The changes feed reads SpiceDB's Watch as it commits: nothing to make fresher.
     this.watch = inner.watch?.bind(inner)
     this.newestWrite = inner.newestWrite?.bind(inner)
+    this.historyWindowMs = inner.historyWindowMs
   }
+
+  readonly historyWindowMs?: number
 
   readonly watch?: EnginePort['watch']
   readonly newestWrite?: EnginePort['newestWrite']
@@ -148,7 +151,8 @@ export class ReadYourWritesEngine implements EnginePort {
    * guard that must not exist) and so often carries no revision to check.
    */
   private async plan(c: Consistency, relationshipRead = false): Promise<Plan> {
-    if (c.mode === 'minimize_latency') return { consistency: c }
+    // a read of the past is exactly that snapshot; the gateway's later writes are not part of it
+    if (c.mode === 'minimize_latency' || c.mode === 'at_exact_snapshot') return { consistency: c }
     const frontier = await this.storeCall(() => this.tokens.frontier(), 'to read')
     if (c.mode === 'fully_consistent' && relationshipRead) {
       // The engine is its datastore's only writer: its newest write is the head, and an answer

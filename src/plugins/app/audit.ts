@@ -12,6 +12,7 @@ import type { RelationshipUpdate } from '../../engine/port.js'
 import { queryAudit, type AuditQuery } from '../../domain/audit/query.js'
 import { MemoryAuditStore } from '../../stores/audit-memory.js'
 import { RedisAuditStore } from '../../stores/audit-redis.js'
+import { History } from '../../domain/questions/history.js'
 
 export interface AuditService {
   /** runs a door's work, recording its applied writes as one record */
@@ -26,6 +27,8 @@ export interface AuditService {
 declare module 'fastify' {
   interface FastifyInstance {
     audit: AuditService
+    /** the past, read through the trail's tokens (asOf, access changes) */
+    history: History
   }
 }
 
@@ -54,7 +57,19 @@ async function auditPlugin(app: FastifyInstance) {
     note: (updates, token) => noteUpdates(auditor, updates, token),
     durable: store.durable,
   } satisfies AuditService)
+  app.decorate('history', new History(store, historyLimits(app, store.durable, maxRecords ?? (store.durable ? REDIS_RECORDS : MEMORY_RECORDS))))
   if (!store.durable) app.log.warn('REDIS_URL is not set: the audit trail is kept in this process only (bounded, lost on restart)')
+}
+
+/** History goes back as far as both the engine and the trail keep; the 422 names whichever is short. */
+function historyLimits(app: FastifyInstance, durable: boolean, records: number) {
+  const setting = app.config.history.retentionMs
+  const engine = app.engine.historyWindowMs ?? Infinity
+  const retentionSetting = engine < setting
+    ? `HISTORY_RETENTION, capped by the embedded library's ${engine / 3_600_000} h garbage-collection window: build ours with npm run spicedb:lib`
+    : 'HISTORY_RETENTION'
+  const trailSettings = durable ? 'AUDIT_RETENTION_DAYS, AUDIT_MAX_RECORDS' : `AUDIT_MAX_RECORDS: the trail in this process holds ${records} records`
+  return { retentionMs: Math.min(setting, engine), retentionSetting, trailSettings }
 }
 
 export default fp(auditPlugin, { name: 'audit', dependencies: ['engine', 'metrics', 'redis'] })

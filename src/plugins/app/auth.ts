@@ -35,7 +35,7 @@ declare module 'fastify' {
     credential?: Credential
     /**
      * For responses that outlive the request (streams): calls `onLost` once when the caller's
-     * credential stops resolving to a key with the route's scope (src/domain/authorization-hold.ts).
+     * credential stops resolving to a key with the route's scope (src/domain/callers/authorization-hold.ts).
      * Returns the stop; call it when the response ends.
      */
     keepAuthorized(onLost: (reason: GatewayError) => void): () => void

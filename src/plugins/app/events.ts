@@ -17,7 +17,7 @@ import { createdInBatch, eventKeys, namedObjects, runOrdered } from '../../domai
 import { organizationOf } from '../../domain/events/translate/write-plan.js'
 import { fromEngineError } from '../../domain/wire/engine-errors.js'
 import { WriteGroup } from '../../domain/events/apply/write-group.js'
-import { unaudited } from '../../domain/audit/auditor.js'
+import { deletesJudged, unaudited } from '../../domain/audit/auditor.js'
 import { RedisIdempotencyStore } from '../../stores/redis-idempotency.js'
 import { durableEngine } from '../../config.js'
 
@@ -98,7 +98,9 @@ export function createEvents(app: FastifyInstance, store: IdempotencyStore, shut
     registers: [app.metrics.registry],
   })
   // Grouped calls go under the audit wrapper; each event's part is noted in its own capture.
-  const writes = new WriteGroup(unaudited(app.engine), (updates, token) => app.audit.note(updates, token))
+  // the audit lists what changed: a plan's deletes "just in case" that removed nothing are left out
+  const judged = deletesJudged(unaudited(app.engine))
+  const writes = new WriteGroup(judged.engine, (updates, token) => app.audit.note(judged.changed(updates), token))
   const deps: ApplyDeps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: app.clock, write: (u, p) => writes.write(u, p) }
   const serializer = new KeyedSerializer()
   // a config built by hand without it (tests) keeps strict order

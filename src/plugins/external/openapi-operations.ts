@@ -123,6 +123,11 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     ok: 'Everyone who holds the permission and the paths by which they hold it (JSON, or CSV with format=csv)',
     parameters: { resource: 'client:cassandra', permission: 'view' },
   },
+  'GET /v1/access-changes': {
+    operationId: 'accessChanges',
+    ok: 'Every gain and loss of the permission in the window, in time order, with the write behind each (JSON, or CSV with format=csv)',
+    parameters: { resource: 'client:cassandra', permission: 'view' },
+  },
   'POST /v1/permissions': {
     operationId: 'listPermissions',
     ok: 'Every public permission of the resource type, answered at one revision',

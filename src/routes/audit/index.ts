@@ -37,7 +37,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['audit'],
         summary: 'What changed about an object or subject, when, and who did it',
         description:
-          'Every applied write (events, relationship writes and deletes) recorded once, oldest first. ' +
+          'Every applied write (events, relationship writes and deletes) recorded once, oldest first (`order=newest`: newest first). ' +
           'A page reads at most 10,000 records of the trail: when `cursor` comes back, more may follow. ' +
           `Records are kept in Redis (AUDIT_RETENTION_DAYS, AUDIT_MAX_RECORDS) when REDIS_URL is set, in memory otherwise.`,
         querystring: Type.Object(
@@ -50,6 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             until: Type.Optional(Time),
             cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}-[0-9]{1,20}$' })),
             limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', description: '1 to 1000 (default 100)' })),
+            order: Type.Optional(StringEnum(['oldest', 'newest'], { description: '`oldest` first (default) or `newest` first; the cursor then reads on towards older records' })),
             format: Type.Optional(StringEnum(['json', 'csv'])),
           },
           { additionalProperties: false },
@@ -79,6 +80,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         untilMs: time(q.until, 'until'),
         cursor: q.cursor,
         limit: q.limit ? Number(q.limit) : 100,
+        newestFirst: q.order === 'newest',
       })
       if (q.format !== 'csv') return page
       if (page.cursor) reply.header('x-next-cursor', page.cursor)

@@ -26,7 +26,7 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
   const limits = opts.limits ?? { maxPerKey: 16, maxTotal: 256 }
   const schema = indexSchema(app.schemaText)
   // one Watch for every feed of this process; the engine's head token is verified to cover
-  // the gateway's acknowledged writes (src/engine/read-your-writes.ts)
+  // the gateway's acknowledged writes (src/engine/consistency/read-your-writes.ts)
   const hub = new ChangeHub(app.engine, { ringBatches: feed.ringBatches })
   // a resume token must be this datastore's: one from elsewhere (another datastore, an
   // in-memory engine before a restart) is refused, not echoed back as the feed's start

@@ -4,6 +4,7 @@ import { checkBulk, checkPermission } from '../../domain/questions/check.js'
 import { badRequest } from '../../domain/wire/errors.js'
 import { EngineError } from '../../engine/port.js'
 import {
+  AsOfAnswer,
   CheckQuestion,
   Consistency,
   Context,
@@ -20,6 +21,7 @@ const CheckAnswer = Type.Object({
   permissionship: Permissionship,
   checkedAt: ZedToken,
   missingContext: Type.Optional(Type.Array(Type.String())),
+  asOf: Type.Optional(AsOfAnswer),
 })
 
 /** the engine failed the check (its answer is a 4xx or 503, never an allow) */
@@ -39,14 +41,16 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         tags: ['questions'],
         summary: 'May this subject do this on this resource?',
         body: CheckQuestion,
-        response: { 200: CheckAnswer, ...errorResponses },
+        response: { 200: CheckAnswer, 422: Type.Ref('ErrorResponse'), ...errorResponses },
       },
     },
     async (req) => {
-      const answer = await checkPermission(app.engine, req.body, app.clock()).catch((err: unknown) => {
-        if (engineFailed(err)) app.metrics.checks.inc({ permissionship: 'error' })
-        throw err
-      })
+      const answer = await app.history
+        .answer(req.body.asOf, req.body.consistency, (at, then) => checkPermission(app.engine, req.body, then ?? app.clock(), at))
+        .catch((err: unknown) => {
+          if (engineFailed(err)) app.metrics.checks.inc({ permissionship: 'error' })
+          throw err
+        })
       app.metrics.checks.inc({ permissionship: answer.permissionship })
       return answer
     },

@@ -9,6 +9,8 @@ import { explain } from '../../domain/questions/explain.js'
 import { parseObject } from '../../domain/wire/refs.js'
 import { schemaArrows } from '../../domain/schema/arrows.js'
 import {
+  AsOf,
+  AsOfAnswer,
   CheckQuestion,
   Consistency,
   ObjectRefString,
@@ -79,15 +81,19 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             permissionship: Permissionship,
             checkedAt: ZedToken,
             paths: Type.Array(Path),
-            tried: Type.Array(Attempt),
+            tried: Type.Array(Attempt, { description: 'sorted by relation, so the same question reads the same' }),
             missingContext: Type.Optional(Type.Array(Type.String())),
+            holds: Type.Optional(Type.Array(Type.String(), { description: 'when not allowed: the relations the subject does hold on the object' })),
+            grantedBy: Type.Optional(Type.String({ description: "when not allowed: the permission's expression in the schema, what would grant it" })),
+            asOf: Type.Optional(AsOfAnswer),
           }),
+          422: Type.Ref('ErrorResponse'),
           ...errorResponses,
         },
       },
     },
     async (req, reply) =>
-      explain(app.engine, req.body, app.clock(), arrows, clientGone(reply)),
+      app.history.answer(req.body.asOf, req.body.consistency, (at, then) => explain(app.engine, req.body, then ?? app.clock(), arrows, clientGone(reply), at)),
   )
 
   app.get(
@@ -102,6 +108,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             resource: ObjectRefString,
             permission: PermissionName,
             subjectType: Type.Optional(TypeName),
+            asOf: Type.Optional(AsOf),
             format: Type.Optional(StringEnum(['json', 'csv'])),
           },
           { additionalProperties: false },
@@ -117,6 +124,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
                   subjectType: Type.String(),
                   subjects: Type.Array(Type.Object({ subject: Type.String(), permissionship: Permissionship, via: Type.Array(Path) })),
                   reportedAt: ZedToken,
+                  asOf: Type.Optional(AsOfAnswer),
                 }),
               },
               'text/csv': { schema: Type.String({ description: 'subject,permissionship,path; one row per path' }) },
@@ -128,12 +136,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const report = await accessReport(app.engine, req.query, app.clock(), arrows, {
-        signal: clientGone(reply),
-        maxSubjects: app.config.lookupSubjectsMax,
-      })
+      const limits = { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax }
+      const report = await app.history.answer(req.query.asOf, undefined, (at, then) => accessReport(app.engine, req.query, then ?? app.clock(), arrows, limits, at))
       if (req.query.format !== 'csv') return report
-      const name = `access-${report.resource.replace(/[^a-zA-Z0-9_-]/g, '_')}-${report.permission}.csv`
+      const when = report.asOf ? `-${report.asOf.asOf.replace(/[^0-9TZ]/g, '')}` : ''
+      const name = `access-${report.resource.replace(/[^a-zA-Z0-9_-]/g, '_')}-${report.permission}${when}.csv`
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${name}"`)

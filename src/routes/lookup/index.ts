@@ -4,6 +4,8 @@ import Type from 'typebox'
 import { CursorSigner } from '../../domain/questions/cursor.js'
 import { MAX_LOOKUP_LIMIT, lookupResources, lookupSubjects } from '../../domain/questions/lookup.js'
 import {
+  AsOf,
+  AsOfAnswer,
   Consistency,
   Context,
   ObjectRefString,
@@ -48,6 +50,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             ),
             cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'from the previous page (signed; any edit is refused)' })),
             consistency: Type.Optional(Consistency),
+            asOf: Type.Optional(AsOf),
           },
           { additionalProperties: false },
         ),
@@ -55,13 +58,17 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           200: Type.Object({
             resources: Type.Array(Hit),
             cursor: Type.Optional(Type.String({ description: 'present when more results may follow' })),
+            asOf: Type.Optional(AsOfAnswer),
           }),
+          422: Type.Ref('ErrorResponse'),
           ...errorResponses,
         },
       },
     },
     async (req, reply) =>
-      lookupResources(app.engine, req.body, app.clock(), cursors, clientGone(reply)),
+      // as of a moment, caveats are judged at that moment; a cursor keeps its first page's clock either way
+      app.history.answer(req.body.asOf, req.body.consistency, (at, then) =>
+        lookupResources(app.engine, req.body, then ?? app.clock(), cursors, clientGone(reply), at, req.body.asOf)),
   )
 
   app.post(
@@ -78,14 +85,17 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             subjectType: TypeName,
             context: Type.Optional(Context),
             consistency: Type.Optional(Consistency),
+            asOf: Type.Optional(AsOf),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ subjects: Type.Array(Hit) }), 422: Type.Ref('ErrorResponse'), ...errorResponses },
+        response: { 200: Type.Object({ subjects: Type.Array(Hit), asOf: Type.Optional(AsOfAnswer) }), 422: Type.Ref('ErrorResponse'), ...errorResponses },
       },
     },
-    async (req, reply) =>
-      lookupSubjects(app.engine, req.body, app.clock(), { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax }),
+    async (req, reply) => {
+      const limits = { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax }
+      return app.history.answer(req.body.asOf, req.body.consistency, (at, then) => lookupSubjects(app.engine, req.body, then ?? app.clock(), limits, at))
+    },
   )
 }
 

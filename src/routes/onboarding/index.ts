@@ -2,7 +2,7 @@
  * Onboarding and backup: GET /v1/export (every relationship at one revision, NDJSON),
  * POST /v1/import (the same NDJSON, judged whole, then bulk-imported or merged) and
  * POST /v1/reconcile (the platform's truth as events, compared with the live state).
- * The domain work is in src/domain/import.ts, reconcile.ts and ndjson.ts.
+ * The domain work is in src/domain/onboarding/import.ts, reconcile.ts and ndjson.ts.
  */
 import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'

@@ -6,6 +6,8 @@ import { deleteRelationships, readRelationships, writeRelationships } from '../.
 import { deleteBodyScope, relationshipsReadScope } from '../../domain/callers/scopes.js'
 import { parseRelationship } from '../../domain/wire/refs.js'
 import {
+  AsOf,
+  AsOfAnswer,
   ObjectRefString,
   PermissionName,
   RelationshipString,
@@ -62,17 +64,22 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
               Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', description: `1 to ${MAX_READ_LIMIT}; absent: pages of ${MAX_READ_LIMIT}` }),
             ),
             cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
+            asOf: Type.Optional(AsOf),
           },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ relationships: Type.Array(Type.String()), cursor: Type.Optional(Type.String()) }),
+          200: Type.Object({ relationships: Type.Array(Type.String()), cursor: Type.Optional(Type.String()), asOf: Type.Optional(AsOfAnswer) }),
+          422: Type.Ref('ErrorResponse'),
           ...errorResponses,
         },
       },
     },
-    async (req, reply) =>
-      readRelationships(app.engine, { ...req.query, limit: req.query.limit ? Number(req.query.limit) : MAX_READ_LIMIT }, clientGone(reply)),
+    async (req, reply) => {
+      const { asOf, ...query } = req.query
+      return app.history.answer(asOf, undefined, (at) =>
+        readRelationships(app.engine, { ...query, limit: query.limit ? Number(query.limit) : MAX_READ_LIMIT }, clientGone(reply), at))
+    },
   )
 
   app.post(

@@ -1,4 +1,4 @@
-/** API keys as data (src/domain/api-keys.ts): the two ways they are configured, and finding one. */
+/** API keys as data (src/domain/callers/api-keys.ts): the two ways they are configured, and finding one. */
 import t from 'tap'
 import { ALL_SCOPES, findKey, mergeKeys, parseKeyEntries, parseKeyEntry, parseKeyFile, parseScopes, sha256 } from '../../../../src/domain/callers/api-keys.js'
 

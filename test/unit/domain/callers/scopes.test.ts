@@ -1,4 +1,4 @@
-/** Which scope an operation needs beyond its route's (src/domain/scopes.ts). */
+/** Which scope an operation needs beyond its route's (src/domain/callers/scopes.ts). */
 import t from 'tap'
 import { deleteBodyScope, eventsBodyScope, relationshipsReadScope, scopesOf } from '../../../../src/domain/callers/scopes.js'
 

@@ -1,4 +1,4 @@
-/** Signed page cursors (src/domain/cursor.ts): only what this gateway issued, for this question. */
+/** Signed page cursors (src/domain/questions/cursor.ts): only what this gateway issued, for this question. */
 import t, { type Test } from 'tap'
 import { CursorSigner } from '../../../../src/domain/questions/cursor.js'
 import { GatewayError } from '../../../../src/domain/wire/errors.js'

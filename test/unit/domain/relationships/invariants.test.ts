@@ -1,5 +1,5 @@
 /**
- * The invariants judge for direct writes (src/domain/relationship-invariants.ts, guardWrite):
+ * The invariants judge for direct writes (src/domain/relationships/invariants.ts, guardWrite):
  * each invariant it enforces, on a state held in memory. The reader below is only the judge's
  * data source (a relationship store answering filters); no permission is computed here.
  */

@@ -1,4 +1,4 @@
-/** Consistency asked by callers, and the context the gateway controls (src/domain/consistency.ts). */
+/** Consistency asked by callers, and the context the gateway controls (src/domain/wire/consistency.ts). */
 import t from 'tap'
 import { READ_YOUR_WRITES, resolveConsistency, withGatewayContext } from '../../../../src/domain/wire/consistency.js'
 

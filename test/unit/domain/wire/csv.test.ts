@@ -1,4 +1,4 @@
-/** The one CSV writer (src/domain/csv.ts): RFC 4180 quoting and OWASP's formula rule. */
+/** The one CSV writer (src/domain/wire/csv.ts): RFC 4180 quoting and OWASP's formula rule. */
 import t from 'tap'
 import { csvCell, toCsv } from '../../../../src/domain/wire/csv.js'
 

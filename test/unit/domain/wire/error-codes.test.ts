@@ -1,4 +1,4 @@
-/** The error catalogue (src/domain/error-codes.ts, errors.ts, events/invariants.ts): one code, one meaning, one status. */
+/** The error catalogue (src/domain/wire/error-codes.ts, errors.ts, events/invariants.ts): one code, one meaning, one status. */
 import t from 'tap'
 import { ERROR_CODE_LIST, ERROR_CODES, isErrorCode } from '../../../../src/domain/wire/error-codes.js'
 import { badRequest, conflict, engineUnavailable, forbidden, GatewayError, InvalidReferenceError, resultTooLarge, clientClosed } from '../../../../src/domain/wire/errors.js'

@@ -1,4 +1,4 @@
-/** Object references on the wire (src/domain/refs.ts): SpiceDB's grammar, checked before any engine call. */
+/** Object references on the wire (src/domain/wire/refs.ts): SpiceDB's grammar, checked before any engine call. */
 import t, { type Test } from 'tap'
 import { formatObject, formatRelationship, formatSubject, parseObject, parseRelationship, parseSubject, PATTERNS } from '../../../../src/domain/wire/refs.js'
 import { GatewayError } from '../../../../src/domain/wire/errors.js'

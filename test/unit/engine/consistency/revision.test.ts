@@ -1,5 +1,5 @@
 /**
- * ZedTokens opened up (src/engine/revision.ts): decoding, and the order of two revisions,
+ * ZedTokens opened up (src/engine/consistency/revision.ts): decoding, and the order of two revisions,
  * decimal (memdb, CockroachDB, MySQL, Spanner) and Postgres snapshots (only partially ordered).
  */
 import t from 'tap'

@@ -1,6 +1,6 @@
 /**
- * The token frontier (src/stores/zedtoken-store.ts): the write tokens no other recorded token
- * covers, which a read must be at least as fresh as (src/engine/read-your-writes.ts).
+ * The token frontier (src/engine/consistency/zedtoken-store.ts): the write tokens no other recorded token
+ * covers, which a read must be at least as fresh as (src/engine/consistency/read-your-writes.ts).
  */
 import t from 'tap'
 import { coversToken, MemoryZedTokenStore, splitFrontier } from '../../../../src/engine/consistency/zedtoken-store.js'

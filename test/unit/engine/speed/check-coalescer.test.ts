@@ -1,5 +1,5 @@
 /**
- * The check coalescer (src/engine/check-coalescer.ts): checks of one turn and one consistency
+ * The check coalescer (src/engine/speed/check-coalescer.ts): checks of one turn and one consistency
  * go to the engine as one bulk call, each caller gets its own slice, and a failure reaches only
  * the caller at fault. The bulk function below only records calls and echoes an answer per
  * item (or fails as told); it decides no permission.

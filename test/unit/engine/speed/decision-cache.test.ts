@@ -1,5 +1,5 @@
 /**
- * Check answers kept until the next write (src/engine/decision-cache.ts). The engine function
+ * Check answers kept until the next write (src/engine/speed/decision-cache.ts). The engine function
  * below answers from a table the test sets and records what it was asked; the rules under test
  * are when an answer may be kept and served.
  */

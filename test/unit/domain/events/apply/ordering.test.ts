@@ -1,5 +1,5 @@
 /**
- * The ordering keys of a batch (src/domain/events/batch.ts): which events may run together,
+ * The ordering keys of a batch (src/domain/events/apply/ordering.ts): which events may run together,
  * and runOrdered, which runs them keeping "in order" for events that share a key.
  */
 import t from 'tap'

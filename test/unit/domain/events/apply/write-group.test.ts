@@ -1,5 +1,5 @@
 /**
- * Group commit for event writes (src/domain/events/write-group.ts): which writes share one
+ * Group commit for event writes (src/domain/events/apply/write-group.ts): which writes share one
  * WriteRelationships call, and what each caller gets back when a shared call fails. The
  * engine here only records the calls it is given and answers as told; it judges nothing.
  */
