@@ -18,6 +18,7 @@ import { deadlineInterceptor, v1 } from '@authzed/authzed-node'
 import { SpiceDbEngine } from './spicedb-engine.js'
 import { callGrpc, type Method, type Req, type Res, type SpiceTransport } from './transport.js'
 import type { CallOptions } from './port.js'
+import { requestIdInterceptor } from './request-context.js'
 
 export interface RemoteOptions {
   endpoints: string[]
@@ -65,14 +66,14 @@ class Endpoint {
     // A per-attempt deadline, so a hung server leaves time to try the next one.
     this.client = v1.NewClient(opts.presharedKey, address, security, undefined, {
       ...CHANNEL_OPTIONS,
-      interceptors: [deadlineInterceptor(attemptMs)],
+      interceptors: [requestIdInterceptor, deadlineInterceptor(attemptMs)],
     })
   }
 
   /** a client without the per-call deadline, for Watch streams that live as long as their reader */
   watchClient(opts: RemoteOptions): v1.ZedClientInterface {
     const security = opts.insecure ? v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS : v1.ClientSecurity.SECURE
-    this.watcher ??= v1.NewClient(opts.presharedKey, this.address, security)
+    this.watcher ??= v1.NewClient(opts.presharedKey, this.address, security, undefined, { interceptors: [requestIdInterceptor] })
     return this.watcher
   }
 
