@@ -86,7 +86,8 @@ export async function runFeed(
   } catch (err) {
     if (signal.aborted) return 'closed'
     const e = fromEngineError(err, { resource: 'types', token: 'after' })
-    end('error', { code: e.code, message: e.statusCode >= 500 ? 'the authorization engine is unavailable' : e.message })
+    // an unsupported engine's message is the gateway's own: it says which setting to change
+    end('error', { code: e.code, message: e.statusCode >= 500 && e.code !== 'GW_ENGINE_UNSUPPORTED' ? 'the authorization engine is unavailable' : e.message })
     return 'error'
   } finally {
     clearInterval(heartbeat)

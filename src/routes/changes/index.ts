@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { FEED_DEFAULTS, runFeed, type FeedOptions } from '../../domain/changes.js'
-import { GatewayError, badRequest } from '../../domain/errors.js'
+import { GatewayError, ProbeFinding, badRequest } from '../../domain/errors.js'
+import { WatchSupport } from '../../domain/watch-support.js'
 import { indexSchema } from '../../domain/events/schema-index.js'
 import { publicPermissions } from '../../domain/permissions.js'
 import { ZedToken, errorResponses } from '../../schemas/common.js'
@@ -16,6 +17,9 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions> }> = async
   const probe = { type: probeType, id: 'trellis-changes-probe' }
   const headToken = async () =>
     (await app.engine.check([{ resource: probe, permission: probePermissions[0]!, subject: { type: probeType, id: 'nobody' } }], { mode: 'fully_consistent' })).checkedAt
+  // /readyz says when the datastore cannot watch (degraded: checks still work)
+  const watchSupport = new WatchSupport(app.engine)
+  app.readinessProbes.push({ name: 'changes', optional: true, check: () => watchSupport.check() })
   // open feeds end when the app closes, so shutdown never waits on a reader
   const feeds = new Map<AbortController, Promise<unknown>>()
   app.addHook('preClose', async () => {
@@ -51,6 +55,7 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions> }> = async
         response: {
           200: { description: 'server-sent events', content: { 'text/event-stream': { schema: Type.String({ description: 'text/event-stream' }) } } },
           406: Type.Ref('ErrorResponse'),
+          501: { description: 'the datastore cannot serve Watch (on Postgres: track_commit_timestamp is off)', ...Type.Ref('ErrorResponse') },
           ...errorResponses,
         },
       },
@@ -62,6 +67,10 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions> }> = async
       if (!/text\/event-stream/.test(req.headers.accept ?? '')) {
         throw new GatewayError('GW_NOT_ACCEPTABLE', 406, 'accept: this feed is text/event-stream; send Accept: text/event-stream', 'accept')
       }
+      // a datastore that cannot watch is refused before the stream starts, saying why
+      await watchSupport.check().catch((err: unknown) => {
+        if (err instanceof ProbeFinding) throw new GatewayError('GW_ENGINE_UNSUPPORTED', 501, err.message)
+      })
       const after = req.headers['last-event-id'] || req.query.after
       const controller = new AbortController()
       req.raw.on('close', () => controller.abort())
