@@ -208,6 +208,7 @@ case "${1:-}" in
   env)
     echo "CLUSTER_GATEWAYS=$GATEWAYS"
     echo "CLUSTER_SPICEDB=$ENDPOINTS"
+    echo "CLUSTER_PRESHARED_KEY=$(secret preshared_key)"
     echo "CLUSTER_METRICS=http://127.0.0.1:$METRICS_PORT,http://127.0.0.2:$METRICS_PORT,http://127.0.0.3:$METRICS_PORT"
     echo "CLUSTER_REDIS_URL=$REDIS_URL"
     echo "CLUSTER_POSTGRES_URL=$PG_URL"
