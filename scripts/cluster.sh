@@ -128,13 +128,15 @@ start_spicedb() {
 start_gateway() {
   local n=$1 port; [ "$1" = gateway-1 ] && port=$GW1_PORT || port=$GW2_PORT
   # `npm start` is `tsx src/server.ts`; node with tsx's loader is the same program in one
-  # process, so the pid file names the process a signal must reach.
-  (cd "$ROOT" && setsid env HOST=127.0.0.1 PORT="$port" LOG_LEVEL="${LOG_LEVEL:-warn}" \
+  # process. The subshell execs into it (setsid and env exec too), so $! is the gateway itself:
+  # the pid file names the process a signal must reach, and no shell is left holding the
+  # caller's stdout (a `$(cluster.sh start)` would otherwise wait for the gateways to end).
+  (cd "$ROOT" && exec setsid env HOST=127.0.0.1 PORT="$port" LOG_LEVEL="${LOG_LEVEL:-warn}" \
     SPICEDB_ENDPOINT="$ENDPOINTS" SPICEDB_PRESHARED_KEY="$(secret preshared_key)" SPICEDB_INSECURE=true \
     SPICEDB_TIMEOUT_MS="${SPICEDB_TIMEOUT_MS:-3000}" REDIS_URL="$REDIS_URL" CURSOR_SECRET="$(secret cursor_secret)" \
     API_KEYS="${TRELLIS_CLUSTER_API_KEYS:-}" WORKERS=1 \
-    node --import tsx src/server.ts >>"$LOG/$n.log" 2>&1 </dev/null &
-    echo $! >"$RUN/$n.pid")
+    node --import tsx src/server.ts >>"$LOG/$n.log" 2>&1 </dev/null) &
+  echo $! >"$RUN/$n.pid"
   wait_for "$n" 600 curl -fsS "http://127.0.0.1:$port/readyz" || die "$n did not become ready on $port; see $LOG/$n.log"
 }
 
