@@ -10,7 +10,10 @@
 # consistent hashring, to `dns:///trellis-spicedb-peers:$DISPATCH_PORT`, a name that three
 # /etc/hosts lines map to 127.0.0.1, 127.0.0.2 and 127.0.0.3 (Go's resolver returns all three;
 # SpiceDB has no static-list resolver besides kubernetes:///). Each node listens on its own
-# loopback address, so the three share port numbers. The gateways share Redis and
+# loopback address, so the three share port numbers. The ring's members are the slots of
+# scripts/dispatch-membership.mjs (127.0.0.N:$DISPATCH_PORT), which relays each to node N's own
+# dispatch port ($DISPATCH_PORT+1) and, while node N is dead or hung, to the next live node: the
+# part Kubernetes Endpoints play in production (SpiceDB's ring never skips a dead member). The gateways share Redis and
 # CURSOR_SECRET and spread calls over the three nodes (SPICEDB_ENDPOINT lists them).
 #
 #   scripts/cluster.sh start          bring it up; the last line is GATEWAYS=http://...,http://...
@@ -20,10 +23,10 @@
 #   scripts/cluster.sh up PART        start a part that is down (SIGCONT one that is stopped)
 #   scripts/cluster.sh env            the settings a client of the cluster needs (sourceable)
 #
-# PART is postgres, redis, spicedb-1..3 or gateway-1..2. Pids are in $DIR/run/PART.pid, logs in
+# PART is postgres, redis, spicedb-1..3, gateway-1..2 or membership. Pids are in $DIR/run/PART.pid, logs in
 # $DIR/log/PART.log. Settings: TRELLIS_CLUSTER_DIR (default /tmp/trellis-cluster),
 # TRELLIS_CLUSTER_PORT_BASE (default 14700: Postgres base+41, Redis base+42, SpiceDB gRPC base+51,
-# dispatch base+53, metrics base+59, gateways base+81 and base+82), TRELLIS_CLUSTER_API_KEYS
+# dispatch base+53 (node's own: base+54), metrics base+59, gateways base+81 and base+82), TRELLIS_CLUSTER_API_KEYS
 # (API_KEYS for the gateways; unset: no keys, the cluster is on loopback only),
 # TRELLIS_CLUSTER_SPICEDB_LOG_LEVEL (default warn), SPICEDB_TIMEOUT_MS (default 3000).
 set -euo pipefail
@@ -31,7 +34,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${TRELLIS_CLUSTER_DIR:-/tmp/trellis-cluster}
 BASE=${TRELLIS_CLUSTER_PORT_BASE:-14700}
 PG_PORT=$((BASE + 41)) REDIS_PORT=$((BASE + 42))
-GRPC_PORT=$((BASE + 51)) DISPATCH_PORT=$((BASE + 53)) METRICS_PORT=$((BASE + 59))
+GRPC_PORT=$((BASE + 51)) DISPATCH_PORT=$((BASE + 53)) NODE_DISPATCH_PORT=$((BASE + 54)) METRICS_PORT=$((BASE + 59))
 GW1_PORT=$((BASE + 81)) GW2_PORT=$((BASE + 82))
 PEERS=trellis-spicedb-peers
 NODES=(spicedb-1 spicedb-2 spicedb-3)
@@ -114,7 +117,7 @@ start_spicedb() {
     --datastore-engine=postgres --datastore-conn-uri="$PG_URL" \
     --datastore-conn-pool-read-max-open=8 --datastore-conn-pool-read-min-open=1 \
     --datastore-conn-pool-write-max-open=4 --datastore-conn-pool-write-min-open=1 \
-    --dispatch-cluster-enabled --dispatch-cluster-addr="$ip:$DISPATCH_PORT" \
+    --dispatch-cluster-enabled --dispatch-cluster-addr="$ip:$NODE_DISPATCH_PORT" \
     --dispatch-upstream-addr="dns:///$PEERS:$DISPATCH_PORT" \
     --dispatch-upstream-timeout="${TRELLIS_CLUSTER_DISPATCH_TIMEOUT:-1s}" \
     --metrics-enabled --metrics-addr="$ip:$METRICS_PORT" --http-enabled=false \
@@ -123,6 +126,14 @@ start_spicedb() {
     >>"$LOG/$n.log" 2>&1 </dev/null &
   echo $! >"$RUN/$n.pid"
   wait_for "$n" 300 grpc_serving "$ip" || die "$n did not serve on $ip:$GRPC_PORT; see $LOG/$n.log"
+}
+
+start_membership() {
+  local slots=() n
+  for n in "${NODES[@]}"; do slots+=("$(node_ip "$n"):$DISPATCH_PORT=$(node_ip "$n"):$NODE_DISPATCH_PORT"); done
+  setsid node "$ROOT/scripts/dispatch-membership.mjs" "${slots[@]}" >>"$LOG/membership.log" 2>&1 </dev/null &
+  echo $! >"$RUN/membership.pid"
+  wait_for membership 100 grep -q "slot 127.0.0.3" "$LOG/membership.log" || die "the dispatch membership did not start; see $LOG/membership.log"
 }
 
 start_gateway() {
@@ -145,10 +156,11 @@ up() {
   case $n in
     postgres) "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" || start_postgres ;;
     redis) alive redis || start_redis ;;
+    membership) alive membership || start_membership ;;
     spicedb-[123]|gateway-[12])
       if stopped "$n"; then kill -CONT "$(pid_of "$n")"
       elif ! alive "$n"; then [[ $n == spicedb-* ]] && start_spicedb "$n" || start_gateway "$n"; fi ;;
-    *) die "no part $n (postgres, redis, spicedb-1..3, gateway-1..2)" ;;
+    *) die "no part $n (postgres, redis, spicedb-1..3, gateway-1..2, membership)" ;;
   esac
 }
 
@@ -172,6 +184,7 @@ start() {
   peers_in_hosts
   up postgres
   up redis
+  up membership
   for n in "${NODES[@]}"; do up "$n"; done
   # the first gateway writes the schema; the second starts once it is there
   up gateway-1
@@ -182,7 +195,7 @@ start() {
 
 stop() {
   local n
-  for n in gateway-2 gateway-1 spicedb-3 spicedb-2 spicedb-1 redis; do
+  for n in gateway-2 gateway-1 spicedb-3 spicedb-2 spicedb-1 membership redis; do
     alive "$n" || continue
     stopped "$n" && kill -CONT "$(pid_of "$n")" 2>/dev/null
     kill_part "$n" TERM
@@ -195,7 +208,7 @@ stop() {
 
 status() {
   local n
-  for n in postgres redis "${NODES[@]}" gateway-1 gateway-2; do
+  for n in postgres redis membership "${NODES[@]}" gateway-1 gateway-2; do
     if [ "$n" = postgres ]; then "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && echo "$n up" || echo "$n down"
     elif stopped "$n"; then echo "$n stopped"; elif alive "$n"; then echo "$n up"; else echo "$n down"; fi
   done
