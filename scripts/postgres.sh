@@ -6,10 +6,13 @@
 #
 #   TRELLIS_PG_DIR   cluster directory (default /tmp/trellis-postgres)
 #   TRELLIS_PG_PORT  port (default 5439)
+#   TRELLIS_PG_TRACK_COMMIT_TIMESTAMP  on (default; SpiceDB's Watch needs it, so CI's Postgres
+#                    must keep it on) or off (a test of what the gateway says without it)
 set -euo pipefail
 
 DIR=${TRELLIS_PG_DIR:-/tmp/trellis-postgres}
 PORT=${TRELLIS_PG_PORT:-5439}
+TRACK_COMMIT_TIMESTAMP=${TRELLIS_PG_TRACK_COMMIT_TIMESTAMP:-on}
 DATA=$DIR/data
 URL="postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable"
 
@@ -67,7 +70,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 # SpiceDB's Watch API on Postgres needs commit timestamps.
-track_commit_timestamp = on
+track_commit_timestamp = $TRACK_COMMIT_TIMESTAMP
 CONF
     printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' >"$DATA/pg_hba.conf"
   fi

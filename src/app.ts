@@ -12,6 +12,7 @@ import errorHandler from './plugins/app/error-handler.js'
 import metrics from './plugins/app/metrics.js'
 import tracing, { type TracingOptions } from './plugins/app/tracing.js'
 import requestLog from './plugins/app/request-log.js'
+import requestId, { requestIdGenerator } from './plugins/app/request-id.js'
 import engine from './plugins/app/engine.js'
 import inputHygiene, { clientErrorHandler, frameworkErrors } from './plugins/app/input-hygiene.js'
 import auth from './plugins/app/auth.js'
@@ -81,6 +82,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
     },
     clientErrorHandler,
     frameworkErrors,
+    // ids unique across replicas, or the caller's own (plugins/app/request-id.ts)
+    requestIdHeader: false,
+    genReqId: requestIdGenerator(),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
@@ -91,6 +95,7 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   app.addSchema(ErrorResponse)
   app.addSchema(ExpandNode)
 
+  await app.register(requestId)
   await app.register(requestLog)
   await app.register(errorHandler)
   await app.register(shutdown)

@@ -10,6 +10,7 @@ import t from 'tap'
 import { parse } from 'yaml'
 import { loadConfig } from '../src/config.js'
 import { requirePart } from './helpers/app.js'
+import { cursorAcrossReplicas } from './helpers/cursor-replicas.js'
 
 const root = new URL('../', import.meta.url).pathname
 const read = (f: string) => readFileSync(root + f, 'utf8')
@@ -59,10 +60,13 @@ const healthTest = (s: Service | undefined) => (s?.healthcheck?.test ?? []).join
 const volumeTargets = (s: Service | undefined) =>
   (s?.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`))
 
-t.test('compose runs postgres, a one-shot migrate, spicedb, redis and the gateway', async (t) => {
-  t.same(Object.keys(raw.services).sort(), ['gateway', 'postgres', 'redis', 'spicedb', 'spicedb-migrate'])
+const NODES = ['spicedb-1', 'spicedb-2', 'spicedb-3']
+const GATEWAYS = ['gateway', 'gateway-2']
+
+t.test('compose runs postgres, a one-shot migrate, three spicedb nodes, redis and two gateways', async (t) => {
+  t.same(Object.keys(raw.services).sort(), ['gateway', 'gateway-2', 'postgres', 'redis', 'spicedb-1', 'spicedb-2', 'spicedb-3', 'spicedb-migrate'])
   t.ok(spicedbVersion, 'tools/spicedb/go.mod pins a SpiceDB version')
-  t.equal(raw.services.spicedb?.image, `authzed/spicedb:${spicedbVersion}`, 'server image is the pinned version')
+  for (const n of NODES) t.equal(raw.services[n]?.image, `authzed/spicedb:${spicedbVersion}`, `${n}: server image is the pinned version`)
   t.equal(raw.services['spicedb-migrate']?.image, `authzed/spicedb:${spicedbVersion}`, 'migration uses the same image')
   t.same(raw.services.gateway?.build, '.', 'gateway built from ./Dockerfile')
 })
@@ -71,21 +75,39 @@ t.test('start order follows health: postgres, migrate to completion, spicedb, th
   const s = raw.services
   t.same(s['spicedb-migrate']?.command, ['datastore', 'migrate', 'head'])
   t.same(s['spicedb-migrate']?.depends_on, { postgres: { condition: 'service_healthy' } })
-  t.same(s.spicedb?.command, ['serve'])
-  t.same(s.spicedb?.depends_on, { 'spicedb-migrate': { condition: 'service_completed_successfully' } })
-  t.same(s.gateway?.depends_on, { spicedb: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } })
   const ds = (name: string) => s[name]?.environment ?? {}
-  t.equal(ds('spicedb').SPICEDB_DATASTORE_ENGINE, 'postgres')
-  t.equal(ds('spicedb').SPICEDB_DATASTORE_CONN_URI, ds('spicedb-migrate').SPICEDB_DATASTORE_CONN_URI, 'migrate and serve use one datastore')
-  t.match(ds('spicedb').SPICEDB_DATASTORE_CONN_URI, /@postgres:5432\/spicedb\b/, 'the datastore is the postgres service')
+  for (const n of NODES) {
+    t.same(s[n]?.command, ['serve'])
+    t.same(s[n]?.depends_on, { 'spicedb-migrate': { condition: 'service_completed_successfully' } })
+    t.equal(ds(n).SPICEDB_DATASTORE_ENGINE, 'postgres')
+    t.equal(ds(n).SPICEDB_DATASTORE_CONN_URI, ds('spicedb-migrate').SPICEDB_DATASTORE_CONN_URI, `${n}: migrate and serve use one datastore`)
+    t.match(ds(n).SPICEDB_DATASTORE_CONN_URI, /@postgres:5432\/spicedb\b/, 'the datastore is the postgres service')
+  }
+  const healthy = { condition: 'service_healthy' }
+  for (const g of GATEWAYS) t.same(s[g]?.depends_on, { 'spicedb-1': healthy, 'spicedb-2': healthy, 'spicedb-3': healthy, redis: healthy })
+})
+
+t.test('the three nodes form one dispatch cluster: an upstream name that resolves to all of them', async (t) => {
+  const s = raw.services as Record<string, Service & { networks?: { default?: { aliases?: string[] } } }>
+  for (const n of NODES) {
+    const env = s[n]?.environment ?? {}
+    t.equal(env.SPICEDB_DISPATCH_CLUSTER_ENABLED, 'true', `${n} serves dispatch`)
+    const [, host, port] = /^dns:\/\/\/([a-z0-9-]+):(\d+)$/.exec(env.SPICEDB_DISPATCH_UPSTREAM_ADDR ?? '') ?? []
+    t.equal(port, '50053', `${n} dispatches to the peers' dispatch port`)
+    t.ok(host && s[n]?.networks?.default?.aliases?.includes(host), `${n} is one of the addresses of ${host}`)
+  }
+})
+
+t.test('postgres keeps commit timestamps (the changes feed on SpiceDB Watch needs them)', async (t) => {
+  t.match(raw.services.postgres?.command?.join(' '), /track_commit_timestamp=on/)
 })
 
 t.test('every long-running service has a health check that probes it', async (t) => {
   const s = raw.services
   t.match(healthTest(s.postgres), /pg_isready/)
-  t.match(healthTest(s.spicedb), /grpc_health_probe .*-addr=localhost:50051/)
+  for (const n of NODES) t.match(healthTest(s[n]), /grpc_health_probe .*-addr=localhost:50051/)
   t.match(healthTest(s.redis), /redis-cli ping/)
-  t.match(healthTest(s.gateway), /127\.0\.0\.1:8080\/(readyz|healthz)/)
+  for (const g of GATEWAYS) t.match(healthTest(s[g]), /127\.0\.0\.1:8080\/(readyz|healthz)/)
   t.notOk(s['spicedb-migrate']?.healthcheck, 'the one-shot migration is judged by its exit code')
 })
 
@@ -99,11 +121,12 @@ t.test('state lives in named volumes; redis persists with append-only files', as
 
 t.test('the gateway talks to the spicedb and redis services, and its settings load', async (t) => {
   const env = raw.services.gateway?.environment ?? {}
-  t.equal(env.SPICEDB_ENDPOINT, 'spicedb:50051')
+  t.equal(env.SPICEDB_ENDPOINT, 'spicedb-1:50051,spicedb-2:50051,spicedb-3:50051', 'calls spread over the three nodes')
   t.equal(env.SPICEDB_INSECURE, 'true')
   t.equal(env.REDIS_URL, 'redis://redis:6379')
   t.equal(env.HOST, '0.0.0.0', 'listens beyond loopback inside its container')
-  t.equal(env.SPICEDB_PRESHARED_KEY, raw.services.spicedb?.environment?.SPICEDB_GRPC_PRESHARED_KEY, 'one variable feeds both ends')
+  t.equal(env.SPICEDB_PRESHARED_KEY, raw.services['spicedb-1']?.environment?.SPICEDB_GRPC_PRESHARED_KEY, 'one variable feeds both ends')
+  t.same(raw.services['gateway-2']?.environment, env, 'the second replica is configured as the first')
   t.match(JSON.stringify(raw.services.gateway?.ports), /:8080"/)
 })
 
@@ -146,11 +169,11 @@ t.test('the gateway is published on loopback unless TRELLIS_BIND says otherwise'
 t.test('docker compose config accepts the file and resolves it as intended', async (t) => {
   if (!needCompose(t)) return
   const dev = composeConfig({ API_KEYS: DEV_KEY })
-  t.equal(dev.services.gateway?.depends_on?.spicedb?.condition, 'service_healthy')
-  t.equal(dev.services.spicedb?.depends_on?.['spicedb-migrate']?.condition, 'service_completed_successfully')
+  t.equal(dev.services.gateway?.depends_on?.['spicedb-1']?.condition, 'service_healthy')
+  t.equal(dev.services['spicedb-3']?.depends_on?.['spicedb-migrate']?.condition, 'service_completed_successfully')
   const gatewayEnv = dev.services.gateway?.environment ?? {}
   const config = loadConfig(gatewayEnv)
-  t.match(config.engine, { kind: 'remote', endpoints: ['spicedb:50051'], insecure: true }, 'the gateway accepts its compose settings')
+  t.match(config.engine, { kind: 'remote', endpoints: ['spicedb-1:50051', 'spicedb-2:50051', 'spicedb-3:50051'], insecure: true }, 'the gateway accepts its compose settings')
   t.equal(config.redisUrl, 'redis://redis:6379')
   t.equal(config.host, '0.0.0.0')
   t.same(config.apiKeys, [DEV_KEY], 'the key comes from the environment')
@@ -158,9 +181,21 @@ t.test('docker compose config accepts the file and resolves it as intended', asy
   const prod = composeConfig({ SPICEDB_PRESHARED_KEY: 'k-from-env', POSTGRES_PASSWORD: 'pw-from-env', API_KEYS: 'key-from-env-0123456789' })
   t.equal(prod.services.gateway?.environment?.API_KEYS, 'key-from-env-0123456789')
   t.equal(prod.services.gateway?.environment?.SPICEDB_PRESHARED_KEY, 'k-from-env')
-  t.equal(prod.services.spicedb?.environment?.SPICEDB_GRPC_PRESHARED_KEY, 'k-from-env')
+  for (const n of NODES) t.equal(prod.services[n]?.environment?.SPICEDB_GRPC_PRESHARED_KEY, 'k-from-env')
   t.equal(prod.services.postgres?.environment?.POSTGRES_PASSWORD, 'pw-from-env')
   t.match(prod.services['spicedb-migrate']?.environment?.SPICEDB_DATASTORE_CONN_URI, /^postgres:\/\/spicedb:pw-from-env@postgres:5432\//)
+})
+
+t.test('the two replicas share CURSOR_SECRET: a cursor from one is accepted by the other', async (t) => {
+  if (!needCompose(t)) return
+  const dev = composeConfig({ API_KEYS: DEV_KEY })
+  const secrets = GATEWAYS.map((g) => loadConfig(dev.services[g]?.environment ?? {}).cursorSecret)
+  t.ok(secrets[0], 'the gateway reads CURSOR_SECRET')
+  t.equal(secrets[1], secrets[0], 'both replicas read the same one')
+  const prod = composeConfig({ API_KEYS: DEV_KEY, CURSOR_SECRET: 'c'.repeat(40) })
+  t.equal(prod.services['gateway-2']?.environment?.CURSOR_SECRET, 'c'.repeat(40), 'an operator sets it in the environment')
+  const next = await cursorAcrossReplicas(t, secrets[0])
+  t.equal(next.status, 200, `the second replica accepts the first one's cursor: ${next.body}`)
 })
 
 t.test('the Dockerfile builds with tsc and runs dist/server.js on slim Debian as non-root', async (t) => {

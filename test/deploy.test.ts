@@ -9,6 +9,7 @@ import { join, relative } from 'node:path'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
 import { loadConfig } from '../src/config.js'
+import { cursorAcrossReplicas } from './helpers/cursor-replicas.js'
 
 const root = new URL('../', import.meta.url).pathname
 const deployDir = join(root, 'deploy')
@@ -101,7 +102,7 @@ t.test('gateway secrets come from Secrets whose templates have those keys', asyn
   const fromSecret: Record<string, { name: string; key: string }> = Object.fromEntries(
     (gatewayContainer.env as Obj[]).filter((e) => e.valueFrom?.secretKeyRef).map((e) => [e.name, e.valueFrom.secretKeyRef]),
   )
-  t.same(Object.keys(fromSecret).sort(), ['API_KEYS', 'REDIS_URL', 'SPICEDB_PRESHARED_KEY'])
+  t.same(Object.keys(fromSecret).sort(), ['API_KEYS', 'CURSOR_SECRET', 'REDIS_URL', 'SPICEDB_PRESHARED_KEY'])
   for (const [env, ref] of Object.entries(fromSecret)) {
     const secret = secrets.find((s) => s.metadata.name === ref.name)
     t.ok(secret?.stringData?.[ref.key], `${env}: Secret ${ref.name} has key ${ref.key}`)
@@ -129,6 +130,24 @@ t.test('the gateway settings load and point at the SpiceDB Service on its gRPC p
   t.ok(plainService.spec.ports.some((p: Obj) => p.name === 'grpc' && String(p.port) === port), 'the plain Service serves gRPC there')
   t.equal(one('SpiceDBCluster', service!).metadata.name, service, 'the operator names its Service after the cluster')
   t.equal(port, '50051', 'the operator serves gRPC on 50051')
+})
+
+/** the gateway's environment as a pod gets it: the ConfigMap, then env with Secret values filled in */
+function gatewayEnv(): Record<string, string> {
+  const configMap = one('ConfigMap', gatewayContainer.envFrom[0].configMapRef.name)
+  const env: Record<string, string> = { ...configMap.data }
+  for (const e of gatewayContainer.env as Obj[]) {
+    const ref = e.valueFrom?.secretKeyRef
+    env[e.name] = ref ? secrets.find((s) => s.metadata.name === ref.name)!.stringData[ref.key] : e.value
+  }
+  return env
+}
+
+t.test('replicas (the HPA runs 2+) share CURSOR_SECRET: a cursor from one is accepted by another', async (t) => {
+  const config = loadConfig(gatewayEnv())
+  t.ok(config.cursorSecret, 'every pod reads CURSOR_SECRET from the trellis-gateway Secret')
+  const next = await cursorAcrossReplicas(t, config.cursorSecret)
+  t.equal(next.status, 200, `the second replica accepts the first one's cursor: ${next.body}`)
 })
 
 t.test('Service, PodDisruptionBudget and HorizontalPodAutoscaler select the gateway', async (t) => {

@@ -14,6 +14,7 @@ import { SpiceDbEngine } from './spicedb-engine.js'
 import { callerGone, callGrpc, type Method, type Req, type Res, type SpiceTransport } from './transport.js'
 import { EngineError, type CallOptions } from './port.js'
 import { loadLibrary, resolveLibrary, type SpiceLibrary } from './embedded-library.js'
+import { requestIdInterceptor } from './request-context.js'
 
 type Codec<Req, Res> = { req: { toBinary(m: Req): Uint8Array }; res: { fromBinary(b: Uint8Array): Res } }
 
@@ -110,7 +111,8 @@ class EmbeddedTransport implements SpiceTransport {
     private readonly serializeWrites = true,
   ) {
     const target = transport === 'unix' ? `unix://${address}` : address
-    this.client = v1.NewClient('', target, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS)
+    // the socket's calls (lookups, unbounded reads, Watch) carry the request id; FFI calls cannot
+    this.client = v1.NewClient('', target, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS, undefined, { interceptors: [requestIdInterceptor] })
   }
 
   /** bulk import and export are streams too: the local socket serves them */

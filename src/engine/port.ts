@@ -138,6 +138,8 @@ export type EngineErrorKind =
   | 'cancelled'
   /** the answer holds more than the caller's `maxResults`; the engine's work was stopped there */
   | 'too_large'
+  /** the engine runs without what this needs (a datastore that cannot serve Watch); the message says what to change */
+  | 'unsupported'
 
 /**
  * How a read runs: `signal` cancels it (the gRPC stream or call is cancelled, so the engine

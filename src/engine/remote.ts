@@ -19,6 +19,7 @@ import { SpiceDbEngine } from './spicedb-engine.js'
 import { traceContextInterceptor } from './trace-context.js'
 import { callGrpc, type Method, type Req, type Res, type SpiceTransport } from './transport.js'
 import type { CallOptions } from './port.js'
+import { requestIdInterceptor } from './request-context.js'
 
 export interface RemoteOptions {
   endpoints: string[]
@@ -66,14 +67,14 @@ class Endpoint {
     // A per-attempt deadline, so a hung server leaves time to try the next one.
     this.client = v1.NewClient(opts.presharedKey, address, security, undefined, {
       ...CHANNEL_OPTIONS,
-      interceptors: [deadlineInterceptor(attemptMs), traceContextInterceptor],
+      interceptors: [requestIdInterceptor, deadlineInterceptor(attemptMs), traceContextInterceptor],
     })
   }
 
   /** a client without the per-call deadline, for Watch streams that live as long as their reader */
   watchClient(opts: RemoteOptions): v1.ZedClientInterface {
     const security = opts.insecure ? v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS : v1.ClientSecurity.SECURE
-    this.watcher ??= v1.NewClient(opts.presharedKey, this.address, security)
+    this.watcher ??= v1.NewClient(opts.presharedKey, this.address, security, undefined, { interceptors: [requestIdInterceptor] })
     return this.watcher
   }
 

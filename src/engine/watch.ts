@@ -10,6 +10,7 @@ import { v1 } from '@authzed/authzed-node'
 import type { ChangeBatch, WatchOptions } from './port.js'
 import * as pb from './proto.js'
 import { toEngineError } from './transport.js'
+import { EngineError } from './port.js'
 
 /** the slice of grpc-js's ClientReadableStream that watching needs */
 export interface WatchCall extends AsyncIterable<unknown> {
@@ -30,6 +31,15 @@ export function watchRequest(opts: WatchOptions): v1.WatchRequest {
 }
 
 const CANCELLED = 1
+const UNIMPLEMENTED = 12
+
+/**
+ * SpiceDB registers no Watch service when its datastore cannot watch: on Postgres, one without
+ * track_commit_timestamp. The call then fails UNIMPLEMENTED ("unknown service"), which read as
+ * the caller's bad input (the feed blamed its `types`).
+ */
+export const WATCH_UNSUPPORTED =
+  "the engine's datastore cannot serve Watch, so the changes feed cannot run: on Postgres, set track_commit_timestamp=on, restart Postgres, then SpiceDB (docs/production.md)"
 
 export async function* changeBatches(open: () => WatchCall, signal: AbortSignal): AsyncGenerator<ChangeBatch> {
   if (signal.aborted) return
@@ -49,7 +59,9 @@ export async function* changeBatches(open: () => WatchCall, signal: AbortSignal)
     }
   } catch (err) {
     // our own cancel is how a watch ends, not a failure
-    if (signal.aborted && (err as { code?: number }).code === CANCELLED) return
+    const code = (err as { code?: number }).code
+    if (signal.aborted && code === CANCELLED) return
+    if (code === UNIMPLEMENTED) throw new EngineError('unsupported', WATCH_UNSUPPORTED, code)
     throw toEngineError(err)
   } finally {
     signal.removeEventListener('abort', stop)

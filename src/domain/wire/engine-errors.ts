@@ -73,6 +73,9 @@ export function fromEngineError(err: unknown, fields: FieldNames = {}): GatewayE
       return caused(clientClosed(), err)
     case 'too_large':
       return caused(new GatewayError('GW_RESULT_TOO_LARGE', 422, err.message), err)
+    case 'unsupported':
+      // the gateway's own sentence about the engine's setup (engine/watch.ts), never engine text
+      return caused(new GatewayError('GW_ENGINE_UNSUPPORTED', 501, err.message), err)
     default:
       // 5xx: the handler answers a fixed message and the request id; the engine text is logged.
       return caused(engineUnavailable(), err)

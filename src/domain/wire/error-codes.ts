@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   GW_HISTORY_UNAVAILABLE: 'a time before what history keeps (retention, or the first recorded write); the message names the setting',
   GW_RESULT_TOO_LARGE: 'more results than one answer carries',
   GW_ENGINE_UNAVAILABLE: 'the authorization engine did not answer (fail closed; retry)',
+  GW_ENGINE_UNSUPPORTED: 'the engine as set up cannot do this (e.g. a datastore that cannot watch); the message names the setting',
   GW_STORE_UNAVAILABLE: 'a required store did not answer (retry)',
   GW_IDENTITY_PROVIDER_UNAVAILABLE: 'the identity provider could not be reached to verify a token (retry)',
   GW_OVERLOADED: 'the gateway sheds load (retry)',

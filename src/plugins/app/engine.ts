@@ -18,7 +18,8 @@ import { MemoryZedTokenStore, type ZedTokenStore } from '../../engine/consistenc
 import { RedisZedTokenStore } from '../../stores/redis-zedtoken-store.js'
 import { readSchemaFile, syncSchema } from '../../domain/schema/sync.js'
 import { caveatReach, sendNowOnlyWhereNeeded } from '../../domain/schema/caveat-reach.js'
-import type { Config } from '../../config.js'
+import { ConfigError, type Config } from '../../config.js'
+import { EngineError } from '../../engine/port.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -50,7 +51,7 @@ async function enginePlugin(app: FastifyInstance, opts: EnginePluginOptions) {
     )
   } catch (err) {
     if (owned) await engine.close()
-    throw err
+    throw unmigrated(opts.config, err) ?? err
   }
   // `now` only where a caveat can read it: a fresh `now` per check defeats SpiceDB's caches.
   const measured = instrumentEngine(engine, app.metrics.engineCalls, app.tracer)
@@ -73,6 +74,23 @@ async function enginePlugin(app: FastifyInstance, opts: EnginePluginOptions) {
       },
     })
   }
+}
+
+/**
+ * The embedded engine on a database SpiceDB's migrations never ran on: its first read fails
+ * on a missing table (Postgres: SQLSTATE 42P01), which reached the operator as a stack trace.
+ * The library cannot migrate (neither ours nor the npm package exposes it), so the start
+ * stops with the command that does. The URI is a secret: it is named, not printed.
+ */
+function unmigrated(config: Config, err: unknown): ConfigError | undefined {
+  const e = config.engine
+  if (e.kind !== 'embedded' || !e.datastore || !(err instanceof EngineError)) return undefined
+  if (!/SQLSTATE 42P01|relation "[^"]+" does not exist/.test(err.message)) return undefined
+  return new ConfigError(
+    `SPICEDB_DATASTORE_URI: the ${e.datastore.engine} database has no SpiceDB tables (not migrated). Run ` +
+      `\`spicedb datastore migrate head --datastore-engine ${e.datastore.engine} --datastore-conn-uri "$SPICEDB_DATASTORE_URI"\`` +
+      ' with SpiceDB v1.54.0 (the embedded version), then start again (docs/engines.md)',
+  )
 }
 
 /** the engine's decision cache, where it keeps check answers until the next write */

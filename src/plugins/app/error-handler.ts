@@ -48,7 +48,7 @@ const FIXED_5XX: Record<number, string> = {
 }
 
 /** 5xx codes whose messages the gateway writes itself, from nothing but the caller's own input. */
-const AUTHORED_5XX = new Set(['GW_IMPORT_RUNNING', 'GW_WRITE_CONTENTION', 'GW_EVENT_IN_PROGRESS', 'GW_OVERLOADED', 'GW_SHUTTING_DOWN'])
+const AUTHORED_5XX = new Set(['GW_IMPORT_RUNNING', 'GW_WRITE_CONTENTION', 'GW_EVENT_IN_PROGRESS', 'GW_OVERLOADED', 'GW_SHUTTING_DOWN', 'GW_ENGINE_UNSUPPORTED'])
 
 function message5xx(err: FastifyError, status: number): string {
   if (err instanceof GatewayError && AUTHORED_5XX.has(err.code)) return err.message

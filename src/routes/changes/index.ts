@@ -3,7 +3,8 @@ import Type from 'typebox'
 import client from 'prom-client'
 import { ChangeHub } from '../../domain/audit/change-hub.js'
 import { FEED_DEFAULTS, runFeed, type FeedOptions } from '../../domain/audit/changes-feed.js'
-import { GatewayError, badRequest } from '../../domain/wire/errors.js'
+import { GatewayError, ProbeFinding, badRequest } from '../../domain/wire/errors.js'
+import { WatchSupport } from '../../domain/audit/watch-support.js'
 import { indexSchema } from '../../domain/schema/subject-uses.js'
 import { decodeZedToken } from '../../engine/consistency/revision.js'
 import { rateLimited } from '../../plugins/external/rate-limit.js'
@@ -41,6 +42,9 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
   new client.Counter({ name: 'trellis_changes_watches_opened_total', help: 'engine Watches the changes feeds opened', registers, collect() { this.reset(); this.inc(hub.stats.opened) } })
   const ended = new client.Counter({ name: 'trellis_changes_feeds_ended_total', help: 'changes feeds that ended, by why (closed by the reader, dropped as too slow, engine error, key revoked)', labelNames: ['end'], registers })
   const refused = new client.Counter({ name: 'trellis_changes_feeds_refused_total', help: 'changes feeds refused at a cap (per_key: FEEDS_MAX_PER_KEY, total: FEEDS_MAX)', labelNames: ['cap'], registers })
+  // /readyz says when the datastore cannot watch (degraded: checks still work)
+  const watchSupport = new WatchSupport(app.engine)
+  app.readinessProbes.push({ name: 'changes', optional: true, check: () => watchSupport.check() })
   // open feeds end when the app closes, so shutdown never waits on a reader
   const feeds = new Map<AbortController, Promise<unknown>>()
   app.addHook('preClose', async () => {
@@ -79,6 +83,7 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
         response: {
           200: { description: 'server-sent events', content: { 'text/event-stream': { schema: Type.String({ description: 'text/event-stream' }) } } },
           406: Type.Ref('ErrorResponse'),
+          501: { description: 'the datastore cannot serve Watch (on Postgres: track_commit_timestamp is off)', ...Type.Ref('ErrorResponse') },
           ...errorResponses,
         },
       },
@@ -90,6 +95,10 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
       if (!/text\/event-stream/.test(req.headers.accept ?? '')) {
         throw new GatewayError('GW_NOT_ACCEPTABLE', 406, 'accept: this feed is text/event-stream; send Accept: text/event-stream', 'accept')
       }
+      // a datastore that cannot watch is refused before the stream starts, saying why
+      await watchSupport.check().catch((err: unknown) => {
+        if (err instanceof ProbeFinding) throw new GatewayError('GW_ENGINE_UNSUPPORTED', 501, err.message)
+      })
       const [field, after] = req.headers['last-event-id'] ? ['last-event-id', req.headers['last-event-id']] : ['after', req.query.after]
       if (after !== undefined) {
         const decoded = decodeZedToken(after)

@@ -6,6 +6,8 @@ import client from 'prom-client'
 export interface ReadinessProbe {
   name: string
   check: () => Promise<void>
+  /** a failure is reported (status `degraded`) but keeps the replica ready: checks still work */
+  optional?: boolean
 }
 
 declare module 'fastify' {
@@ -30,12 +32,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       probes.map(async (p) => {
         try {
           await p.check()
-          return [p.name, { ok: true }] as const
+          return [p.name, { ok: true }, p] as const
         } catch (err) {
           // The cause (addresses, driver text) is for operators: logged, not shown to probes.
           // A finding the gateway wrote itself (a setting that loses data) says what to fix.
           app.log.warn({ err, probe: p.name }, 'readiness probe failed')
-          return [p.name, { ok: false, error: err instanceof ProbeFinding ? err.message : 'unreachable' }] as const
+          return [p.name, { ok: false, error: err instanceof ProbeFinding ? err.message : 'unreachable' }, p] as const
         }
       }),
     )
@@ -69,9 +71,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (_req, reply) => {
       const results = await readiness()
-      const checks = Object.fromEntries(results)
-      const ready = results.every(([, r]) => r.ok)
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks })
+      const checks = Object.fromEntries(results.map(([name, r]) => [name, r]))
+      const ready = results.every(([, r, p]) => r.ok || (p as ReadinessProbe).optional)
+      const status = !ready ? 'unavailable' : results.every(([, r]) => r.ok) ? 'ready' : 'degraded'
+      return reply.code(ready ? 200 : 503).send({ status, checks })
     },
   )
 }
