@@ -10,6 +10,7 @@ import { ProbeFinding } from '../wire/errors.js'
 
 export class WatchSupport {
   private servedAt = -Infinity
+  private refused: { message: string; at: number } | undefined
 
   constructor(
     private readonly engine: EnginePort,
@@ -25,12 +26,25 @@ export class WatchSupport {
     try {
       for await (const _ of this.engine.watch({}, stop.signal)) break
       this.servedAt = Date.now()
+      this.refused = undefined
     } catch (err) {
-      if (err instanceof EngineError && err.kind === 'unsupported') throw new ProbeFinding(err.message)
+      if (err instanceof EngineError && err.kind === 'unsupported') {
+        this.refused = { message: err.message, at: Date.now() }
+        throw new ProbeFinding(err.message)
+      }
       throw err
     } finally {
       clearTimeout(timer)
       stop.abort()
     }
+  }
+
+  /**
+   * Why the engine could not watch, when a probe (the readiness check) found so within
+   * `keepMs`: a feed is then refused before its stream starts, at no engine cost. Feeds do not
+   * probe themselves, so they cost no Watch beyond the hub's one.
+   */
+  recentRefusal(): string | undefined {
+    return this.refused && Date.now() - this.refused.at < this.keepMs ? this.refused.message : undefined
   }
 }

@@ -3,7 +3,7 @@ import Type from 'typebox'
 import client from 'prom-client'
 import { ChangeHub } from '../../domain/audit/change-hub.js'
 import { FEED_DEFAULTS, runFeed, type FeedOptions } from '../../domain/audit/changes-feed.js'
-import { GatewayError, ProbeFinding, badRequest } from '../../domain/wire/errors.js'
+import { GatewayError, badRequest } from '../../domain/wire/errors.js'
 import { WatchSupport } from '../../domain/audit/watch-support.js'
 import { indexSchema } from '../../domain/schema/subject-uses.js'
 import { decodeZedToken } from '../../engine/consistency/revision.js'
@@ -96,9 +96,8 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
         throw new GatewayError('GW_NOT_ACCEPTABLE', 406, 'accept: this feed is text/event-stream; send Accept: text/event-stream', 'accept')
       }
       // a datastore that cannot watch is refused before the stream starts, saying why
-      await watchSupport.check().catch((err: unknown) => {
-        if (err instanceof ProbeFinding) throw new GatewayError('GW_ENGINE_UNSUPPORTED', 501, err.message)
-      })
+      const cannotWatch = watchSupport.recentRefusal()
+      if (cannotWatch) throw new GatewayError('GW_ENGINE_UNSUPPORTED', 501, cannotWatch)
       const [field, after] = req.headers['last-event-id'] ? ['last-event-id', req.headers['last-event-id']] : ['after', req.query.after]
       if (after !== undefined) {
         const decoded = decodeZedToken(after)
