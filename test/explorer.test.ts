@@ -46,8 +46,9 @@ t.test('the calls the page makes keep their scopes', async (t) => {
   t.equal(report.statusCode, 200, 'audit key reads the access report')
   t.equal((await app.inject({ method: 'GET', url: '/v1/access-report?resource=client:c1&permission=view' })).statusCode, 401, 'no key: 401')
   const why = await app.inject({ method: 'POST', url: '/v1/explain', headers: auth, payload: { resource: 'client:c1', permission: 'view', subject: 'user:rob' } })
-  t.equal(why.statusCode, 403, 'explain needs check')
-  t.equal(why.json().code, 'GW_MISSING_SCOPE')
+  // explain shows the relationships behind an answer, so it needs audit, which this key holds
+  t.equal(why.statusCode, 200, 'the audit key explains')
+  t.match(why.json(), { allowed: false })
 })
 
 t.test('without API_KEYS the page does not ask for a key', async (t) => {

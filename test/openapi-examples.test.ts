@@ -114,6 +114,8 @@ t.test('every example of the served document runs as shown against the first-hou
   t.equal(new Set(list.map((c) => c.operationId)).size, documented.length, 'operationIds are unique')
 
   for (const call of list) {
+    // its body is NDJSON, which no JSON example carries: test/onboarding.test.ts and test/cli.test.ts send it
+    if (call.operationId === 'importRelationships') continue
     const res = await retryOverloaded(() => send(base, call))
     const ok = res.status >= 200 && res.status < 300
     t.ok(ok, `${call.name}: ${call.method} ${call.path} answers ${res.status}${ok ? '' : ` ${res.text.slice(0, 400)}`}`)

@@ -363,114 +363,7 @@ export interface paths {
          *
          *     Needs a key with the scope `admin`.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description resource types, comma separated; all when absent */
-                    types?: string;
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description NDJSON lines */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/x-ndjson": string;
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                408: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        /** @description seconds to wait before asking again */
-                        "retry-after"?: number;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                431: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        /** @description seconds to wait before asking again */
-                        "retry-after"?: number;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
+        get: operations["exportRelationships"];
         put?: never;
         post?: never;
         delete?: never;
@@ -494,125 +387,7 @@ export interface paths {
          *
          *     Needs a key with the scope `admin`.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description a ZedToken returned by an earlier call */
-                            importedAt: string;
-                            count: number;
-                            changed: number;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                408: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        /** @description seconds to wait before asking again */
-                        "retry-after"?: number;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                431: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        /** @description seconds to wait before asking again */
-                        "retry-after"?: number;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
+        post: operations["importRelationships"];
         delete?: never;
         options?: never;
         head?: never;
@@ -634,167 +409,7 @@ export interface paths {
          *
          *     Needs a key with the scope `admin`.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description domain events, replayed in order from nothing */
-                        events: unknown[];
-                        /** @default false */
-                        apply?: boolean;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            missing: {
-                                object: string;
-                                relationships: {
-                                    relationship: string;
-                                    caveat?: {
-                                        name: string;
-                                        context?: {
-                                            [key: string]: unknown;
-                                        };
-                                    };
-                                    /** @description ids of the events that wrote it */
-                                    events: string[];
-                                }[];
-                            }[];
-                            extra: {
-                                object: string;
-                                relationships: {
-                                    relationship: string;
-                                    caveat?: {
-                                        name: string;
-                                        context?: {
-                                            [key: string]: unknown;
-                                        };
-                                    };
-                                }[];
-                            }[];
-                            counts: {
-                                missing: number;
-                                extra: number;
-                            };
-                            truncated?: boolean;
-                            applied?: {
-                                /** @description a ZedToken returned by an earlier call */
-                                writtenAt: string;
-                                touched: number;
-                                deleted: number;
-                            };
-                        };
-                    };
-                };
-                /** @description Default Response */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                408: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                429: {
-                    headers: {
-                        /** @description seconds to wait before asking again */
-                        "retry-after"?: number;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                431: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-                /** @description Default Response */
-                503: {
-                    headers: {
-                        /** @description seconds to wait before asking again */
-                        "retry-after"?: number;
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorResponse"];
-                    };
-                };
-            };
-        };
+        post: operations["reconcile"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4457,6 +4072,7 @@ export interface operations {
                             /** @description when the write was recorded */
                             at: string;
                             subject: string;
+                            /** @enum {string} */
                             change: "gained" | "lost";
                             /** @description gained: the paths held by after the write; lost: those held by before it */
                             via: string[][];
@@ -4712,6 +4328,551 @@ export interface operations {
             };
         };
     };
+    exportRelationships: {
+        parameters: {
+            query?: {
+                /** @description resource types, comma separated; all when absent */
+                types?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every relationship at one revision as NDJSON, one per line, ending with a line that carries the revision and the count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description Invalid input: `field` names the field at fault; nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one the gateway does not know (only when API_KEYS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key lacks the scope, or the event actor lacks the governing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited (see retry-after) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The engine or a required store did not answer (fail closed: never an allow); `requestId` names the log entry */
+            503: {
+                headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    importRelationships: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole set was judged against the invariants and written: what changed, and the token of the write */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description a ZedToken returned by an earlier call */
+                        importedAt: string;
+                        count: number;
+                        changed: number;
+                    };
+                };
+            };
+            /** @description Invalid input: `field` names the field at fault; nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one the gateway does not know (only when API_KEYS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key lacks the scope, or the event actor lacks the governing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A precondition, an invariant or an idempotency conflict refused the write; nothing changed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited (see retry-after) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The engine or a required store did not answer (fail closed: never an allow); `requestId` names the log entry */
+            503: {
+                headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    reconcile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "events": [
+                 *         {
+                 *           "id": "first-hour-01",
+                 *           "type": "organization.created",
+                 *           "data": {
+                 *             "organizationId": "acme",
+                 *             "ownerId": "olivia"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-02",
+                 *           "type": "organization.member_added",
+                 *           "data": {
+                 *             "organizationId": "acme",
+                 *             "userId": "adam",
+                 *             "role": "admin"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-03",
+                 *           "type": "organization.member_added",
+                 *           "data": {
+                 *             "organizationId": "acme",
+                 *             "userId": "rob",
+                 *             "role": "coach"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-04",
+                 *           "type": "organization.member_added",
+                 *           "data": {
+                 *             "organizationId": "acme",
+                 *             "userId": "jeannine",
+                 *             "role": "coach"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-05",
+                 *           "type": "organization.member_added",
+                 *           "data": {
+                 *             "organizationId": "acme",
+                 *             "userId": "vic",
+                 *             "role": "admin"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-06",
+                 *           "type": "organization.privileges_set",
+                 *           "data": {
+                 *             "organizationId": "acme",
+                 *             "userId": "vic",
+                 *             "privileges": [
+                 *               "view_all_clients"
+                 *             ]
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-07",
+                 *           "type": "organization.member_added",
+                 *           "data": {
+                 *             "organizationId": "acme",
+                 *             "userId": "alex",
+                 *             "role": "author"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-08",
+                 *           "type": "organization.member_added",
+                 *           "data": {
+                 *             "organizationId": "acme",
+                 *             "userId": "bea",
+                 *             "role": "author"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-09",
+                 *           "type": "organization.member_added",
+                 *           "data": {
+                 *             "organizationId": "acme",
+                 *             "userId": "sam",
+                 *             "role": "member"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-10",
+                 *           "type": "client.created",
+                 *           "data": {
+                 *             "clientId": "cassandra",
+                 *             "organizationId": "acme",
+                 *             "primaryCoachId": "rob",
+                 *             "userId": "cassandra"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-11",
+                 *           "type": "pairing.set",
+                 *           "data": {
+                 *             "clientId": "cassandra",
+                 *             "coachId": "jeannine",
+                 *             "level": "view_only"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-12",
+                 *           "type": "program.created",
+                 *           "data": {
+                 *             "programId": "leadership-101",
+                 *             "organizationId": "acme"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-13",
+                 *           "type": "program.role_assigned",
+                 *           "data": {
+                 *             "programId": "leadership-101",
+                 *             "userId": "ana",
+                 *             "role": "facilitator"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-14",
+                 *           "type": "group.created",
+                 *           "data": {
+                 *             "groupId": "cohort-7",
+                 *             "organizationId": "acme"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-15",
+                 *           "type": "group.coach_added",
+                 *           "data": {
+                 *             "groupId": "cohort-7",
+                 *             "userId": "rob"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-16",
+                 *           "type": "group.member_added",
+                 *           "data": {
+                 *             "groupId": "cohort-7",
+                 *             "userId": "mia"
+                 *           }
+                 *         },
+                 *         {
+                 *           "id": "first-hour-17",
+                 *           "type": "course.created",
+                 *           "data": {
+                 *             "courseId": "feedback-basics",
+                 *             "organizationId": "acme",
+                 *             "ownerId": "alex"
+                 *           }
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /** @description domain events, replayed in order from nothing */
+                    events: unknown[];
+                    /** @default false */
+                    apply?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The difference between the platform's truth (as events) and the live relationships, by object; with apply=true, written as one judged import */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        missing: {
+                            object: string;
+                            relationships: {
+                                relationship: string;
+                                caveat?: {
+                                    name: string;
+                                    context?: {
+                                        [key: string]: unknown;
+                                    };
+                                };
+                                /** @description ids of the events that wrote it */
+                                events: string[];
+                            }[];
+                        }[];
+                        extra: {
+                            object: string;
+                            relationships: {
+                                relationship: string;
+                                caveat?: {
+                                    name: string;
+                                    context?: {
+                                        [key: string]: unknown;
+                                    };
+                                };
+                            }[];
+                        }[];
+                        counts: {
+                            missing: number;
+                            extra: number;
+                        };
+                        truncated?: boolean;
+                        applied?: {
+                            /** @description a ZedToken returned by an earlier call */
+                            writtenAt: string;
+                            touched: number;
+                            deleted: number;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid input: `field` names the field at fault; nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or one the gateway does not know (only when API_KEYS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key lacks the scope, or the event actor lacks the governing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request was not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A precondition, an invariant or an idempotency conflict refused the write; nothing changed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited (see retry-after) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request headers are too large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The engine or a required store did not answer (fail closed: never an allow); `requestId` names the log entry */
+            503: {
+                headers: {
+                    /** @description seconds to wait before asking again */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
 }
 type FlattenedDeepRequired<T> = {
     [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -4728,10 +4889,8 @@ export const pathsV1RelationshipsPostRequestBodyContentApplicationJsonPreconditi
 export const pathsV1RelationshipsDeleteRequestBodyContentApplicationJsonPreconditionsOperationValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/relationships"]["delete"]["requestBody"]["content"]["application/json"]["preconditions"]["operation"]> = ["must_match", "must_not_match"];
 export const pathsV1AuditGetParametersQueryOrderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/audit"]["get"]["parameters"]["query"]["order"]> = ["oldest", "newest"];
 export const pathsV1AuditGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/audit"]["get"]["parameters"]["query"]["format"]> = ["json", "csv"];
-export const pathsV1AccessChangesGetParametersQueryFormatAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["parameters"]["query"]["format"]> = ["json"];
-export const pathsV1AccessChangesGetParametersQueryFormatAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["parameters"]["query"]["format"]> = ["csv"];
-export const pathsV1AccessChangesGetResponses200ContentApplicationJsonChangesChangeAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["responses"]["200"]["content"]["application/json"]["changes"]["change"]> = ["gained"];
-export const pathsV1AccessChangesGetResponses200ContentApplicationJsonChangesChangeAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["responses"]["200"]["content"]["application/json"]["changes"]["change"]> = ["lost"];
+export const pathsV1AccessChangesGetParametersQueryFormatValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["parameters"]["query"]["format"]> = ["json", "csv"];
+export const pathsV1AccessChangesGetResponses200ContentApplicationJsonChangesChangeValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/access-changes"]["get"]["responses"]["200"]["content"]["application/json"]["changes"]["change"]> = ["gained", "lost"];
 export const errorCodeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ErrorCode"]> = ["GW_VALIDATION", "GW_INVALID_ARGUMENT", "GW_INVALID_REFERENCE", "GW_INVALID_CURSOR", "GW_INVALID_EVENT", "GW_UNKNOWN_EVENT_TYPE", "GW_UNKNOWN_TYPE", "GW_UNKNOWN_PERMISSION", "GW_UNKNOWN_CAVEAT", "GW_UNKNOWN_CONTEXT", "GW_RESERVED_CONTEXT", "GW_SELF_REFERENCE", "GW_TOO_MANY_ITEMS", "GW_BAD_REQUEST", "GW_BAD_URL", "GW_UNAUTHORIZED", "GW_MISSING_SCOPE", "GW_FORBIDDEN", "GW_INTERNAL_TYPE", "GW_NOT_FOUND", "GW_METHOD_NOT_ALLOWED", "GW_NOT_ACCEPTABLE", "GW_REQUEST_TIMEOUT", "GW_CLIENT_CLOSED", "GW_PAYLOAD_TOO_LARGE", "GW_HEADERS_TOO_LARGE", "GW_UNSUPPORTED_MEDIA_TYPE", "GW_RATE_LIMITED", "GW_ALREADY_EXISTS", "GW_UNKNOWN_OBJECT", "GW_CROSS_ORGANIZATION", "GW_NOT_A_MEMBER", "GW_NOT_CO_AUTHOR_ELIGIBLE", "GW_ONE_ROLE", "GW_OWNER_TRANSFER_ONLY", "GW_OWNER_UNTOUCHABLE", "GW_PRIMARY_COACH_OF_CLIENTS", "GW_PRIMARY_REQUIRED", "GW_NOT_PAIRABLE", "GW_PRECONDITION_FAILED", "GW_IDEMPOTENCY_CONFLICT", "GW_IMPORT_INVARIANT", "GW_IMPORT_CONFLICT", "GW_IMPORT_RUNNING", "GW_INVALID_LINE", "GW_NOT_SUPPORTED", "GW_HISTORY_UNAVAILABLE", "GW_RESULT_TOO_LARGE", "GW_ENGINE_UNAVAILABLE", "GW_ENGINE_UNSUPPORTED", "GW_STORE_UNAVAILABLE", "GW_IDENTITY_PROVIDER_UNAVAILABLE", "GW_OVERLOADED", "GW_SHUTTING_DOWN", "GW_WRITE_CONTENTION", "GW_EVENT_IN_PROGRESS", "GW_STREAM_NO_EVENT", "GW_STREAM_INVALID_JSON", "GW_STREAM_UNACKNOWLEDGED", "GW_INTERNAL"];
 export const consistencyModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Consistency"]["mode"]> = ["minimize_latency", "at_least_as_fresh", "fully_consistent"];
 export const permissionshipValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permissionship"]> = ["has_permission", "no_permission", "conditional"];

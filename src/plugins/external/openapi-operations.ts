@@ -128,6 +128,20 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     ok: 'Every gain and loss of the permission in the window, in time order, with the write behind each (JSON, or CSV with format=csv)',
     parameters: { resource: 'client:cassandra', permission: 'view' },
   },
+  'GET /v1/export': {
+    operationId: 'exportRelationships',
+    ok: 'Every relationship at one revision as NDJSON, one per line, ending with a line that carries the revision and the count',
+  },
+  'POST /v1/import': {
+    operationId: 'importRelationships',
+    ok: 'The whole set was judged against the invariants and written: what changed, and the token of the write',
+  },
+  'POST /v1/reconcile': {
+    operationId: 'reconcile',
+    ok: "The difference between the platform's truth (as events) and the live relationships, by object; with apply=true, written as one judged import",
+    // a dry run: the first hour's business as the platform's truth
+    body: { events: FIRST_HOUR_EVENTS },
+  },
   'POST /v1/permissions': {
     operationId: 'listPermissions',
     ok: 'Every public permission of the resource type, answered at one revision',

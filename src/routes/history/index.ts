@@ -9,13 +9,13 @@ import Type from 'typebox'
 import { accessChanges, accessChangesRows } from '../../domain/audit/access-changes.js'
 import { toCsv } from '../../domain/wire/csv.js'
 import { schemaArrows } from '../../domain/schema/arrows.js'
-import { AsOf, ObjectRefString, PermissionName, TypeName, ZedToken, errorResponses } from '../../schemas/common.js'
+import { AsOf, StringEnum, ObjectRefString, PermissionName, TypeName, ZedToken, errorResponses } from '../../schemas/common.js'
 import { Path } from '../../schemas/tree.js'
 
 const Change = Type.Object({
   at: Type.String({ description: 'when the write was recorded' }),
   subject: Type.String(),
-  change: Type.Union([Type.Literal('gained'), Type.Literal('lost')]),
+  change: StringEnum(['gained', 'lost']),
   via: Type.Array(Path, { description: 'gained: the paths held by after the write; lost: those held by before it' }),
   write: Type.Object({
     id: Type.String({ description: 'the record in the audit trail' }),
@@ -49,7 +49,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             until: Type.Optional(AsOf),
             subjectType: Type.Optional(TypeName),
             cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}-[0-9]{1,20}$', description: 'from the previous answer' })),
-            format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+            format: Type.Optional(StringEnum(['json', 'csv'])),
           },
           { additionalProperties: false },
         ),
