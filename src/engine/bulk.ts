@@ -4,10 +4,16 @@
  * takes it: the export is read a message at a time (grpc-js asks HTTP/2 for the next message
  * only when the iterator is pulled), the import waits for `drain` before writing more. So a
  * million relationships cost one page of memory, not a million.
+ *
+ * A server without them (the npm package's embedded library serves neither on its socket)
+ * answers UNIMPLEMENTED; `BulkTransfer` learns that once and goes the long way: the export as
+ * ReadRelationships pages at the same exact snapshot, the import as `create` writes of 1,000.
+ * That import is not one transaction: a failure part way leaves the writes before it, which
+ * its error says (sending the same set again merges, touching only what is missing).
  */
 import { once } from 'node:events'
 import { v1 } from '@authzed/authzed-node'
-import { EngineError, type ExportOptions, type Relationship } from './port.js'
+import { EngineError, type Consistency, type ExportOptions, type Relationship, type RelationshipFilter, type RelationshipUpdate } from './port.js'
 import * as pb from './proto.js'
 import { callerGone, toEngineError } from './transport.js'
 
@@ -76,3 +82,92 @@ export async function importPages(client: v1.ZedClientInterface, pages: AsyncIte
     throw e.kind === 'internal' && /duplicate|already exists|unique/i.test(e.message) ? new EngineError('failed_precondition', e.message, 6) : e
   }
 }
+
+const UNIMPLEMENTED = 12
+const unimplemented = (err: unknown) => err instanceof EngineError && err.grpcCode === UNIMPLEMENTED
+/** SpiceDB's default cap on the updates of one WriteRelationships */
+const WRITE_PAGE = 1000
+
+/** What the long way needs of the engine: paged reads, and writes that are not wrapped twice. */
+export interface BulkFallback {
+  read(filter: RelationshipFilter, page: { limit: number; cursor?: string }, consistency: Consistency): Promise<{ relationships: Relationship[]; cursor?: string }>
+  write(updates: RelationshipUpdate[]): Promise<unknown>
+}
+
+export class BulkTransfer {
+  /** whether the server serves the bulk streams; learned on first use */
+  private streams?: boolean
+
+  constructor(
+    private readonly client: () => v1.ZedClientInterface | undefined,
+    private readonly fallback: BulkFallback,
+  ) {}
+
+  async *export(opts: ExportOptions): AsyncGenerator<Relationship[]> {
+    const client = this.client()
+    if (client && this.streams !== false) {
+      let yielded = false
+      try {
+        for await (const page of exportPages(client, opts)) {
+          yielded = true
+          yield page
+        }
+        this.streams = true
+        return
+      } catch (err) {
+        if (yielded || !unimplemented(err)) throw err
+        this.streams = false
+      }
+    }
+    yield* this.readPages(opts)
+  }
+
+  private async *readPages(opts: ExportOptions): AsyncGenerator<Relationship[]> {
+    const at: Consistency = { mode: 'at_exact_snapshot', token: opts.at }
+    for (const resourceType of opts.types) {
+      let cursor: string | undefined
+      do {
+        if (opts.signal?.aborted) throw callerGone()
+        const page = await this.fallback.read({ resourceType }, { limit: EXPORT_PAGE, cursor }, at)
+        if (page.relationships.length) yield page.relationships
+        cursor = page.cursor
+      } while (cursor)
+    }
+  }
+
+  /** resolves with the number imported */
+  async import(pages: AsyncIterable<Relationship[]>): Promise<number> {
+    const client = this.client()
+    // The pages can be read once only, so whether the stream exists is asked before, by an
+    // import of nothing.
+    if (client && this.streams === undefined) this.streams = await importPages(client, none()).then(() => true, (err) => (unimplemented(err) ? false : Promise.reject(err)))
+    if (client && this.streams) return importPages(client, pages)
+    return this.writePages(pages)
+  }
+
+  private async writePages(pages: AsyncIterable<Relationship[]>): Promise<number> {
+    let count = 0
+    let batch: RelationshipUpdate[] = []
+    const flush = async () => {
+      try {
+        await this.fallback.write(batch)
+      } catch (err) {
+        const e = toEngineError(err)
+        if (count === 0) throw e
+        throw new EngineError(e.kind, `${e.message} (this engine has no bulk import: the ${count} relationships before this write were written)`, e.grpcCode)
+      }
+      count += batch.length
+      batch = []
+    }
+    for await (const page of pages) {
+      for (const relationship of page) {
+        batch.push({ operation: 'create', relationship })
+        if (batch.length === WRITE_PAGE) await flush()
+      }
+    }
+    if (batch.length) await flush()
+    return count
+  }
+}
+
+async function* none(): AsyncGenerator<Relationship[]> {}

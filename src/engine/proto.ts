@@ -3,8 +3,11 @@
  * Both adapters speak the same protocol, so they share this file.
  */
 import { v1 } from '@authzed/authzed-node'
+import { EngineError } from './port.js'
+import { toEngineError } from './transport.js'
 import type {
   CheckItem,
+  CheckResult,
   Consistency,
   ExpandTree,
   ObjectRef,
@@ -192,4 +195,45 @@ export function traceNode(t: DebugTrace): TraceNode {
     node.children = t.resolution.subProblems.traces.map(traceNode)
   }
   return node
+}
+
+/** CheckBulkPermissions' pairs as answers, in order; an item the engine could not answer is its error */
+export function checkResults(res: v1.CheckBulkPermissionsResponse, expected: number): CheckResult[] {
+  if (res.pairs.length !== expected) throw new EngineError('internal', `engine answered ${res.pairs.length} of ${expected} checks`)
+  return res.pairs.map((pair): CheckResult => {
+    const r = pair.response
+    if (r.oneofKind === 'item') {
+      const out: CheckResult = { permissionship: permissionship(r.item.permissionship) }
+      const missing = r.item.partialCaveatInfo?.missingRequiredContext
+      if (missing?.length) out.missingContext = missing
+      return out
+    }
+    const status = r.oneofKind === 'error' ? r.error : undefined
+    return { permissionship: 'no_permission', error: toEngineError({ code: status?.code, message: status?.message ?? 'no answer' }) }
+  })
+}
+
+/** a LookupResources stream as one page: a full page may have more behind it, a short one is the end */
+export function lookedUpResources(stream: v1.LookupResourcesResponse[], limit?: number) {
+  const resources = stream.map((r) => {
+    const hit = { id: r.resourceObjectId, permissionship: lookupPermissionship(r.permissionship) }
+    const missing = r.partialCaveatInfo?.missingRequiredContext
+    return missing?.length ? { ...hit, missingContext: missing } : hit
+  })
+  const last = stream.at(-1)
+  const cursor = limit && stream.length === limit ? last?.afterResultCursor?.token : undefined
+  return { resources, cursor, lookedUpAt: last ? token(last.lookedUpAt) : undefined }
+}
+
+export function lookedUpSubjects(stream: v1.LookupSubjectsResponse[]) {
+  const subjects = stream.map((r) => {
+    const s = r.subject
+    const hit = {
+      id: s?.subjectObjectId ?? r.subjectObjectId,
+      permissionship: lookupPermissionship(s?.permissionship ?? r.permissionship),
+    }
+    const missing = (s?.partialCaveatInfo ?? r.partialCaveatInfo)?.missingRequiredContext
+    return missing?.length ? { ...hit, missingContext: missing } : hit
+  })
+  return { subjects, lookedUpAt: stream[0] ? token(stream[0].lookedUpAt) : undefined }
 }

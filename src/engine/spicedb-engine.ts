@@ -23,10 +23,10 @@ import {
   type Relationship,
   type WatchOptions,
 } from './port.js'
-import { exportPages, importPages } from './bulk.js'
+import { BulkTransfer } from './bulk.js'
 import { changeBatches, watchRequest } from './watch.js'
 import * as pb from './proto.js'
-import { callerGone, toEngineError, type SpiceTransport } from './transport.js'
+import { withDeadline, type SpiceTransport } from './transport.js'
 import { compareTokens, decodeZedToken } from './consistency/revision.js'
 import { coversToken } from './consistency/zedtoken-store.js'
 
@@ -56,6 +56,7 @@ export class SpiceDbEngine implements EnginePort {
   readonly newestWrite?: () => string | undefined
   readonly historyWindowMs?: number
   private newest?: string
+  private readonly bulk: BulkTransfer
 
   constructor(
     private readonly transport: SpiceTransport,
@@ -66,37 +67,20 @@ export class SpiceDbEngine implements EnginePort {
     if (opts.soleWriter) this.newestWrite = () => this.newest
     this.coalescer = new CheckCoalescer((items, c) => this.bulkCheck(items, c), opts.maxBatch)
     if (opts.decisionCacheMax) this.decisionCache = new DecisionCache(opts.decisionCacheMax)
+    this.bulk = new BulkTransfer(() => transport.bulkClient?.(), {
+      read: (filter, page, consistency) => this.readRelationships(filter, page, consistency),
+      write: (updates) => this.call(() => transport.call('writeRelationships', v1.WriteRelationshipsRequest.create({ updates: updates.map(pb.update) }))),
+    })
   }
 
-  /**
-   * Runs one transport call with a deadline, turning every failure into an EngineError. When
-   * `signal` aborts (the caller left), it stops waiting at once; the transport cancels the call
-   * where it can (gRPC), an FFI call runs out on its own.
-   */
+  /** one transport call under the deadline; a failure drops kept answers (fail closed) */
   private async call<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) throw callerGone()
-    let timer: NodeJS.Timeout | undefined
-    let onAbort: (() => void) | undefined
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new EngineError('unavailable', `engine did not answer within ${this.opts.timeoutMs} ms`)),
-        this.opts.timeoutMs,
-      )
-      if (signal) {
-        onAbort = () => reject(callerGone())
-        signal.addEventListener('abort', onAbort, { once: true })
-      }
-    })
     try {
-      return await Promise.race([fn(), deadline])
+      return await withDeadline(fn, this.opts.timeoutMs, signal)
     } catch (err) {
-      const e = toEngineError(err)
-      // an engine in trouble is asked again, not answered for from kept answers (fail closed)
-      if (e.kind === 'unavailable' || e.kind === 'internal') this.decisionCache?.drop()
-      throw e
-    } finally {
-      clearTimeout(timer)
-      if (onAbort) signal?.removeEventListener('abort', onAbort)
+      // an engine in trouble is asked again, not answered for from kept answers
+      if (err instanceof EngineError && (err.kind === 'unavailable' || err.kind === 'internal')) this.decisionCache?.drop()
+      throw err
     }
   }
 
@@ -160,21 +144,7 @@ export class SpiceDbEngine implements EnginePort {
         v1.CheckBulkPermissionsRequest.create({ consistency: pb.consistency(consistency), items: items.map(pb.checkItem) }),
       ),
     )
-    if (res.pairs.length !== items.length) {
-      throw new EngineError('internal', `engine answered ${res.pairs.length} of ${items.length} checks`)
-    }
-    const results = res.pairs.map((pair): CheckResult => {
-      const r = pair.response
-      if (r.oneofKind === 'item') {
-        const out: CheckResult = { permissionship: pb.permissionship(r.item.permissionship) }
-        const missing = r.item.partialCaveatInfo?.missingRequiredContext
-        if (missing?.length) out.missingContext = missing
-        return out
-      }
-      const status = r.oneofKind === 'error' ? r.error : undefined
-      return { permissionship: 'no_permission', error: toEngineError({ code: status?.code, message: status?.message ?? 'no answer' }) }
-    })
-    return { results, checkedAt: pb.token(res.checkedAt) }
+    return { results: pb.checkResults(res, items.length), checkedAt: pb.token(res.checkedAt) }
   }
 
   async checkWithTrace(item: CheckItem, consistency: Consistency, opts?: CallOptions) {
@@ -215,15 +185,7 @@ export class SpiceDbEngine implements EnginePort {
       ),
       opts?.signal,
     )
-    const resources = stream.map((r) => {
-      const hit = { id: r.resourceObjectId, permissionship: pb.lookupPermissionship(r.permissionship) }
-      const missing = r.partialCaveatInfo?.missingRequiredContext
-      return missing?.length ? { ...hit, missingContext: missing } : hit
-    })
-    const last = stream.at(-1)
-    // A full page may have more behind it; a short page is the end.
-    const cursor = req.limit && stream.length === req.limit ? last?.afterResultCursor?.token : undefined
-    return { resources, cursor, lookedUpAt: last ? pb.token(last.lookedUpAt) : undefined }
+    return pb.lookedUpResources(stream, req.limit)
   }
 
   async lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency, opts?: CallOptions) {
@@ -241,16 +203,7 @@ export class SpiceDbEngine implements EnginePort {
       ),
       opts?.signal,
     )
-    const subjects = stream.map((r) => {
-      const s = r.subject
-      const hit = {
-        id: s?.subjectObjectId ?? r.subjectObjectId,
-        permissionship: pb.lookupPermissionship(s?.permissionship ?? r.permissionship),
-      }
-      const missing = (s?.partialCaveatInfo ?? r.partialCaveatInfo)?.missingRequiredContext
-      return missing?.length ? { ...hit, missingContext: missing } : hit
-    })
-    return { subjects, lookedUpAt: stream[0] ? pb.token(stream[0].lookedUpAt) : undefined }
+    return pb.lookedUpSubjects(stream)
   }
 
   async expand(resource: ObjectRef, permission: string, consistency: Consistency, opts?: CallOptions) {
@@ -325,17 +278,13 @@ export class SpiceDbEngine implements EnginePort {
   }
 
   exportRelationships(opts: ExportOptions): AsyncIterable<Relationship[]> {
-    const client = this.transport.bulkClient?.()
-    if (!client) throw new EngineError('invalid_argument', 'this engine cannot export')
-    return exportPages(client, opts)
+    return this.bulk.export(opts)
   }
 
   /** a write like any other: kept answers are dropped, and on a sole writer its token is the newest */
   async importRelationships(pages: AsyncIterable<Relationship[]>): Promise<{ count: number; importedAt: string }> {
-    const client = this.transport.bulkClient?.()
-    if (!client) throw new EngineError('invalid_argument', 'this engine cannot import')
     return this.writing(async () => {
-      const count = await importPages(client, pages)
+      const count = await this.bulk.import(pages)
       return { count, importedAt: await this.headToken() }
     }, (r) => r.importedAt)
   }

@@ -88,6 +88,32 @@ const STREAMED = new Set<Method>(['readRelationships', 'lookupResources', 'looku
 
 export const callerGone = () => new EngineError('cancelled', 'the caller closed its connection before the answer')
 
+/**
+ * Runs one call with a deadline, turning every failure into an EngineError. When `signal`
+ * aborts (the caller left), it stops waiting at once; the transport cancels the call where it
+ * can (gRPC), an FFI call runs out on its own.
+ */
+export async function withDeadline<T>(fn: () => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+  if (signal?.aborted) throw callerGone()
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EngineError('unavailable', `engine did not answer within ${timeoutMs} ms`)), timeoutMs)
+    if (signal) {
+      onAbort = () => reject(callerGone())
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
+  })
+  try {
+    return await Promise.race([fn(), deadline])
+  } catch (err) {
+    throw toEngineError(err)
+  } finally {
+    clearTimeout(timer)
+    if (onAbort) signal?.removeEventListener('abort', onAbort)
+  }
+}
+
 interface Cancellable {
   cancel(): void
 }
