@@ -149,6 +149,30 @@ export async function runPrimary(config: Config): Promise<void> {
     }, STOP_GRACE_MS).unref()
   }
 
+  /**
+   * A worker died or a replacement never got to listen: another is started, unless workers keep
+   * dying (more than MAX_RESTARTS_PER_MINUTE), which stops the gateway. A replacement killed
+   * while it starts (the OOM killer, an operator) is not the gateway's failure to start.
+   */
+  const replace = (why: Record<string, unknown>) => {
+    const now = Date.now()
+    restarts.push(now)
+    while (restarts.length && restarts[0]! < now - 60_000) restarts.shift()
+    if (restarts.length > MAX_RESTARTS_PER_MINUTE) {
+      log('error', `workers died ${restarts.length} times within a minute; stopping`, why)
+      exitCode = 1
+      stopAll('SIGTERM')
+      return
+    }
+    // A signal to the whole process group reaches the workers as it reaches the primary:
+    // give the primary's own handler a moment before replacing a worker that stopped.
+    setTimeout(() => {
+      if (stopping) return
+      log('warn', 'a worker stopped; starting another', why)
+      fork().catch((err: Error) => replace({ reason: err.message }))
+    }, 250)
+  }
+
   /** forks one worker; resolves once it serves, rejects if it exits first */
   const fork = () =>
     new Promise<void>((resolve, reject) => {
@@ -172,26 +196,7 @@ export async function runPrimary(config: Config): Promise<void> {
         }
         if (!listening) return reject(new Error(`a worker exited before listening (${signal ?? `exit ${code}`})`))
         // A worker that dies while serving is replaced; one that keeps dying stops the gateway.
-        const now = Date.now()
-        restarts.push(now)
-        while (restarts.length && restarts[0]! < now - 60_000) restarts.shift()
-        if (restarts.length > MAX_RESTARTS_PER_MINUTE) {
-          log('error', `workers died ${restarts.length} times within a minute; stopping`, { code, signal })
-          exitCode = 1
-          stopAll('SIGTERM')
-          return
-        }
-        // A signal to the whole process group reaches the workers as it reaches the primary:
-        // give the primary's own handler a moment before replacing a worker that stopped.
-        setTimeout(() => {
-          if (stopping) return
-          log('warn', 'a worker stopped; starting another', { worker: w.process.pid, code, signal })
-          fork().catch((err: Error) => {
-            log('error', err.message)
-            exitCode = 1
-            stopAll('SIGTERM')
-          })
-        }, 250)
+        replace({ worker: w.process.pid, code, signal })
       })
     })
 

@@ -2,7 +2,9 @@
  * Transient failures: an event that fails for a reason outside itself stays pending, is
  * redelivered (each delivery counted by Redis), and is dead-lettered with its error after
  * `maxDeliveries` deliveries. The failure is real: the gateway's engine has been closed, so
- * apply answers 503 like it would with SpiceDB down.
+ * apply answers 503. The consumer is told the engine answers (`engineUp`), as it would when the
+ * failure is the message's own (a timeout it alone causes); a real outage, where the engine does
+ * not answer, counts nothing and dead-letters nothing: test/stream-outage.test.ts.
  */
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
@@ -24,7 +26,7 @@ t.test('a transient failure is retried, then dead-lettered after maxDeliveries w
   const app = await buildTestApp(t, {
     engine,
     overrides: { redisUrl, events },
-    streamConsumer: { blockMs: 100, retryDelayMs: 100, onOutcome: (r) => outcomes.push(r) },
+    streamConsumer: { blockMs: 100, retryDelayMs: 100, engineUp: async () => true, onOutcome: (r) => outcomes.push(r) },
   })
   const x = randomBytes(3).toString('hex')
   await publish(redis, events.stream, certificate(x, 0))

@@ -13,82 +13,25 @@
  * Outcomes: applied or duplicate -> XACK. A permanent failure (bad message, 4xx) -> dead-letter
  * stream and XACK in one MULTI. A transient failure -> stays pending, redelivered (XCLAIM, which
  * counts the delivery) until it has been delivered `maxDeliveries` times, then dead-lettered
- * with its error. Messages left pending by a consumer that died are taken over with XAUTOCLAIM
+ * with its error. While the engine itself is down (`engineUp` says no), a failure is not the
+ * message's: it is retried in place, with backoff capped at `outageRetryMaxMs`, and no delivery
+ * is counted (XCLAIM JUSTID keeps it ours without counting one), so an outage of any length
+ * dead-letters nothing. Messages left pending by a consumer that died are taken over with XAUTOCLAIM
  * once idle for `claimIdleMs`; one already delivered more than `maxDeliveries` times is
  * dead-lettered without another attempt (it may be what kills its consumers).
  */
-import { hostname } from 'node:os'
-import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { withDefaults, type ResolvedOptions, type StreamConsumerOptions, type OutcomeReport } from './consumer-options.js'
 import { runOrdered } from '../domain/events/apply/ordering.js'
-import {
-  decodeEvent, deadLetterFields, errorCode, errorMessage, isPermanentFailure, MessageError,
-  parseAutoClaimReply, parseDeliveryCounts, parseGroupInfo, parseReadReply,
-  type GroupInfo, type StreamMessage,
-} from './stream-protocol.js'
+import { decodeEvent, errorCode, errorMessage, isPermanentFailure, MessageError, parseGroupInfo, type GroupInfo, type StreamMessage } from './stream-protocol.js'
+import { ConsumerGroup, type Delivery } from './consumer-group.js'
 
-export type ApplyEvent = (raw: unknown) => Promise<{ status: 'applied' | 'duplicate' }>
-/** the keys of each event, `undefined` for a barrier (batch.ts eventKeys) */
-export type OrderEvents = (raws: unknown[]) => Promise<(string[] | undefined)[]>
-export type StreamOutcome = 'applied' | 'duplicate' | 'dead_lettered' | 'retry'
-
-export interface OutcomeReport {
-  outcome: StreamOutcome
-  messageId: string
-  /** the event's id, when the message held an event with one */
-  eventId?: string
-  deliveries: number
-  code?: string
-  error?: string
-}
-
-export interface ConsumerLog {
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-}
-
-/** Knobs with defaults; tests and the benchmark shorten the waits. */
-export interface StreamConsumerTuning {
-  /** unique per process by default: hostname-pid-random */
-  consumer?: string
-  blockMs?: number
-  count?: number
-  /** a pending message idle this long belongs to a consumer presumed dead and is reclaimed */
-  claimIdleMs?: number
-  claimIntervalMs?: number
-  /** first retry delay of a transient failure; doubles per delivery, capped below claimIdleMs */
-  retryDelayMs?: number
-  /** how long stop() lets the messages in flight finish before cutting the connection */
-  stopGraceMs?: number
-  /** messages of one read applied at once when `order` lets them (default 1: in order) */
-  concurrency?: number
-  /** called for every outcome, before the message is acknowledged */
-  onOutcome?: (report: OutcomeReport) => void
-}
-
-export interface StreamConsumerOptions extends StreamConsumerTuning {
-  redis: Redis
-  apply: ApplyEvent
-  order?: OrderEvents
-  stream: string
-  deadLetterStream: string
-  group: string
-  maxDeliveries: number
-  log?: ConsumerLog
-}
-
-interface Delivery {
-  message: StreamMessage
-  deliveries: number
-}
-
-const silent: ConsumerLog = { info() {}, warn() {} }
-
-export const defaultConsumerName = () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
+export type * from './consumer-options.js'
+export { defaultConsumerName } from './consumer-options.js'
 
 export class StreamConsumer {
   readonly name: string
-  private readonly o: Required<Omit<StreamConsumerOptions, 'onOutcome' | 'order'>> & Pick<StreamConsumerOptions, 'onOutcome' | 'order'>
+  private readonly o: ResolvedOptions
   private conn?: Redis
   private loop?: Promise<void>
   private stopping = false
@@ -97,22 +40,14 @@ export class StreamConsumer {
   /** the sleeps under way (retries wait in several messages at once): stop() ends them */
   private readonly sleepers = new Set<() => void>()
   private connDown = false
+  private readonly group: ConsumerGroup
+  /** the engine was last found down (engineUp) */
+  private outage = false
 
   constructor(options: StreamConsumerOptions) {
-    const claimIdleMs = options.claimIdleMs ?? 30_000
-    this.o = {
-      ...options,
-      consumer: options.consumer ?? defaultConsumerName(),
-      blockMs: options.blockMs ?? 1000,
-      count: options.count ?? 100,
-      claimIdleMs,
-      claimIntervalMs: options.claimIntervalMs ?? Math.min(claimIdleMs, 5000),
-      retryDelayMs: options.retryDelayMs ?? 500,
-      stopGraceMs: options.stopGraceMs ?? 5000,
-      concurrency: options.concurrency ?? 1,
-      log: options.log ?? silent,
-    }
+    this.o = withDefaults(options)
     this.name = this.o.consumer
+    this.group = new ConsumerGroup(() => this.conn!, this.o.stream, this.o.group, this.name, this.o.deadLetterStream)
   }
 
   /** Starts the loop on a connection of its own (XREADGROUP BLOCK would stall a shared one). */
@@ -163,9 +98,7 @@ export class StreamConsumer {
         if (!this.groupReady) await this.ensureGroup()
         if (Date.now() - this.lastClaim >= this.o.claimIntervalMs) await this.claimStale()
         if (this.stopping) break
-        const reply = await this.cmd('XREADGROUP', 'GROUP', this.o.group, this.name, 'COUNT', this.o.count,
-          'BLOCK', this.o.blockMs, 'STREAMS', this.o.stream, '>')
-        await this.process(parseReadReply(reply).map((message) => ({ message, deliveries: 1 })))
+        await this.process(await this.group.read(this.o.count, this.o.blockMs))
         failures = 0
       } catch (err) {
         if (this.stopping) break
@@ -179,18 +112,8 @@ export class StreamConsumer {
     }
   }
 
-  private cmd(command: string, ...args: (string | number)[]): Promise<unknown> {
-    return this.conn!.call(command, ...args)
-  }
-
   private async ensureGroup(): Promise<void> {
-    try {
-      // From '0': events published before the group existed are not skipped.
-      await this.cmd('XGROUP', 'CREATE', this.o.stream, this.o.group, '0', 'MKSTREAM')
-      this.o.log.info({ stream: this.o.stream, group: this.o.group }, 'created consumer group')
-    } catch (err) {
-      if (!/BUSYGROUP/.test(errorMessage(err))) throw err
-    }
+    if (await this.group.ensure()) this.o.log.info({ stream: this.o.stream, group: this.o.group }, 'created consumer group')
     this.groupReady = true
   }
 
@@ -199,16 +122,11 @@ export class StreamConsumer {
     this.lastClaim = Date.now()
     let cursor = '0-0'
     do {
-      const page = parseAutoClaimReply(
-        await this.cmd('XAUTOCLAIM', this.o.stream, this.o.group, this.name, this.o.claimIdleMs, cursor, 'COUNT', this.o.count),
-      )
+      const page = await this.group.claimIdle(this.o.claimIdleMs, cursor, this.o.count)
       cursor = page.cursor
-      if (page.messages.length === 0) continue
-      const first = page.messages[0]!.id
-      const last = page.messages[page.messages.length - 1]!.id
-      const counts = parseDeliveryCounts(await this.cmd('XPENDING', this.o.stream, this.o.group, first, last, 10_000, this.name))
-      this.o.log.info({ stream: this.o.stream, claimed: page.messages.length }, 'reclaimed pending messages')
-      await this.process(page.messages.map((message) => ({ message, deliveries: counts.get(message.id) ?? 2 })))
+      if (page.claimed.length === 0) continue
+      this.o.log.info({ stream: this.o.stream, claimed: page.claimed.length }, 'reclaimed pending messages')
+      await this.process(page.claimed)
     } while (cursor !== '0-0' && !this.stopping)
   }
 
@@ -260,10 +178,7 @@ export class StreamConsumer {
   private async handBack(rest: Delivery[]): Promise<void> {
     if (rest.length === 0) return
     try {
-      for (const { message, deliveries } of rest) {
-        await this.cmd('XCLAIM', this.o.stream, this.o.group, this.name, 0, message.id,
-          'IDLE', this.o.claimIdleMs, 'RETRYCOUNT', Math.max(0, deliveries - 1), 'JUSTID')
-      }
+      await this.group.handBack(rest, this.o.claimIdleMs)
       this.o.log.info({ stream: this.o.stream, handedBack: rest.length }, 'stopping: handed back messages not started')
     } catch (err) {
       // They stay pending with the read counted: reclaimed after the idle time as before.
@@ -285,34 +200,46 @@ export class StreamConsumer {
       return this.deadLetter(message, err, deliveries, undefined)
     }
     const eventId = typeof (event as { id?: unknown })?.id === 'string' ? (event as { id: string }).id : undefined
+    let outages = 0
     for (;;) {
       try {
         const { status } = await this.o.apply(event)
         this.report({ outcome: status, messageId: message.id, eventId, deliveries })
-        await this.cmd('XACK', this.o.stream, this.o.group, message.id)
+        await this.group.ack(message.id)
         return
       } catch (err) {
         const permanent = isPermanentFailure(err)
         // Stopping: a transient failure (e.g. GW_SHUTTING_DOWN) stays pending, unacknowledged,
         // for the next consumer; it is not dead-lettered for want of a retry this process won't make.
         if (!permanent && this.stopping) return
+        if (!permanent && (await this.engineDown())) {
+          outages++
+          this.report({ outcome: 'retry', messageId: message.id, eventId, deliveries, code: errorCode(err), error: errorMessage(err) })
+          await this.sleep(Math.min(this.o.retryDelayMs * 2 ** (outages - 1), this.o.outageRetryMaxMs))
+          if (this.stopping || !(await this.group.hold(message.id))) return
+          continue
+        }
+        outages = 0
         if (permanent || deliveries >= this.o.maxDeliveries) return this.deadLetter(message, err, deliveries, eventId)
         this.report({ outcome: 'retry', messageId: message.id, eventId, deliveries, code: errorCode(err), error: errorMessage(err) })
         this.o.log.warn({ messageId: message.id, eventId, deliveries, err: errorMessage(err) }, 'event failed; will retry')
         await this.sleep(Math.min(this.o.retryDelayMs * 2 ** (deliveries - 1), this.o.claimIdleMs / 2))
         if (this.stopping) return
-        const next = await this.redeliver(message.id)
+        const next = await this.group.redeliver(message.id)
         if (next === undefined) return // acknowledged or deleted meanwhile
         deliveries = next
       }
     }
   }
 
-  /** XCLAIM to ourselves counts a delivery, so the count in Redis stays the one truth. */
-  private async redeliver(id: string): Promise<number | undefined> {
-    const claimed = await this.cmd('XCLAIM', this.o.stream, this.o.group, this.name, 0, id)
-    if (!Array.isArray(claimed) || claimed.length === 0) return undefined
-    return parseDeliveryCounts(await this.cmd('XPENDING', this.o.stream, this.o.group, id, id, 1)).get(id)
+  /** The engine does not answer (once per outage in the log, not once per message). */
+  private async engineDown(): Promise<boolean> {
+    if (!this.o.engineUp) return false
+    const up = await this.o.engineUp().catch(() => false)
+    if (!up && !this.outage) this.o.log.warn({ stream: this.o.stream }, 'the engine is down: events wait, and their deliveries are not counted')
+    if (up && this.outage) this.o.log.info({ stream: this.o.stream }, 'the engine answers again')
+    this.outage = !up
+    return !up
   }
 
   private async deadLetter(message: StreamMessage, err: unknown, deliveries: number, eventId: string | undefined): Promise<void> {
@@ -321,13 +248,7 @@ export class StreamConsumer {
     }
     this.report(report)
     this.o.log.warn({ ...report }, 'event moved to the dead-letter stream')
-    // One MULTI: the dead letter and the acknowledgement happen together or not at all.
-    const results = await this.conn!.multi([
-      ['xadd', this.o.deadLetterStream, '*', ...deadLetterFields(message, err, deliveries, this.name)],
-      ['xack', this.o.stream, this.o.group, message.id],
-    ]).exec()
-    const failed = results?.find(([e]) => e)
-    if (!results || failed) throw failed?.[0] ?? new Error('dead-letter transaction aborted')
+    await this.group.deadLetter(message, err, deliveries)
   }
 
   private report(r: OutcomeReport): void {

@@ -81,6 +81,12 @@ export interface TestDatabase {
   name: string
   uri: string
   drop(): Promise<void>
+  /**
+   * This database's outage, the rest of the cluster untouched (as a restart looks to SpiceDB):
+   * new connections are refused and the open ones are cut. `restore` lets them in again.
+   */
+  cutOff(): Promise<void>
+  restore(): Promise<void>
 }
 
 /** A fresh, migrated SpiceDB database in the test cluster. */
@@ -92,6 +98,9 @@ export async function createDatabase(bin: string, base: string): Promise<TestDat
     name,
     uri: withDatabase(base, name),
     drop: () => psql(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined),
+    cutOff: () =>
+      psql(base, `ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false; SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${name}'`).then(() => undefined),
+    restore: () => psql(base, `ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`).then(() => undefined),
   }
 }
 

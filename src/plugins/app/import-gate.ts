@@ -27,7 +27,7 @@ declare module 'fastify' {
 const GATED = new Set(['POST /v1/relationships', 'DELETE /v1/relationships', 'POST /v1/events'])
 
 export const importRunning = (what: string) => {
-  const err = new GatewayError('GW_IMPORT_RUNNING', 503, `an ${what} is running on this gateway: writes are refused until it ends; retry shortly`)
+  const err = new GatewayError('GW_IMPORT_RUNNING', 503, `${what === 'import' ? 'an' : 'a'} ${what} is running on this gateway: writes are refused until it ends; retry shortly`)
   return err
 }
 
