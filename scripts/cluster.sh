@@ -54,7 +54,7 @@ secret() {
   cat "$f"
 }
 
-pg() { TRELLIS_PG_DIR=$DIR/postgres TRELLIS_PG_PORT=$PG_PORT TRELLIS_PG_TRACK_COMMIT_TIMESTAMP=on bash "$ROOT/scripts/postgres.sh" "$@"; }
+pg() { TRELLIS_PG_DIR=$DIR/postgres TRELLIS_PG_PORT=$PG_PORT TRELLIS_PG_TRACK_COMMIT_TIMESTAMP=on TRELLIS_PG_DURABLE=1 bash "$ROOT/scripts/postgres.sh" "$@"; }
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -n 1; }
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 

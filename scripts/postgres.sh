@@ -57,6 +57,11 @@ start() {
   mkdir -p "$DIR"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$DIR"
   chmod 700 "$DIR"
+  # Tests throw their data away: no durability, for speed. The production topology
+  # (scripts/cluster.sh, TRELLIS_PG_DURABLE=1) keeps Postgres's defaults: a commit it
+  # acknowledged survives a crash (an immediate stop), as it must in production.
+  if [ "${TRELLIS_PG_DURABLE:-0}" = 1 ]; then DURABILITY="# durable: fsync, synchronous_commit and full_page_writes at their defaults (on)"
+  else DURABILITY=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off'; fi
   if [ ! -f "$DATA/PG_VERSION" ]; then
     as_pg "$BIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >"$DIR/initdb.log" 2>&1 \
       || { cat "$DIR/initdb.log" >&2; exit 1; }
@@ -66,9 +71,7 @@ listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$DIR'
 max_connections = 400
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+$DURABILITY
 # SpiceDB's Watch API on Postgres needs commit timestamps.
 track_commit_timestamp = $TRACK_COMMIT_TIMESTAMP
 CONF
