@@ -13,7 +13,7 @@
  */
 import { once } from 'node:events'
 import { v1 } from '@authzed/authzed-node'
-import { EngineError, type Consistency, type ExportOptions, type Relationship, type RelationshipFilter, type RelationshipUpdate } from './port.js'
+import { EngineError, type Consistency, type EnginePort, type ExportOptions, type Relationship, type RelationshipUpdate } from './port.js'
 import * as pb from './proto.js'
 import { callerGone, toEngineError } from './transport.js'
 
@@ -88,11 +88,8 @@ const unimplemented = (err: unknown) => err instanceof EngineError && err.grpcCo
 /** SpiceDB's default cap on the updates of one WriteRelationships */
 const WRITE_PAGE = 1000
 
-/** What the long way needs of the engine: paged reads, and writes that are not wrapped twice. */
-export interface BulkFallback {
-  read(filter: RelationshipFilter, page: { limit: number; cursor?: string }, consistency: Consistency): Promise<{ relationships: Relationship[]; cursor?: string }>
-  write(updates: RelationshipUpdate[]): Promise<unknown>
-}
+/** What the long way needs of the engine: its own paged reads and writes. */
+export type BulkFallback = Pick<EnginePort, 'readRelationships' | 'writeRelationships'>
 
 export class BulkTransfer {
   /** whether the server serves the bulk streams; learned on first use */
@@ -128,7 +125,7 @@ export class BulkTransfer {
       let cursor: string | undefined
       do {
         if (opts.signal?.aborted) throw callerGone()
-        const page = await this.fallback.read({ resourceType }, { limit: EXPORT_PAGE, cursor }, at)
+        const page = await this.fallback.readRelationships({ resourceType }, { limit: EXPORT_PAGE, cursor }, at)
         if (page.relationships.length) yield page.relationships
         cursor = page.cursor
       } while (cursor)
@@ -150,7 +147,7 @@ export class BulkTransfer {
     let batch: RelationshipUpdate[] = []
     const flush = async () => {
       try {
-        await this.fallback.write(batch)
+        await this.fallback.writeRelationships(batch)
       } catch (err) {
         const e = toEngineError(err)
         if (count === 0) throw e

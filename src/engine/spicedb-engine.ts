@@ -67,10 +67,7 @@ export class SpiceDbEngine implements EnginePort {
     if (opts.soleWriter) this.newestWrite = () => this.newest
     this.coalescer = new CheckCoalescer((items, c) => this.bulkCheck(items, c), opts.maxBatch)
     if (opts.decisionCacheMax) this.decisionCache = new DecisionCache(opts.decisionCacheMax)
-    this.bulk = new BulkTransfer(() => transport.bulkClient?.(), {
-      read: (filter, page, consistency) => this.readRelationships(filter, page, consistency),
-      write: (updates) => this.call(() => transport.call('writeRelationships', v1.WriteRelationshipsRequest.create({ updates: updates.map(pb.update) }))),
-    })
+    this.bulk = new BulkTransfer(() => transport.bulkClient?.(), this)
   }
 
   /** one transport call under the deadline; a failure drops kept answers (fail closed) */

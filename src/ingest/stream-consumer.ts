@@ -43,6 +43,7 @@ export class StreamConsumer {
   private readonly group: ConsumerGroup
   /** the engine was last found down (engineUp) */
   private outage = false
+  private probe?: Promise<boolean>
 
   constructor(options: StreamConsumerOptions) {
     this.o = withDefaults(options)
@@ -235,7 +236,8 @@ export class StreamConsumer {
   /** The engine does not answer (once per outage in the log, not once per message). */
   private async engineDown(): Promise<boolean> {
     if (!this.o.engineUp) return false
-    const up = await this.o.engineUp().catch(() => false)
+    // messages failing together share one probe
+    const up = await (this.probe ??= this.o.engineUp().catch(() => false).finally(() => (this.probe = undefined)))
     if (!up && !this.outage) this.o.log.warn({ stream: this.o.stream }, 'the engine is down: events wait, and their deliveries are not counted')
     if (up && this.outage) this.o.log.info({ stream: this.o.stream }, 'the engine answers again')
     this.outage = !up
