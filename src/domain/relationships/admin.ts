@@ -129,9 +129,15 @@ function parsePreconditions(input: PreconditionInput[] = []): Precondition[] {
   })
 }
 
+/** `beforeWrite`: asked once the input is judged valid, before anything is written (it may refuse) */
+export interface WriteOptions {
+  beforeWrite?: () => void
+}
+
 export async function writeRelationships(
   engine: EnginePort,
   input: { updates: { operation: UpdateOperation; relationship: string }[]; preconditions?: PreconditionInput[] },
+  opts: WriteOptions = {},
 ) {
   const updates: RelationshipUpdate[] = input.updates.map((u, i) => {
     const field = `updates.${i}.relationship`
@@ -140,6 +146,7 @@ export async function writeRelationships(
     return { operation: u.operation, relationship }
   })
   const preconditions = parsePreconditions(input.preconditions)
+  opts.beforeWrite?.()
   try {
     return { writtenAt: await guardedWrite(engine, updates, preconditions) }
   } catch (err) {
@@ -150,10 +157,12 @@ export async function writeRelationships(
 export async function deleteRelationships(
   engine: EnginePort,
   input: { filter: FilterInput; preconditions?: PreconditionInput[] },
+  opts: WriteOptions = {},
 ) {
   const filter = parseFilter(input.filter, 'filter')
   refuseInternalFilter(filter, input.filter, 'filter')
   const preconditions = parsePreconditions(input.preconditions)
+  opts.beforeWrite?.()
   try {
     return await guardedDelete(engine, filter, preconditions)
   } catch (err) {

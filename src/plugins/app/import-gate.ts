@@ -3,6 +3,9 @@
  * the import was judged on the state it read, and a write landing in between could make the
  * result break an invariant nobody judged (a bulk import carries no preconditions). Refused
  * with 503 GW_IMPORT_RUNNING and Retry-After, so a client or the stream consumer retries later.
+ * Asked where a write is about to happen, after its input was judged: a bad request answers
+ * 400 naming the field whether an import runs or not (`assertOpen`, in the relationship routes
+ * and in the events service).
  * This holds in this process only: replicas do not see each other's imports (docs/onboarding.md).
  */
 import fp from 'fastify-plugin'
@@ -23,8 +26,6 @@ declare module 'fastify' {
     importGate: ImportGate
   }
 }
-
-const GATED = new Set(['POST /v1/relationships', 'DELETE /v1/relationships', 'POST /v1/events'])
 
 export const importRunning = (what: string) => {
   const err = new GatewayError('GW_IMPORT_RUNNING', 503, `${what === 'import' ? 'an' : 'a'} ${what} is running on this gateway: writes are refused until it ends; retry shortly`)
@@ -51,12 +52,6 @@ async function importGate(app: FastifyInstance) {
     },
   }
   app.decorate('importGate', gate)
-  // after authentication (a caller without a key learns nothing), before the body is used
-  app.addHook('preHandler', async (req, reply) => {
-    if (!running || !GATED.has(`${req.method} ${req.routeOptions.url}`)) return
-    reply.header('retry-after', '5')
-    throw importRunning(running)
-  })
 }
 
 export default fp(importGate, { name: 'import-gate' })

@@ -49,6 +49,8 @@ const INTERNAL_DOC =
 const auditMeta = (req: FastifyRequest) => ({ source: 'relationships', keyName: req.caller?.keyName ?? 'anonymous' })
 
 const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, opts) => {
+  // an import in progress refuses writes, once the input is found valid (bad input: 400 still)
+  const gated = { beforeWrite: () => app.importGate.assertOpen() }
   app.get(
     '/v1/relationships',
     {
@@ -116,7 +118,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         const caveat = parseRelationship(u.relationship, field).caveat
         if (caveat) app.contextRules.written(caveat.name, caveat.context, field)
       })
-      return app.audit.capture(auditMeta(req), () => writeRelationships(app.engine, req.body))
+      return app.audit.capture(auditMeta(req), () => writeRelationships(app.engine, req.body, gated))
     },
   )
 
@@ -136,7 +138,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
         },
       },
     },
-    async (req) => app.audit.capture(auditMeta(req), () => deleteRelationships(app.engine, req.body)),
+    async (req) => app.audit.capture(auditMeta(req), () => deleteRelationships(app.engine, req.body, gated)),
   )
 }
 
