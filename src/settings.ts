@@ -86,6 +86,7 @@ export const EnvSchema = Type.Object({
     { pattern: '^[1-9][0-9]{0,6}[smhd]$' },
   ),
   HISTORY_MAX_REVISIONS: Int(200, 'recorded writes one access-changes call replays (more: a cursor)', { minimum: 1, maximum: 99_999 }),
+  HISTORY_MAX_SCANNED: Int(50_000, 'audit records one access-changes call reads, replayed or skipped (more: a cursor)', { minimum: 1, maximum: 9_999_999 }),
   AUDIT_STREAM: Str('trellis:audit', 'Redis stream of the audit trail'),
   AUDIT_RETENTION_DAYS: Int(90, 'audit records older than this are trimmed', { minimum: 1, maximum: 99_999 }),
   AUDIT_MAX_RECORDS: OptInt('at most about this many audit records are kept (default 1000000 in Redis, 10000 in memory)', {

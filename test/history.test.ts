@@ -148,7 +148,7 @@ t.test('as of T1, T2, T3: who held view then, and what changed between', async (
 })
 
 t.test('access changes are bounded: a cursor where HISTORY_MAX_REVISIONS stops, and the rest on the next call', async (t) => {
-  const app = await buildTestApp(t, { overrides: { history: { retentionMs: 90 * 86_400_000, maxRevisions: 2 } } })
+  const app = await buildTestApp(t, { overrides: { history: { retentionMs: 90 * 86_400_000, maxRevisions: 2, maxScanned: 50_000 } } })
   await apply(t, app,
     ev('organization.created', { organizationId: 'acme', ownerId: 'olivia' }),
     ev('client.created', { clientId: 'cassandra', organizationId: 'acme', primaryCoachId: 'olivia' }),
@@ -163,4 +163,38 @@ t.test('access changes are bounded: a cursor where HISTORY_MAX_REVISIONS stops, 
   const next = (await app.inject({ method: 'GET', url: `/v1/access-changes?resource=${CLIENT}&permission=view&since=${T1}&cursor=${first.cursor}` })).json()
   t.same(next.changes.map((c: { subject: string }) => c.subject), ['user:a3'])
   t.notOk(next.cursor)
+})
+
+t.test('access changes skip the writes that cannot reach the object, and HISTORY_MAX_SCANNED bounds what one call reads', async (t) => {
+  const app = await buildTestApp(t, { overrides: { history: { retentionMs: 90 * 86_400_000, maxRevisions: 200, maxScanned: 3 } } })
+  await apply(t, app,
+    ev('organization.created', { organizationId: 'acme', ownerId: 'olivia' }),
+    ev('client.created', { clientId: 'cassandra', organizationId: 'acme', primaryCoachId: 'olivia' }),
+    ev('organization.created', { organizationId: 'globex', ownerId: 'gina' }),
+    ev('client.created', { clientId: 'gus', organizationId: 'globex', primaryCoachId: 'gina' }),
+  )
+  const T1 = await moment()
+  // four writes in another organization, then one admin in cassandra's: the same types, other objects
+  for (const u of ['g1', 'g2', 'g3', 'g4']) await apply(t, app, ev('organization.member_added', { organizationId: 'globex', userId: u, role: 'admin' }))
+  await apply(t, app, ev('organization.member_added', { organizationId: 'acme', userId: 'a1', role: 'admin' }))
+  const get = async (q: string) => {
+    const res = await app.inject({ method: 'GET', url: `/v1/access-changes?resource=${CLIENT}&permission=view&since=${T1}${q}` })
+    t.equal(res.statusCode, 200, res.body)
+    return res.json() as { revisions: number; scanned: number; cursor?: string; changes: { subject: string; change: string }[] }
+  }
+  const first = await get('')
+  t.equal(first.scanned, 3, 'one call reads at most HISTORY_MAX_SCANNED records')
+  t.equal(first.revisions, 0, "writes to globex are not replayed for acme's client")
+  t.same(first.changes, [])
+  t.ok(first.cursor, 'more follows')
+  const next = await get(`&cursor=${first.cursor}`)
+  t.equal(next.scanned, 2)
+  t.equal(next.revisions, 1, 'only the write to acme is replayed')
+  t.same(next.changes.map((c) => `${c.change} ${c.subject}`), ['gained user:a1'])
+  t.notOk(next.cursor)
+
+  // the same window on gus: globex's admins gained, acme's write skipped
+  const gus = await app.inject({ method: 'GET', url: `/v1/access-changes?resource=client:gus&permission=view&since=${T1}` })
+  t.same(gus.json().changes.map((c: { subject: string }) => c.subject), ['user:g1', 'user:g2', 'user:g3'])
+  t.equal(gus.json().revisions, 3)
 })

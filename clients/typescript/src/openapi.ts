@@ -313,7 +313,7 @@ export interface paths {
         };
         /**
          * Who gained or lost a permission on an object between two times, and by which write
-         * @description The holders compared at each recorded write in the window that touches a type the permission can depend on, so a change that came through the organization shows too. At most HISTORY_MAX_REVISIONS writes per call: `cursor` comes back when the window holds more. 422 GW_HISTORY_UNAVAILABLE when `since` is outside what is retained.
+         * @description The holders compared at each recorded write in the window that touches an object the permission reaches (its own relationships, its organization, the groups and roles it names), so a change that came through the organization shows too, and a write elsewhere is skipped. At most HISTORY_MAX_REVISIONS writes replayed and HISTORY_MAX_SCANNED read per call: `cursor` comes back when the window holds more. 422 GW_HISTORY_UNAVAILABLE when `since` is outside what is retained.
          *
          *     Needs a key with the scope `audit`.
          */
@@ -4091,8 +4091,10 @@ export interface operations {
                                 token: string;
                             };
                         }[];
-                        /** @description recorded writes replayed for this answer */
+                        /** @description recorded writes replayed for this answer: those that touch an object the permission reaches */
                         revisions: number;
+                        /** @description recorded writes read from the trail for this answer, replayed or skipped */
+                        scanned: number;
                         cursor?: string;
                     };
                     "text/csv": string;

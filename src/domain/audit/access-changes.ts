@@ -4,22 +4,26 @@
  * not the object's own relationships, is what makes a change that came through the organization
  * (an admin added, a role changed, a group joined) show, with the write that caused it.
  *
- * Cost is bounded: only writes that touch a type the permission can depend on are replayed
- * (reachable from the resource's type in the schema), at most `maxRevisions` of them per call
- * (HISTORY_MAX_REVISIONS); past that the answer carries a cursor where the next call resumes.
- * Each replayed revision costs one LookupSubjects; paths (an expand) only where someone changed.
+ * Cost is bounded, and proportional to the writes that reach the object:
+ * - a recorded write is replayed only if it touches an object the permission's walk visits
+ *   (./reach.ts): a write elsewhere in the business is skipped without asking the engine;
+ * - each replayed write costs one LookupSubjects and one expansion (which also renews the walk);
+ * - one call replays at most `maxRevisions` (HISTORY_MAX_REVISIONS) writes and reads at most
+ *   `maxScanned` (HISTORY_MAX_SCANNED) records of the trail; past either the answer carries a
+ *   cursor where the next call resumes. `bench/access-changes.ts` measures it.
  */
 import type { Consistency, EnginePort } from '../../engine/port.js'
-import type { AuditRecord } from './auditor.js'
 import type { AuditScan } from './query.js'
 import { withGatewayContext } from '../wire/consistency.js'
 import { fromEngineError } from '../wire/engine-errors.js'
 import { badRequest } from '../wire/errors.js'
-import { expandFully, pathsBySubject } from '../questions/expand.js'
+import { expandFully, pathsBySubject, type Paths } from '../questions/expand.js'
 import { History, parseTime, staleRevision } from '../questions/history.js'
 import { holdersAtMost, type ReadLimits } from '../questions/lookup.js'
 import { formatObject, parseObject } from '../wire/refs.js'
 import type { SchemaArrows } from '../schema/arrows.js'
+import { readSchema } from '../schema/model.js'
+import { mayChangeHolders, visitedObjects } from './reach.js'
 
 export interface AccessChange {
   at: string
@@ -39,56 +43,32 @@ export interface AccessChanges {
   /** the revision the window starts from (the last recorded write at or before `since`) */
   from: string
   changes: AccessChange[]
-  /** recorded writes replayed in this answer */
+  /** recorded writes replayed in this answer (each: one LookupSubjects and one expansion) */
   revisions: number
+  /** recorded writes read from the trail in this answer; those that cannot reach the object were skipped */
+  scanned: number
   /** present when the window holds more writes than one call replays: pass it to read on */
   cursor?: string
 }
 
-/** replayed revisions asked of the engine at once */
-const PARALLEL = 4
-
 /**
  * The object types whose relationships can change who holds a permission on `type`: the subject
- * types of its relations, theirs, and so on (a conservative reading of the schema).
+ * types of its relations, theirs, and so on (a conservative reading of the schema model).
  */
 export function reachableTypes(schemaText: string, type: string): Set<string> {
-  const text = schemaText.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
-  const edges = new Map<string, Set<string>>()
-  for (const def of text.matchAll(/\bdefinition\s+([a-z_][a-z0-9_/]*)\s*\{([^}]*)\}/g)) {
-    const out = new Set<string>()
-    for (const rel of def[2]!.matchAll(/\brelation\s+[a-z_][a-z0-9_]*\s*:([^\n]+)/g)) {
-      for (const alt of rel[1]!.split('|')) {
-        const t = /^\s*([a-z_][a-z0-9_/]*)/.exec(alt)?.[1]
-        if (t) out.add(t)
-      }
-    }
-    edges.set(def[1]!, out)
-  }
+  const model = readSchema(schemaText)
   const seen = new Set([type])
   const queue = [type]
   while (queue.length) {
-    for (const next of edges.get(queue.shift()!) ?? []) {
-      if (seen.has(next)) continue
-      seen.add(next)
-      queue.push(next)
+    for (const relation of model.definitions.get(queue.shift()!)?.relations ?? []) {
+      for (const next of relation.subjects.map((a) => a.type)) {
+        if (seen.has(next)) continue
+        seen.add(next)
+        queue.push(next)
+      }
     }
   }
   return seen
-}
-
-const typeOf = (relationship: string) => relationship.slice(0, relationship.indexOf(':'))
-
-async function inParallel<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!)
-    }
-  }))
-  return out
 }
 
 export interface AccessChangesInput {
@@ -106,9 +86,11 @@ export async function accessChanges(
   history: History,
   trail: AuditScan,
   input: AccessChangesInput,
-  ctx: { now: Date; schemaText: string; arrows?: SchemaArrows; maxRevisions: number; limits: ReadLimits },
+  ctx: { now: Date; schemaText: string; arrows?: SchemaArrows; maxRevisions: number; maxScanned: number; limits: ReadLimits; skipUnreached?: boolean },
 ): Promise<AccessChanges> {
   const resource = parseObject(input.resource, 'resource')
+  // off only to measure what skipping saves (bench/access-changes.ts): every write of a type it depends on is replayed
+  const walk = ctx.skipUnreached !== false
   const subjectType = input.subjectType ?? 'user'
   const sinceMs = input.since !== undefined ? parseTime(input.since, 'since', ctx.now) : await history.earliest()
   const untilMs = input.until !== undefined ? parseTime(input.until, 'until', ctx.now) : ctx.now.getTime()
@@ -127,28 +109,6 @@ export async function accessChanges(
     base = { id: moment.writeId, token: moment.revision }
   }
 
-  const types = reachableTypes(ctx.schemaText, resource.type)
-  const matters = (r: AuditRecord) =>
-    r.changes.some((c) => !c.relationship.startsWith('internal_') && types.has(typeOf(c.relationship))) || (r.deleteFilter !== undefined && types.has(typeOf(r.deleteFilter + ':')))
-  const candidates: AuditRecord[] = []
-  let after = base.id
-  let more = false
-  const seen = new Set<string>()
-  for (;;) {
-    const batch = await trail.scan({ after, untilMs, count: 500 })
-    for (const r of batch) {
-      after = r.id!
-      if (seen.has(r.uid) || !matters(r)) continue
-      seen.add(r.uid)
-      if (candidates.length === ctx.maxRevisions) {
-        more = true
-        break
-      }
-      candidates.push(r)
-    }
-    if (more || batch.length === 0) break
-  }
-
   const fields = { resource: 'resource', permission: 'permission', subject: 'subjectType' }
   const exact = (token: string): Consistency => ({ mode: 'at_exact_snapshot', token })
   const context = withGatewayContext(undefined, ctx.now)
@@ -161,53 +121,81 @@ export async function accessChanges(
     )
     return new Set(res.subjects.map((h) => `${subjectType}:${h.id}`))
   }
-  const paths = new Map<string, Promise<Map<string, string[][]>>>()
-  const pathsAt = (token: string) => {
-    let p = paths.get(token)
-    if (!p) {
-      p = expandFully(engine, resource, input.permission, exact(token), { arrows: ctx.arrows, signal: ctx.limits.signal }).then((x) => pathsBySubject(x.tree))
-      paths.set(token, p)
+  const expansionAt = (token: string) =>
+    expandFully(engine, resource, input.permission, exact(token), { arrows: ctx.arrows, signal: ctx.limits.signal }).then((x) => x.tree)
+  /**
+   * Who holds it at one revision, with the walk's expansion asked alongside (it says which later
+   * writes can reach the object, and the paths); without skipping, the expansion only where
+   * someone changed.
+   */
+  const stateAt = async (token: string) => {
+    const [holders, tree] = await Promise.all([holdersAt(token), walk ? expansionAt(token) : undefined])
+    let paths: Promise<Paths> | undefined
+    return {
+      holders,
+      visited: tree && visitedObjects(tree),
+      paths: () => (paths ??= (tree ? Promise.resolve(tree) : expansionAt(token)).then(pathsBySubject)),
     }
-    return p
   }
 
+  const types = reachableTypes(ctx.schemaText, resource.type)
+  const changes: AccessChange[] = []
+  let replayed = 0
+  let scanned = 0
+  let cursor: string | undefined
+  let last: string | undefined
   try {
-    const sets = await inParallel([base.token, ...candidates.map((r) => r.zedToken)], PARALLEL, holdersAt)
-    const changes: AccessChange[] = []
-    for (let i = 0; i < candidates.length; i++) {
-      const r = candidates[i]!
-      const before = sets[i]!
-      const now = sets[i + 1]!
-      const gained = [...now].filter((s) => !before.has(s)).sort()
-      const lost = [...before].filter((s) => !now.has(s)).sort()
-      if (gained.length + lost.length === 0) continue
-      const write = {
-        id: r.id!,
-        source: r.source,
-        ...(r.event ? { event: r.event.id, type: r.event.type, ...(r.event.actor ? { actor: r.event.actor } : {}) } : {}),
-        ...(r.keyName ? { key: r.keyName } : {}),
-        token: r.zedToken,
+    let state = await stateAt(base.token)
+    let after = base.id
+    const seen = new Set<string>()
+    scan: for (;;) {
+      const batch = await trail.scan({ after, untilMs, count: 500 })
+      if (batch.length === 0) break
+      for (const r of batch) {
+        after = r.id!
+        if (seen.has(r.uid)) continue
+        seen.add(r.uid)
+        if (replayed === ctx.maxRevisions || scanned === ctx.maxScanned) {
+          cursor = last
+          break scan
+        }
+        scanned++
+        last = r.id
+        if (!mayChangeHolders(r, types, state.visited)) continue
+        replayed++
+        const next = await stateAt(r.zedToken)
+        const gained = [...next.holders].filter((s) => !state.holders.has(s)).sort()
+        const lost = [...state.holders].filter((s) => !next.holders.has(s)).sort()
+        const write = {
+          id: r.id!,
+          source: r.source,
+          ...(r.event ? { event: r.event.id, type: r.event.type, ...(r.event.actor ? { actor: r.event.actor } : {}) } : {}),
+          ...(r.keyName ? { key: r.keyName } : {}),
+          token: r.zedToken,
+        }
+        const held = gained.length ? await next.paths() : undefined
+        const prior = lost.length ? await state.paths() : undefined
+        for (const subject of gained) changes.push({ at: r.at, subject, change: 'gained', via: held!.get(subject) ?? [], write })
+        for (const subject of lost) changes.push({ at: r.at, subject, change: 'lost', via: prior!.get(subject) ?? [], write })
+        state = next
       }
-      const after = gained.length ? await pathsAt(r.zedToken) : undefined
-      const prior = lost.length ? await pathsAt(i === 0 ? base.token : candidates[i - 1]!.zedToken) : undefined
-      for (const subject of gained) changes.push({ at: r.at, subject, change: 'gained', via: after!.get(subject) ?? [], write })
-      for (const subject of lost) changes.push({ at: r.at, subject, change: 'lost', via: prior!.get(subject) ?? [], write })
     }
-    const out: AccessChanges = {
-      resource: formatObject(resource),
-      permission: input.permission,
-      subjectType,
-      since: new Date(sinceMs).toISOString(),
-      until: new Date(untilMs).toISOString(),
-      from: base.token,
-      changes,
-      revisions: candidates.length,
-    }
-    if (more) out.cursor = candidates.at(-1)!.id!
-    return out
   } catch (err) {
     throw staleRevision(err, history.limits.retentionSetting, 'since') ?? fromEngineError(err, fields)
   }
+  const out: AccessChanges = {
+    resource: formatObject(resource),
+    permission: input.permission,
+    subjectType,
+    since: new Date(sinceMs).toISOString(),
+    until: new Date(untilMs).toISOString(),
+    from: base.token,
+    changes,
+    revisions: replayed,
+    scanned,
+  }
+  if (cursor) out.cursor = cursor
+  return out
 }
 
 /** One row per path of each change (a change with no path drawn: one row, path empty). */

@@ -38,9 +38,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['audit'],
         summary: 'Who gained or lost a permission on an object between two times, and by which write',
         description:
-          'The holders compared at each recorded write in the window that touches a type the permission can depend on, so a ' +
-          'change that came through the organization shows too. At most HISTORY_MAX_REVISIONS writes per call: `cursor` ' +
-          'comes back when the window holds more. 422 GW_HISTORY_UNAVAILABLE when `since` is outside what is retained.',
+          'The holders compared at each recorded write in the window that touches an object the permission reaches (its own ' +
+          'relationships, its organization, the groups and roles it names), so a change that came through the organization ' +
+          'shows too, and a write elsewhere is skipped. At most HISTORY_MAX_REVISIONS writes replayed and HISTORY_MAX_SCANNED ' +
+          'read per call: `cursor` comes back when the window holds more. 422 GW_HISTORY_UNAVAILABLE when `since` is outside what is retained.',
         querystring: Type.Object(
           {
             resource: ObjectRefString,
@@ -66,7 +67,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
                   until: Type.String(),
                   from: ZedToken,
                   changes: Type.Array(Change),
-                  revisions: Type.Integer({ description: 'recorded writes replayed for this answer' }),
+                  revisions: Type.Integer({ description: 'recorded writes replayed for this answer: those that touch an object the permission reaches' }),
+                  scanned: Type.Integer({ description: 'recorded writes read from the trail for this answer, replayed or skipped' }),
                   cursor: Type.Optional(Type.String()),
                 }),
               },
@@ -84,6 +86,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         schemaText: app.schemaText,
         arrows,
         maxRevisions: app.config.history.maxRevisions,
+        maxScanned: app.config.history.maxScanned,
         limits: { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax },
       })
       if (req.query.format !== 'csv') return answer
