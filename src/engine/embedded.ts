@@ -175,7 +175,7 @@ class EmbeddedTransport implements SpiceTransport {
     // One write at a time (SpiceDB #3212, fixed on main by #3239, in no release yet): the in-memory
     // datastore can record concurrent transactions out of revision order, so a read at a write's
     // own token could miss it. Drop this when a release with the fix is pinned (SPICEDB_VERSION)
-    // and test/read-your-writes.test.ts holds without it.
+    // and test/engine/read-your-writes.test.ts holds without it.
     const run = this.writes.then(() => this.dispatch(method, req))
     this.writes = run.then(
       () => undefined,

@@ -1,5 +1,5 @@
 /**
- * The races of test/events-races.test.ts on the production topology: two events sent at the
+ * The races of test/domain/events/events-races.test.ts on the production topology: two events sent at the
  * same moment through the two gateway replicas (real HTTP), over the three-node SpiceDB
  * cluster; after both settle I1-I8 must hold whichever order they landed in.
  */

@@ -7,7 +7,7 @@
  * SpiceDB compiles the schema and is the judge of what it means; this reader only needs the
  * shape the gateway reasons about. What it does not understand is kept as `unknown` so each
  * consumer can be conservative (caveat-reach keeps `now`, schema-sync rewrites). A test holds
- * it to SpiceDB's own reading of schema.zed (test/schema-model.test.ts).
+ * it to SpiceDB's own reading of schema.zed (test/domain/schema/schema-model.test.ts).
  */
 
 export interface SubjectAlternative {

@@ -2,7 +2,7 @@
  * Every error code the gateway answers with, and what it means. The API document's `ErrorCode`
  * enum is built from this list (so generated clients get typed errors), and `GatewayError`
  * takes only these codes, so a new code is added here or the build fails.
- * test/error-codes.test.ts also finds every `GW_*` written anywhere in src/ in this list.
+ * test/unit/domain/wire/error-codes.test.ts also finds every `GW_*` written anywhere in src/ in this list.
  */
 export const ERROR_CODES = {
   GW_VALIDATION: 'the request does not match its schema; `field` names the field',

@@ -10,7 +10,7 @@
  * - `fully_consistent` is sent as asked, and the answer's revision is checked against the
  *   frontier: SpiceDB v1.54.0 shares one in-flight head-revision lookup between fully consistent
  *   requests, so it can answer from before the write (issue 7 item 2; not reported upstream,
- *   present in every release we have run; the check stays until test/read-your-writes.test.ts
+ *   present in every release we have run; the check stays until test/engine/read-your-writes.test.ts
  *   holds without it on the pinned SPICEDB_VERSION). A stale or unverifiable
  *   answer is asked again `at_least_as_fresh` with the covering token. On an engine that is
  *   its datastore's only writer (the embedded in-memory one) the newest write through it is

@@ -4,7 +4,7 @@
  * "Try it out" against the business of FIRST_HOUR_EVENTS (the first POST /v1/events example).
  * Examples are set per operation, not taken from the shared field schemas: those give each
  * field alone a plausible value, which together contradict (`resource` and `resourceType`) or
- * are refused (a `cursor` this gateway never issued). test/openapi-examples.test.ts sends every
+ * are refused (a `cursor` this gateway never issued). test/contract/openapi-examples.test.ts sends every
  * example, in document order, against that business on both engines.
  */
 import { EVENT_EXAMPLES, FIRST_HOUR_EVENTS, exampleEvent } from '../../domain/events/contract/examples.js'
@@ -207,7 +207,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options']
 /**
  * Completes the generated document (the swagger plugin's transformObject): every operation
  * gets its operationId, descriptions of its responses and its example. An operation without an
- * entry here is left as generated, so /docs keeps working; test/openapi-examples.test.ts and
+ * entry here is left as generated, so /docs keeps working; test/contract/openapi-examples.test.ts and
  * `npm run lint:openapi` fail on it (no operationId, no example, "Default Response").
  */
 export function finishDocument(doc: Json): Json {

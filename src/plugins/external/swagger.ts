@@ -27,7 +27,7 @@ export const OPENAPI_INFO = {
  * inline: @fastify/swagger-ui's page loads its script and styles from /docs/static, React sets
  * styles through the DOM, which `style-src` does not govern, and the logo is a data: image.
  * The one exception is the `<style>` inside the built-in topbar logo, allowed by its hash
- * (swagger-ui 5's; test/docs-browser.test.ts fails on any violation, so an upgrade says so).
+ * (swagger-ui 5's; test/contract/docs-browser.test.ts fails on any violation, so an upgrade says so).
  */
 const TOPBAR_LOGO_STYLE = "'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='"
 const DOCS_HEADERS = {

@@ -45,7 +45,7 @@ export function exampleEvent(type: keyof typeof EVENT_EXAMPLES, id = `evt-${type
 /**
  * A small coaching business, as events: the first example of POST /v1/events in /docs, so a new
  * user can seed it with one click and then run every other example there as shown (they name
- * these people and objects). test/openapi-examples.test.ts sends it first, then every example.
+ * these people and objects). test/contract/openapi-examples.test.ts sends it first, then every example.
  */
 export const FIRST_HOUR_EVENTS = [
   ['organization.created', { organizationId: 'acme', ownerId: 'olivia' }],

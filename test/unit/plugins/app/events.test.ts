@@ -1,7 +1,7 @@
 /**
  * The pure parts of the events service (src/plugins/app/events.ts): how a failure is counted,
  * and the shutdown answer. applyBatch, order and batchKeys read the engine and are covered end
- * to end (test/events-batch-order.test.ts, test/events-concurrency.test.ts); their ordering
+ * to end (test/domain/events/events-batch-order.test.ts, test/domain/events/events-concurrency.test.ts); their ordering
  * rules are unit-tested in test/unit/domain/events/batch.test.ts.
  */
 import t from 'tap'

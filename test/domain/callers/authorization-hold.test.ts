@@ -1,0 +1,53 @@
+/**
+ * The re-authorization rule of long-lived responses on its own (src/domain/callers/authorization-hold.ts):
+ * a periodic re-check catches what no notification announced, a credential's own expiry ends
+ * it on time (the slot OIDC tokens will use), a notification re-checks at once, and a check
+ * that throws counts as "not allowed".
+ */
+import t from 'tap'
+import { holdAuthorization, type Credential } from '../../../src/domain/callers/authorization-hold.js'
+import { GatewayError } from '../../../src/domain/wire/errors.js'
+
+const denied = new GatewayError('GW_UNAUTHORIZED', 401, 'gone')
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+t.test('the periodic re-check ends a hold that no notification announced', async (t) => {
+  let valid = true
+  const lost: GatewayError[] = []
+  const stop = holdAuthorization({ recheck: () => (valid ? undefined : denied) }, { everyMs: 30, onLost: (r) => lost.push(r) })
+  await wait(100)
+  t.same(lost, [], 'held while valid')
+  valid = false
+  await wait(150)
+  t.same(lost, [denied], 'lost once, with the reason')
+  stop()
+})
+
+t.test("a credential's expiry ends the hold at that moment, whatever the period", async (t) => {
+  const expiresAt = Date.now() + 150
+  const credential: Credential = { recheck: () => (Date.now() >= expiresAt ? new GatewayError('GW_UNAUTHORIZED', 401, 'the token expired') : undefined), expiresAt }
+  const at: number[] = []
+  holdAuthorization(credential, { everyMs: 60_000, onLost: () => at.push(Date.now()) })
+  await wait(400)
+  t.equal(at.length, 1)
+  t.ok(at[0]! - expiresAt < 200, `lost ${at[0]! - expiresAt} ms after expiry`)
+})
+
+t.test('a change notification re-checks at once; stop unsubscribes; a throwing check is a refusal', async (t) => {
+  let notify: (() => void) | undefined
+  let valid = true
+  const lost: string[] = []
+  const stop = holdAuthorization(
+    { recheck: () => (valid ? undefined : denied), onChange: (l) => ((notify = l), () => (notify = undefined)) },
+    { everyMs: 60_000, onLost: (r) => lost.push(r.code) },
+  )
+  valid = false
+  notify!()
+  t.same(lost, ['GW_UNAUTHORIZED'], 'synchronously on the notification')
+  t.equal(notify, undefined, 'unsubscribed once lost')
+  stop()
+
+  const thrown: string[] = []
+  holdAuthorization({ recheck: () => { throw new GatewayError('GW_ENGINE_UNAVAILABLE', 503, 'x') } }, { everyMs: 60_000, onLost: (r) => thrown.push(r.code) })
+  t.same(thrown, ['GW_ENGINE_UNAVAILABLE'], 'a failing check is never "allowed"')
+})
