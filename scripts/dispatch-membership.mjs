@@ -118,31 +118,36 @@ function relay(client, i) {
   attempt(0)
 }
 
-/** alive: the node answers an HTTP/2 request (any gRPC status) within the timeout */
+/**
+ * alive: the node answers an HTTP/2 request (any gRPC status) within the timeout; resolves to
+ * undefined then, else to why not (the timeout, or the error: refused, a name that no longer
+ * resolves)
+ */
 function probe(node) {
   return new Promise((resolve) => {
     let done = false
-    const finish = (ok) => {
+    const finish = (why) => {
       if (done) return
       done = true
       clearTimeout(timer)
       session.destroy()
-      resolve(ok)
+      resolve(why)
     }
-    const timer = setTimeout(() => finish(false), PROBE_TIMEOUT_MS)
+    const failed = (err) => finish(err.cause?.code ?? err.code ?? (err.message || 'error')) // a cancelled request names the session's error
+    const timer = setTimeout(() => finish(`no answer within ${PROBE_TIMEOUT_MS} ms`), PROBE_TIMEOUT_MS)
     const session = http2.connect(`http://${node.name}`)
-    session.on('error', () => finish(false))
+    session.on('error', failed)
     const req = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers' })
-    req.on('response', () => finish(true))
-    req.on('error', () => finish(false))
+    req.on('response', () => finish(undefined))
+    req.on('error', failed)
     req.end(Buffer.alloc(5))
   })
 }
 
 async function watch(node) {
   for (;;) {
-    const ok = await probe(node)
-    if (!ok) markDown(node, `no answer within ${PROBE_TIMEOUT_MS} ms`)
+    const why = await probe(node)
+    if (why) markDown(node, why)
     else if (!node.up) {
       node.up = true
       log(`${node.name} up again`)
