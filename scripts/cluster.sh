@@ -181,6 +181,11 @@ kill_part() {
 start() {
   command -v curl >/dev/null || die "curl is needed"
   mkdir -p "$RUN" "$LOG"
+  # Made here, before any part starts: a part's `cmd "$(secret ...)" &` expands in the
+  # background job, so on a fresh directory it raced the foreground's own `secret` (the
+  # readiness call) and the two could write different keys (spicedb-1 then refused every call).
+  secret preshared_key >/dev/null
+  secret cursor_secret >/dev/null
   peers_in_hosts
   up postgres
   up redis

@@ -18,6 +18,15 @@
 // answers stay the same. A slot goes home for new connections once its node answers again.
 //
 //   node scripts/dispatch-membership.mjs 127.0.0.1:14753=127.0.0.1:14754 127.0.0.2:14753=...
+//
+// Or one slot per process, as docker-compose.yml runs it: a relay container per hashring member,
+// the three behind one network alias, so the peers' name resolves to three slots. Each serves
+// slot N (node N's, the next live node's while node N is out) on --listen and probes every node,
+// so it knows where to fall back. Node host names are resolved at each connection and probe (a
+// container that is gone stops resolving: it is down; one that comes back on a new address is
+// found there).
+//
+//   node scripts/dispatch-membership.mjs --listen 0.0.0.0:50054 --slot 2 spicedb-1:50053 spicedb-2:50053 spicedb-3:50053
 import net from 'node:net'
 import http2 from 'node:http2'
 
@@ -28,13 +37,34 @@ const split = (hostPort) => {
   const i = hostPort.lastIndexOf(':')
   return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) }
 }
-const nodes = process.argv.slice(2).map((arg) => {
-  const [slot, target] = arg.split('=')
-  return { slot: split(slot), target: split(target), name: target, up: true, pairs: new Set() }
-})
-if (nodes.length === 0) {
-  console.error('usage: dispatch-membership.mjs SLOT=NODE_DISPATCH_ADDR ...')
+const usage = () => {
+  console.error('usage: dispatch-membership.mjs SLOT=NODE_DISPATCH_ADDR ...\n' + '       dispatch-membership.mjs --listen HOST:PORT --slot N NODE_DISPATCH_ADDR ...')
   process.exit(2)
+}
+const args = process.argv.slice(2)
+const option = (name) => {
+  const i = args.indexOf(name)
+  if (i < 0) return undefined
+  const [, value] = args.splice(i, 2)
+  if (value === undefined) usage()
+  return value
+}
+const listen = option('--listen')
+const only = option('--slot')
+const nodes = args.map((arg) => {
+  if (only === undefined) {
+    const [slot, target] = arg.split('=')
+    if (!slot || !target) usage()
+    return { slot: split(slot), target: split(target), name: target, up: true, pairs: new Set() }
+  }
+  if (arg.includes('=')) usage()
+  return { slot: undefined, target: split(arg), name: arg, up: true, pairs: new Set() }
+})
+if (nodes.length === 0 || (listen === undefined) !== (only === undefined)) usage()
+if (only !== undefined) {
+  const n = Number(only)
+  if (!Number.isInteger(n) || n < 1 || n > nodes.length) usage()
+  nodes[n - 1].slot = split(listen)
 }
 const log = (msg) => console.log(`${new Date().toISOString()} ${msg}`)
 
@@ -88,31 +118,36 @@ function relay(client, i) {
   attempt(0)
 }
 
-/** alive: the node answers an HTTP/2 request (any gRPC status) within the timeout */
+/**
+ * alive: the node answers an HTTP/2 request (any gRPC status) within the timeout; resolves to
+ * undefined then, else to why not (the timeout, or the error: refused, a name that no longer
+ * resolves)
+ */
 function probe(node) {
   return new Promise((resolve) => {
     let done = false
-    const finish = (ok) => {
+    const finish = (why) => {
       if (done) return
       done = true
       clearTimeout(timer)
       session.destroy()
-      resolve(ok)
+      resolve(why)
     }
-    const timer = setTimeout(() => finish(false), PROBE_TIMEOUT_MS)
+    const failed = (err) => finish(err.cause?.code ?? err.code ?? (err.message || 'error')) // a cancelled request names the session's error
+    const timer = setTimeout(() => finish(`no answer within ${PROBE_TIMEOUT_MS} ms`), PROBE_TIMEOUT_MS)
     const session = http2.connect(`http://${node.name}`)
-    session.on('error', () => finish(false))
+    session.on('error', failed)
     const req = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers' })
-    req.on('response', () => finish(true))
-    req.on('error', () => finish(false))
+    req.on('response', () => finish(undefined))
+    req.on('error', failed)
     req.end(Buffer.alloc(5))
   })
 }
 
 async function watch(node) {
   for (;;) {
-    const ok = await probe(node)
-    if (!ok) markDown(node, `no answer within ${PROBE_TIMEOUT_MS} ms`)
+    const why = await probe(node)
+    if (why) markDown(node, why)
     else if (!node.up) {
       node.up = true
       log(`${node.name} up again`)
@@ -122,7 +157,10 @@ async function watch(node) {
 }
 
 nodes.forEach((node, i) => {
-  net.createServer((client) => relay(client, i)).listen(node.slot.port, node.slot.host, () => log(`slot ${node.slot.host}:${node.slot.port} -> ${node.name}`))
+  if (node.slot) {
+    const { host, port } = node.slot
+    net.createServer((client) => relay(client, i)).listen(port, host, () => log(`slot ${host}:${port} -> ${node.name}`))
+  }
   void watch(node)
 })
 process.on('SIGTERM', () => process.exit(0))

@@ -22,8 +22,11 @@ type Service = {
   environment?: Record<string, string>
   depends_on?: Record<string, { condition: string }>
   healthcheck?: { test: string[] }
-  volumes?: (string | { source: string; target: string })[]
+  volumes?: (string | { source: string; target: string; read_only?: boolean })[]
   ports?: unknown[]
+  networks?: Record<string, { aliases?: string[] } | null>
+  user?: string
+  read_only?: boolean
 }
 type Compose = { services: Record<string, Service>; volumes?: Record<string, unknown> }
 
@@ -61,24 +64,57 @@ const volumeTargets = (s: Service | undefined) =>
   (s?.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`))
 
 const NODES = ['spicedb-1', 'spicedb-2', 'spicedb-3']
+const SLOTS = ['spicedb-dispatch-1', 'spicedb-dispatch-2', 'spicedb-dispatch-3']
 const GATEWAYS = ['gateway', 'gateway-2']
+const MEMBERSHIP = '/membership/dispatch-membership.mjs'
+const aliases = (s: Service | undefined) => Object.values(s?.networks ?? {}).flatMap((n) => n?.aliases ?? [])
+/** what a slot relay's command says: its listen address, its slot, the nodes it knows */
+function relayArgs(s: Service | undefined) {
+  const [node, script, ...rest] = s?.command ?? []
+  const opt = (name: string) => {
+    const i = rest.indexOf(name)
+    return i < 0 ? undefined : rest.splice(i, 2)[1]
+  }
+  const listen = opt('--listen')
+  const slot = opt('--slot')
+  return { node, script, listen, slot, nodes: rest }
+}
 
-t.test('compose runs postgres, a one-shot migrate, three spicedb nodes, redis and two gateways', async (t) => {
-  t.same(Object.keys(raw.services).sort(), ['gateway', 'gateway-2', 'postgres', 'redis', 'spicedb-1', 'spicedb-2', 'spicedb-3', 'spicedb-migrate'])
+t.test('compose runs postgres, a one-shot migrate, three spicedb nodes and their three dispatch slots, redis and two gateways', async (t) => {
+  t.same(Object.keys(raw.services).sort(), [
+    'gateway',
+    'gateway-2',
+    'postgres',
+    'redis',
+    'spicedb-1',
+    'spicedb-2',
+    'spicedb-3',
+    'spicedb-dispatch-1',
+    'spicedb-dispatch-2',
+    'spicedb-dispatch-3',
+    'spicedb-migrate',
+  ])
   t.ok(spicedbVersion, 'tools/spicedb/go.mod pins a SpiceDB version')
   for (const n of NODES) t.equal(raw.services[n]?.image, `authzed/spicedb:${spicedbVersion}`, `${n}: server image is the pinned version`)
   t.equal(raw.services['spicedb-migrate']?.image, `authzed/spicedb:${spicedbVersion}`, 'migration uses the same image')
   t.same(raw.services.gateway?.build, '.', 'gateway built from ./Dockerfile')
 })
 
-t.test('start order follows health: postgres, migrate to completion, spicedb, then the gateway', async (t) => {
+t.test('start order follows health: postgres, migrate to completion and the dispatch slots, spicedb, then the gateway', async (t) => {
   const s = raw.services
   t.same(s['spicedb-migrate']?.command, ['datastore', 'migrate', 'head'])
   t.same(s['spicedb-migrate']?.depends_on, { postgres: { condition: 'service_healthy' } })
   const ds = (name: string) => s[name]?.environment ?? {}
   for (const n of NODES) {
     t.same(s[n]?.command, ['serve'])
-    t.same(s[n]?.depends_on, { 'spicedb-migrate': { condition: 'service_completed_successfully' } })
+    t.same(
+      s[n]?.depends_on,
+      {
+        'spicedb-migrate': { condition: 'service_completed_successfully' },
+        ...Object.fromEntries(SLOTS.map((r) => [r, { condition: 'service_healthy' }])),
+      },
+      `${n} starts once migrated and once every hashring slot is there`,
+    )
     t.equal(ds(n).SPICEDB_DATASTORE_ENGINE, 'postgres')
     t.equal(ds(n).SPICEDB_DATASTORE_CONN_URI, ds('spicedb-migrate').SPICEDB_DATASTORE_CONN_URI, `${n}: migrate and serve use one datastore`)
     t.match(ds(n).SPICEDB_DATASTORE_CONN_URI, /@postgres:5432\/spicedb\b/, 'the datastore is the postgres service')
@@ -87,14 +123,33 @@ t.test('start order follows health: postgres, migrate to completion, spicedb, th
   for (const g of GATEWAYS) t.same(s[g]?.depends_on, { 'spicedb-1': healthy, 'spicedb-2': healthy, 'spicedb-3': healthy, redis: healthy })
 })
 
-t.test('the three nodes form one dispatch cluster: an upstream name that resolves to all of them', async (t) => {
-  const s = raw.services as Record<string, Service & { networks?: { default?: { aliases?: string[] } } }>
+t.test('the three nodes form one dispatch cluster whose hashring members are slot relays, not the nodes', async (t) => {
+  // SpiceDB's hashring never skips a member: were the upstream name an alias of the nodes, a
+  // sub-problem hashed to a dead or hung node would fail on every node while it is out.
+  const s = raw.services
+  const nodeDispatch = (n: string) => `${n}:${/:(\d+)$/.exec(s[n]?.environment?.SPICEDB_DISPATCH_CLUSTER_ADDR ?? '')?.[1]}`
   for (const n of NODES) {
     const env = s[n]?.environment ?? {}
     t.equal(env.SPICEDB_DISPATCH_CLUSTER_ENABLED, 'true', `${n} serves dispatch`)
+    t.equal(env.SPICEDB_DISPATCH_CLUSTER_ADDR, ':50053', `${n} serves dispatch on 50053`)
     const [, host, port] = /^dns:\/\/\/([a-z0-9-]+):(\d+)$/.exec(env.SPICEDB_DISPATCH_UPSTREAM_ADDR ?? '') ?? []
-    t.equal(port, '50053', `${n} dispatches to the peers' dispatch port`)
-    t.ok(host && s[n]?.networks?.default?.aliases?.includes(host), `${n} is one of the addresses of ${host}`)
+    const members = Object.entries(s).filter(([, svc]) => host && aliases(svc).includes(host)).map(([name]) => name)
+    t.same(members.sort(), SLOTS, `${n}: ${host} resolves to the three slot relays`)
+    t.notOk(NODES.some((m) => aliases(s[m]).includes(host!)), `no SpiceDB node is itself a member of ${host}`)
+    for (const r of SLOTS) t.equal(relayArgs(s[r]).listen, `0.0.0.0:${port}`, `${n} dispatches to ${r}'s slot port`)
+  }
+  for (const [i, r] of SLOTS.entries()) {
+    const svc = s[r]
+    const a = relayArgs(svc)
+    t.equal(svc?.image, 'node:22-alpine', `${r}: a small Node image`)
+    t.same([a.node, a.script], ['node', MEMBERSHIP], `${r} runs scripts/dispatch-membership.mjs`)
+    t.same(svc?.volumes, [`./scripts/dispatch-membership.mjs:${MEMBERSHIP}:ro`], `${r}: the script is mounted from the repository, read-only`)
+    t.equal(a.slot, String(i + 1), `${r} serves slot ${i + 1}`)
+    t.same(a.nodes, NODES.map(nodeDispatch), `${r} knows all three nodes at their dispatch port, in order, for its fallback`)
+    t.equal(nodeDispatch(NODES[i]!), a.nodes[i], `${r}'s home is ${NODES[i]}`)
+    t.same(svc?.depends_on, undefined, `${r} waits for nothing (it probes the nodes as they come)`)
+    t.equal(svc?.user, 'node', `${r} runs as the image's unprivileged user`)
+    t.equal(svc?.read_only, true)
   }
 })
 
@@ -106,6 +161,10 @@ t.test('every long-running service has a health check that probes it', async (t)
   const s = raw.services
   t.match(healthTest(s.postgres), /pg_isready/)
   for (const n of NODES) t.match(healthTest(s[n]), /grpc_health_probe .*-addr=localhost:50051/)
+  for (const r of SLOTS) {
+    const port = /:(\d+)$/.exec(relayArgs(s[r]).listen ?? '')?.[1]
+    t.match(healthTest(s[r]), new RegExp(`connect\\(${port},'127\\.0\\.0\\.1'\\)`), `${r} is healthy once it accepts on its slot port`)
+  }
   t.match(healthTest(s.redis), /redis-cli ping/)
   for (const g of GATEWAYS) t.match(healthTest(s[g]), /127\.0\.0\.1:8080\/(readyz|healthz)/)
   t.notOk(s['spicedb-migrate']?.healthcheck, 'the one-shot migration is judged by its exit code')
@@ -171,6 +230,12 @@ t.test('docker compose config accepts the file and resolves it as intended', asy
   const dev = composeConfig({ API_KEYS: DEV_KEY })
   t.equal(dev.services.gateway?.depends_on?.['spicedb-1']?.condition, 'service_healthy')
   t.equal(dev.services['spicedb-3']?.depends_on?.['spicedb-migrate']?.condition, 'service_completed_successfully')
+  for (const r of SLOTS) {
+    t.equal(dev.services['spicedb-1']?.depends_on?.[r]?.condition, 'service_healthy')
+    t.match(dev.services[r]?.volumes, [{ type: 'bind', source: root + 'scripts/dispatch-membership.mjs', target: MEMBERSHIP, read_only: true }], `${r} mounts the repository's script`)
+    t.same(dev.services[r]?.networks?.default?.aliases, ['spicedb-dispatch'])
+  }
+  for (const n of NODES) t.notOk(dev.services[n]?.networks?.default?.aliases, `${n} carries no alias of the hashring`)
   const gatewayEnv = dev.services.gateway?.environment ?? {}
   const config = loadConfig(gatewayEnv)
   t.match(config.engine, { kind: 'remote', endpoints: ['spicedb-1:50051', 'spicedb-2:50051', 'spicedb-3:50051'], insecure: true }, 'the gateway accepts its compose settings')

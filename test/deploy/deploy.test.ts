@@ -190,7 +190,13 @@ t.test('plain SpiceDB: dispatch cluster over its own Service, RBAC for it, migra
   t.ok(matches(svc.spec.selector, dep.spec.template.metadata.labels), 'dispatch Service selects the SpiceDB pods')
   t.ok(svc.spec.ports.some((p: Obj) => p.name === portName), `Service has the ${portName} port`)
   t.ok(c.ports.some((p: Obj) => p.name === portName), 'container exposes it')
+  // The kubernetes:/// resolver dials the Endpoints' ready addresses only, and SpiceDB's hashring
+  // never skips a member: readiness is what takes a dead or hung pod out of the ring.
   t.match(c.readinessProbe, { grpc: { port: 50051 } })
+  const r = c.readinessProbe as { periodSeconds?: number; timeoutSeconds?: number; failureThreshold?: number }
+  const unreadyAfter = (r.periodSeconds ?? 10) * (r.failureThreshold ?? 3) + (r.timeoutSeconds ?? 1)
+  t.ok(unreadyAfter <= 15, `a hung pod is unready, so out of the dispatch ring, within ${unreadyAfter} s`)
+  t.notOk(svc.spec.publishNotReadyAddresses, 'the dispatch Service lists ready pods only')
   t.match(c.securityContext, { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false })
 
   const binding = one('RoleBinding', 'spicedb')
