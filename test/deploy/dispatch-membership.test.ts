@@ -18,7 +18,7 @@ import net from 'node:net'
 import t from 'tap'
 import { parse } from 'yaml'
 
-const root = new URL('../', import.meta.url).pathname
+const root = new URL('../../', import.meta.url).pathname
 type Service = { command?: string[] }
 const compose = parse(readFileSync(root + 'docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, Service> }
 const SLOTS = ['spicedb-dispatch-1', 'spicedb-dispatch-2', 'spicedb-dispatch-3']
