@@ -16,8 +16,6 @@
  */
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { unaudited } from '../src/domain/audit/auditor.js'
-import type { EnginePort } from '../src/engine/port.js'
 import { startRemoteEngine } from '../test/helpers/engine-remote.js'
 
 const total = Number(process.argv[2] ?? 2000)
@@ -109,14 +107,12 @@ async function measure(concurrency: string | undefined, setup: string, events: o
 /** engine calls made while measuring, and writes refused on a precondition (each one a re-plan) */
 function countCalls(app: Awaited<ReturnType<typeof buildApp>>): Record<string, number> {
   const calls: Record<string, number> = { reads: 0, writes: 0, conflicts: 0, heads: 0 }
-  // under the audit wrapper: grouped event writes go there directly (write-group.ts)
-  const engine = unaudited(app.engine)
+  // under the audit layer: grouped event writes go there directly (write-group.ts)
+  const engine = app.gateway.unaudited
   // head revision lookups the read-your-writes layer makes below it (an engine call each)
-  const inner = (engine as { inner?: EnginePort }).inner
-  if (inner) {
-    const head = inner.headToken.bind(inner)
-    inner.headToken = () => (calls.heads!++, head())
-  }
+  const adapter = app.gateway.adapter
+  const head = adapter.headToken.bind(adapter)
+  adapter.headToken = () => (calls.heads!++, head())
   const read = engine.readRelationships.bind(engine)
   const write = engine.writeRelationships.bind(engine)
   engine.readRelationships = (...args) => (calls.reads!++, read(...args))

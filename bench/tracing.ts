@@ -10,8 +10,7 @@ import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@
 import client from 'prom-client'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { instrumentEngine, uninstrumented } from '../src/engine/instrumented.js'
-import { ReadYourWritesEngine } from '../src/engine/consistency/read-your-writes.js'
+import { InstrumentedEngine } from '../src/engine/instrumented.js'
 import type { CheckItem, EnginePort } from '../src/engine/port.js'
 
 const N = Number(process.env.BENCH_N ?? 3000)
@@ -35,10 +34,10 @@ try {
   for (const app of [off, on]) {
     await app.inject({ method: 'POST', url: '/v1/relationships', payload: { updates: [{ operation: 'touch', relationship: 'program:p1#facilitator@user:ana' }] } })
   }
-  const raw: EnginePort = uninstrumented((off.engine as ReadYourWritesEngine).inner)
+  const raw: EnginePort = off.gateway.adapter
   const histogram = new client.Histogram({ name: 'bench_engine_seconds', help: 'bench', labelNames: ['method', 'outcome'], registers: [] })
-  const measured = instrumentEngine(raw, histogram)
-  const traced = instrumentEngine(raw, histogram, tracerProvider.getTracer('bench'))
+  const measured = new InstrumentedEngine(raw, histogram)
+  const traced = new InstrumentedEngine(raw, histogram, tracerProvider.getTracer('bench'))
   const consistency = { mode: 'minimize_latency' as const }
   const check = (app: typeof off) => () => app.inject({ method: 'POST', url: '/v1/check', payload: question })
 

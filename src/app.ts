@@ -13,7 +13,7 @@ import metrics from './plugins/app/metrics.js'
 import tracing, { type TracingOptions } from './plugins/app/tracing.js'
 import requestLog from './plugins/app/request-log.js'
 import requestId, { requestIdGenerator } from './plugins/app/request-id.js'
-import engine from './plugins/app/engine.js'
+import gateway from './plugins/app/gateway.js'
 import inputHygiene, { clientErrorHandler, frameworkErrors } from './plugins/app/input-hygiene.js'
 import auth from './plugins/app/auth.js'
 import apiKeys from './plugins/app/api-keys.js'
@@ -103,9 +103,9 @@ export async function buildApp(options: BuildAppOptions = {}): Promise<FastifyIn
   await app.register(tracing, options.tracing ?? {})
   await app.register(swagger)
   await app.register(underPressure)
-  // Redis first: the engine keeps its write tokens there when it is configured.
+  // Redis first: the gateway keeps write tokens, the audit trail and event ids there when it is configured.
   await app.register(redis, { url: config.redisUrl })
-  await app.register(engine, { config, engine: options.engine, clock: options.clock })
+  await app.register(gateway, { config, engine: options.engine, clock: options.clock })
   await app.register(inputHygiene)
   // authentication is decided per route, so it is in place before any /v1 route is added
   await app.register(apiKeys, { entries: config.apiKeys, file: config.apiKeysFile, pollMs: options.apiKeysPollMs })

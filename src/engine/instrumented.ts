@@ -6,36 +6,26 @@
  * is two clock reads and a histogram observation.
  */
 import { SpanKind, SpanStatusCode, context, trace, type Tracer } from '@opentelemetry/api'
-import { EngineError, type CheckAnswer, type Consistency, type EnginePort } from './port.js'
+import { EngineLayer } from './layer.js'
+import {
+  EngineError,
+  type CallOptions,
+  type CheckAnswer,
+  type CheckItem,
+  type Consistency,
+  type EnginePort,
+  type LookupResourcesRequest,
+  type LookupSubjectsRequest,
+  type ObjectRef,
+  type Precondition,
+  type RelationshipFilter,
+  type RelationshipUpdate,
+} from './port.js'
 
 /** a histogram labelled (method, outcome), as prom-client's `labels(...)` gives it */
 export interface EngineObserver {
   labels(method: string, outcome: string): { observe(seconds: number): void }
 }
-
-/** where each method takes its consistency (absent: the method reads none) */
-const CONSISTENCY_ARG: Partial<Record<keyof EnginePort, number>> = {
-  check: 1,
-  checkWithTrace: 1,
-  lookupResources: 1,
-  lookupSubjects: 1,
-  expand: 2,
-  readRelationships: 2,
-}
-
-const MEASURED = new Set<string>([
-  ...Object.keys(CONSISTENCY_ARG),
-  'readSchema',
-  'writeSchema',
-  'writeRelationships',
-  'deleteRelationships',
-  'headToken',
-])
-
-const UNWRAPPED = Symbol('uninstrumented engine')
-
-/** the adapter under the instrumentation (a gateway built on another's engine measures its own calls) */
-export const uninstrumented = (engine: EnginePort): EnginePort => (engine as { [UNWRAPPED]?: EnginePort })[UNWRAPPED] ?? engine
 
 /** what a span says the call answered: a single check's permissionship, else `ok` */
 function resultOf(method: string, value: unknown): string {
@@ -46,34 +36,66 @@ function resultOf(method: string, value: unknown): string {
   return 'ok'
 }
 
-export function instrumentEngine(engine: EnginePort, observer: EngineObserver, tracer?: Tracer): EnginePort {
-  // one wrapper per method, made once: the hot path allocates nothing but the call's own promise
-  const wrappers = new Map<string, (...args: unknown[]) => unknown>()
-  return new Proxy(engine, {
-    get(target, prop, receiver) {
-      if (prop === UNWRAPPED) return target
-      const value = Reflect.get(target, prop, receiver) as unknown
-      if (typeof value !== 'function') return value
-      const fn = value as (...args: unknown[]) => unknown
-      if (typeof prop !== 'string' || !MEASURED.has(prop)) return fn.bind(target)
-      let wrapper = wrappers.get(prop)
-      if (!wrapper) wrappers.set(prop, (wrapper = measure(target, prop, fn, observer, tracer)))
-      return wrapper
-    },
-  })
-}
+/** a read's consistency as a span names it (absent: the adapter's default, fully consistent) */
+const modeOf = (c: Consistency | undefined) => c?.mode ?? 'fully_consistent'
 
-function measure(target: EnginePort, method: string, fn: (...args: unknown[]) => unknown, observer: EngineObserver, tracer?: Tracer) {
-  const ok = observer.labels(method, 'ok') // bound once: no label lookup per call
-  return (...args: unknown[]) => {
+/** The engine with its calls measured (watch, export, import, ping and close pass unmeasured). */
+export class InstrumentedEngine extends EngineLayer {
+  /** each method's `ok` series, bound on its first call: no label lookup per call after that */
+  private readonly ok = new Map<string, { observe(seconds: number): void }>()
+
+  constructor(
+    next: EnginePort,
+    private readonly observer: EngineObserver,
+    private readonly tracer?: Tracer,
+  ) {
+    super(next)
+  }
+
+  override readSchema() {
+    return this.measure('readSchema', undefined, () => this.next.readSchema())
+  }
+  override writeSchema(schema: string) {
+    return this.measure('writeSchema', undefined, () => this.next.writeSchema(schema))
+  }
+  override check(items: CheckItem[], c: Consistency) {
+    return this.measure('check', modeOf(c), () => this.next.check(items, c))
+  }
+  override checkWithTrace(item: CheckItem, c: Consistency, opts?: CallOptions) {
+    return this.measure('checkWithTrace', modeOf(c), () => this.next.checkWithTrace(item, c, opts))
+  }
+  override lookupResources(req: LookupResourcesRequest, c: Consistency, opts?: CallOptions) {
+    return this.measure('lookupResources', modeOf(c), () => this.next.lookupResources(req, c, opts))
+  }
+  override lookupSubjects(req: LookupSubjectsRequest, c: Consistency, opts?: CallOptions) {
+    return this.measure('lookupSubjects', modeOf(c), () => this.next.lookupSubjects(req, c, opts))
+  }
+  override expand(resource: ObjectRef, permission: string, c: Consistency, opts?: CallOptions) {
+    return this.measure('expand', modeOf(c), () => this.next.expand(resource, permission, c, opts))
+  }
+  override readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, c: Consistency, opts?: CallOptions) {
+    return this.measure('readRelationships', modeOf(c), () => this.next.readRelationships(filter, page, c, opts))
+  }
+  override writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]) {
+    return this.measure('writeRelationships', undefined, () => this.next.writeRelationships(updates, preconditions))
+  }
+  override deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]) {
+    return this.measure('deleteRelationships', undefined, () => this.next.deleteRelationships(filter, preconditions))
+  }
+  override headToken() {
+    return this.measure('headToken', undefined, () => this.next.headToken())
+  }
+
+  /** `mode`: the consistency the call reads at, for the span (undefined: the method reads none) */
+  private measure<T>(method: string, mode: string | undefined, call: () => Promise<T>): Promise<T> {
+    let ok = this.ok.get(method)
+    if (!ok) this.ok.set(method, (ok = this.observer.labels(method, 'ok')))
     const started = performance.now()
-    const span = tracer?.startSpan(`spicedb ${method}`, {
+    const span = this.tracer?.startSpan(`spicedb ${method}`, {
       kind: SpanKind.CLIENT,
       attributes: { 'rpc.system': 'grpc', 'rpc.service': 'authzed.api.v1', 'trellis.engine.method': method },
     })
-    const at = CONSISTENCY_ARG[method as keyof EnginePort]
-    if (span && at !== undefined) span.setAttribute('trellis.consistency.mode', (args[at] as Consistency | undefined)?.mode ?? 'fully_consistent')
-    const call = () => fn.apply(target, args) as Promise<unknown>
+    if (span && mode !== undefined) span.setAttribute('trellis.consistency.mode', mode)
     const running = span ? context.with(trace.setSpan(context.active(), span), call) : call()
     return running.then(
       (answer) => {
@@ -86,7 +108,7 @@ function measure(target: EnginePort, method: string, fn: (...args: unknown[]) =>
       },
       (err: unknown) => {
         const kind = err instanceof EngineError ? err.kind : 'internal'
-        observer.labels(method, kind).observe((performance.now() - started) / 1000)
+        this.observer.labels(method, kind).observe((performance.now() - started) / 1000)
         if (span) {
           span.setAttribute('trellis.result', `error:${kind}`)
           span.setStatus({ code: SpanStatusCode.ERROR, message: kind })

@@ -95,7 +95,7 @@ export async function grantRevokeLoops(writer: TestApp, reader: TestApp, mode: C
 
 /** the gateway's read-your-writes counters, where the app has them */
 function stats(apps: TestApp[]): string {
-  const all = apps.map((a) => (a.engine as { stats?: Record<string, number> }).stats).filter(Boolean)
+  const all = apps.map((a) => a.gateway.readYourWrites.stats)
   return all.length ? `; gateway: ${all.map((s) => JSON.stringify(s)).join(', ')}` : ''
 }
 

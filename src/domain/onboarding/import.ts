@@ -24,7 +24,7 @@ import { readSchema } from '../schema/model.js'
 import { isInternalName } from '../schema/internal-types.js'
 
 export interface ImportDeps {
-  /** the engine the writes go to (under the audit wrapper's `unaudited`: one record is kept per import) */
+  /** the engine the writes go to (`gateway.unaudited`, below the audit layer: one record is kept per import) */
   engine: EnginePort
   /** the resource types the schema defines, internal ones left out */
   types: string[]

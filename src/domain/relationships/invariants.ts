@@ -1,5 +1,5 @@
 /**
- * The invariants of domain.md on direct writes (`/v1/relationships`): a write that touches the
+ * The invariants (src/domain/invariants/rules.ts) on direct writes (`/v1/relationships`): a write that touches the
  * relations an invariant governs is judged on the state it would leave (I1 one primary, I2 one
  * owner with no other role, I3 the owner is not deleted, I4 one role, I5 pairable coaches, I6
  * co-authors, I7 no cross-organization group), and refused with the invariant's 409. What the
@@ -8,7 +8,8 @@
  */
 import type { EnginePort, Precondition, Relationship, RelationshipFilter, RelationshipUpdate } from '../../engine/port.js'
 import { conflict } from '../wire/errors.js'
-import { CO_AUTHOR_ROLES, ORG_ROLE_RELATIONS, PAIRABLE_ROLES, PAIRING_RELATIONS, PROGRAM_ROLES } from '../events/contract/catalogue.js'
+import { PAIRING_RELATIONS } from '../events/contract/catalogue.js'
+import { coAuthorVia, crossesOrganizations, EXCLUSIVE_ROLES, isPairing, pairableVia, primariesOf, primaryCountHolds, stopsBeingPairable } from '../invariants/rules.js'
 import {
   crossOrganization,
   notCoAuthorEligible,
@@ -22,14 +23,13 @@ import { WritePlan, readAll, user } from '../events/translate/write-plan.js'
 import { formatRelationship } from '../wire/refs.js'
 
 const CLIENT_GOVERNED = ['organization', ...PAIRING_RELATIONS] as readonly string[]
-const ORG_ROLES = ORG_ROLE_RELATIONS as readonly string[]
-const PAIRABLE = PAIRABLE_ROLES as readonly string[]
+const ORG_ROLES = EXCLUSIVE_ROLES.organization
 
 /** The relations a direct write can break an invariant through, by resource type. */
 export const GOVERNED: Record<string, readonly string[]> = {
   organization: ORG_ROLES,
   client: CLIENT_GOVERNED,
-  program: [...PROGRAM_ROLES, 'assigned_group'],
+  program: [...EXCLUSIVE_ROLES.program, 'assigned_group'],
   course: ['co_author'],
 }
 
@@ -142,7 +142,7 @@ export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
       people.set(`organization:${id}:${r.subject.id}`, ['organization', id, r.subject.id])
       if (r.relation === 'owner') orgs.add(id)
     }
-    if (type === 'program' && (PROGRAM_ROLES as readonly string[]).includes(r.relation) && isUser) people.set(`program:${id}:${r.subject.id}`, ['program', id, r.subject.id])
+    if (type === 'program' && EXCLUSIVE_ROLES.program.includes(r.relation) && isUser) people.set(`program:${id}:${r.subject.id}`, ['program', id, r.subject.id])
     if (operation === 'delete') continue
     if (type === 'course' && r.relation === 'co_author' && isUser) coAuthors.push(r)
     if (type === 'program' && r.relation === 'assigned_group') assignments.push(r)
@@ -151,19 +151,19 @@ export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
   for (const c of clients) {
     const after = view.after(clientScope(c))
     if (!after) continue
-    const primaries = after.filter((r) => r.relation === 'primary').map((r) => r.subject.id)
+    const primaries = primariesOf(after).map((r) => r.subject.id)
     const org = after.find((r) => r.relation === 'organization')?.subject.id
-    if (primaries.length > 1 || (org && primaries.length === 0)) {
+    if (!primaryCountHolds(primaries.length, Boolean(org))) {
       throw conflict('GW_PRIMARY_REQUIRED', `client:${c} would have ${primaries.length} primary coaches; a client has exactly one (I1). Replace the primary in one write: delete the old one and touch the new one together.`, {
         client: `client:${c}`,
         primaries: primaries.map((p) => `user:${p}`),
       })
     }
     for (const r of after) {
-      if (!(PAIRING_RELATIONS as readonly string[]).includes(r.relation) || !view.isNew(r)) continue
+      if (!isPairing(r.relation) || !view.isNew(r)) continue
       if (!org) throw conflict('GW_NOT_PAIRABLE', `client:${c} belongs to no organization, so no one can be paired with it (I5); write its client:${c}#organization first or in the same write.`, { client: `client:${c}` })
-      const roles = relationsOf(view.after(personScope('organization', org, r.subject.id, ORG_ROLES)), PAIRABLE)
-      if (view.wanted.size === 0 && roles.length === 0) throw notPairable(org, r.subject.id)
+      const held = view.after(personScope('organization', org, r.subject.id, ORG_ROLES))
+      if (view.wanted.size === 0 && !pairableVia(held ?? [])) throw notPairable(org, r.subject.id)
     }
   }
 
@@ -177,7 +177,7 @@ export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
   }
 
   for (const [type, id, userId] of people.values()) {
-    const roleSet = type === 'organization' ? ORG_ROLES : (PROGRAM_ROLES as readonly string[])
+    const roleSet = EXCLUSIVE_ROLES[type as keyof typeof EXCLUSIVE_ROLES]
     const scope = personScope(type, id, userId, roleSet)
     const after = view.after(scope)
     if (!after) continue
@@ -185,8 +185,8 @@ export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
     if (roles.length > 1 && roles.includes('owner')) throw ownerTransferOnly(id, `user:${userId} is the owner of organization:${id} and cannot also hold ${roles.filter((r) => r !== 'owner').join(', ')}`)
     if (roles.length > 1) throw oneRole(`${type}:${id}`, userId, roles)
     // I5: someone who stops being pairable in this organization keeps no pairing with its clients.
-    if (type !== 'organization' || relationsOf(view.had(scope), PAIRABLE).length === 0 || relationsOf(after, PAIRABLE).length > 0) continue
-    const pairings = view.after(pairingsScope(userId))?.filter((r) => (PAIRING_RELATIONS as readonly string[]).includes(r.relation))
+    if (type !== 'organization' || !stopsBeingPairable(relationsOf(view.had(scope), roleSet), roles)) continue
+    const pairings = view.after(pairingsScope(userId))?.filter((r) => isPairing(r.relation))
     const inOrg = (pairings ?? []).filter((r) => view.after(linkScope('client', r.resource.id))?.[0]?.subject.id === id)
     if (view.wanted.size > 0) continue
     const primaryOf = inOrg.filter((r) => r.relation === 'primary').map((r) => r.resource.id)
@@ -207,13 +207,13 @@ export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
       continue
     }
     const roles = view.after(personScope('organization', org, r.subject.id, ORG_ROLES))
-    if (roles && relationsOf(roles, CO_AUTHOR_ROLES as readonly string[]).length === 0) throw notCoAuthorEligible(r.resource.id, org, r.subject.id)
+    if (roles && !coAuthorVia(roles)) throw notCoAuthorEligible(r.resource.id, org, r.subject.id)
   }
 
   for (const r of assignments) {
     const p = view.after(linkScope('program', r.resource.id))?.[0]?.subject.id
     const g = view.after(linkScope('group', r.subject.id))?.[0]?.subject.id
-    if (p && g && p !== g) throw crossOrganization(`program:${r.resource.id}`, `group:${r.subject.id}`)
+    if (crossesOrganizations(p, g)) throw crossOrganization(`program:${r.resource.id}`, `group:${r.subject.id}`)
   }
 }
 

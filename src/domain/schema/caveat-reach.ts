@@ -11,7 +11,8 @@
  * The reading is conservative: anything not understood (an unknown type or name, a syntax
  * this small reader does not know) counts as reaching a caveat, so `now` is kept.
  */
-import type { CheckItem, EnginePort } from '../../engine/port.js'
+import type { CheckItem, Consistency, EnginePort } from '../../engine/port.js'
+import { EngineLayer } from '../../engine/layer.js'
 import { readSchema } from './model.js'
 
 export interface CaveatReach {
@@ -91,16 +92,16 @@ export function withoutUnusedNow(item: CheckItem, reach: CaveatReach): CheckItem
   return { ...item, context: Object.keys(rest).length ? rest : undefined }
 }
 
-/** The engine with checks that send `now` only where the schema can use it. */
-export function sendNowOnlyWhereNeeded(engine: EnginePort, reach: CaveatReach): EnginePort {
-  return new Proxy(engine, {
-    get(target, prop, receiver) {
-      if (prop === 'check') {
-        return (items: CheckItem[], consistency: Parameters<EnginePort['check']>[1]) =>
-          target.check(items.map((i) => withoutUnusedNow(i, reach)), consistency)
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
-    },
-  })
+/** The engine layer whose checks send `now` only where the schema can use it. */
+export class NowOnlyWhereNeeded extends EngineLayer {
+  constructor(
+    next: EnginePort,
+    private readonly reach: CaveatReach,
+  ) {
+    super(next)
+  }
+
+  override check(items: CheckItem[], consistency: Consistency) {
+    return this.next.check(items.map((i) => withoutUnusedNow(i, this.reach)), consistency)
+  }
 }

@@ -23,7 +23,8 @@
  * verified to cover them all (a stale one, from the shared lookup, is asked for again). The
  * verified token is recorded, which collapses the frontier for every later read.
  */
-import { EngineError, type CallOptions, type CheckItem, type Consistency, type EnginePort, type ExportOptions, type Relationship, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from '../port.js'
+import { EngineError, type CallOptions, type CheckItem, type Consistency, type EnginePort, type Relationship, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from '../port.js'
+import { EngineLayer } from '../layer.js'
 import { compareTokens } from './revision.js'
 import { coversToken, decodeCached, splitFrontier, type ZedTokenStore } from './zedtoken-store.js'
 
@@ -54,28 +55,18 @@ interface Plan {
   mustCover?: string
 }
 
-export class ReadYourWritesEngine implements EnginePort {
-  readonly description: string
+export class ReadYourWritesEngine extends EngineLayer {
   /** how often reads needed more than one token (for tests, benchmarks and logs) */
   readonly stats = { headLookups: 0, staleHeads: 0, reasked: 0 }
   private head?: Promise<string>
 
   constructor(
-    /** the adapter underneath (a gateway built on another's engine wraps this, not the wrapper) */
-    readonly inner: EnginePort,
+    next: EnginePort,
     readonly tokens: ZedTokenStore,
   ) {
-    this.description = inner.description
-    // The changes feed reads SpiceDB's Watch as it commits: nothing to make fresher.
-    this.watch = inner.watch?.bind(inner)
-    this.newestWrite = inner.newestWrite?.bind(inner)
-    this.historyWindowMs = inner.historyWindowMs
+    // The changes feed reads SpiceDB's Watch as it commits: watch passes through, nothing to make fresher.
+    super(next)
   }
-
-  readonly historyWindowMs?: number
-
-  readonly watch?: EnginePort['watch']
-  readonly newestWrite?: EnginePort['newestWrite']
 
   private async storeCall<T>(fn: () => Promise<T>, what: string): Promise<T> {
     try {
@@ -90,7 +81,7 @@ export class ReadYourWritesEngine implements EnginePort {
     const { frontier } = splitFrontier(required)
     if (frontier.length === 1) return frontier[0]!
     // Concurrent readers share one head lookup, whenever it started; each verifies the answer.
-    return this.verifiedHead(frontier, () => (this.head ??= this.inner.headToken().finally(() => (this.head = undefined))))
+    return this.verifiedHead(frontier, () => (this.head ??= this.next.headToken().finally(() => (this.head = undefined))))
   }
 
   /**
@@ -137,7 +128,7 @@ export class ReadYourWritesEngine implements EnginePort {
 
   private startHead(): Promise<string> {
     this.queued = undefined
-    const lookup = this.inner.headToken()
+    const lookup = this.next.headToken()
     this.running = lookup
     void lookup.then(
       () => this.running === lookup && (this.running = undefined),
@@ -162,8 +153,8 @@ export class ReadYourWritesEngine implements EnginePort {
       // reads: a check always carries a revision to check, so it gains nothing, and with the
       // rule bulk checks of 100 measured 2.3x their CPU (16,640 -> 7,140 checks/s; the cause is
       // not settled: docs/consistency.md).
-      if (this.inner.newestWrite) {
-        const head = this.inner.newestWrite()
+      if (this.next.newestWrite) {
+        const head = this.next.newestWrite()
         if (head && frontier.every((t) => coversToken(head, t))) return { consistency: { mode: 'at_least_as_fresh', token: head } }
       } else {
         // Other processes write to this datastore. A head observed after this reader arrived,
@@ -198,7 +189,7 @@ export class ReadYourWritesEngine implements EnginePort {
     // consistent reader (the event planner, re-planning after a write that beat it) must see
     // writes another replica made, whose tokens this gateway may not hold; at the frontier alone
     // SpiceDB may answer from a revision older than those, again and again (a livelock).
-    const head = await this.inner.headToken()
+    const head = await this.next.headToken()
     const again: Consistency = { mode: 'at_least_as_fresh', token: coversToken(head, mustCover) ? head : mustCover }
     return { answer: await run(again), used: again }
   }
@@ -228,59 +219,42 @@ export class ReadYourWritesEngine implements EnginePort {
     return res
   }
 
-  readSchema() {
-    return this.inner.readSchema()
-  }
-  writeSchema(schema: string) {
-    return this.inner.writeSchema(schema)
-  }
   /**
    * The engine's head from a lookup started after the call, verified to cover every write the
    * gateway acknowledged (the changes feed starts new readers there: a write acknowledged
    * before their `ready` is before it, any later one after).
    */
-  async headToken() {
+  override async headToken() {
     const frontier = await this.storeCall(() => this.tokens.frontier(), 'to read')
     return this.headSince(frontier)
   }
-  ping() {
-    return this.inner.ping()
+
+  override async check(items: CheckItem[], c: Consistency) {
+    return (await this.read(c, (x) => this.next.check(items, x), (r) => r.checkedAt)).answer
   }
-  close() {
-    return this.inner.close()
+  override async checkWithTrace(item: CheckItem, c: Consistency, opts?: CallOptions) {
+    return (await this.read(c, (x) => this.next.checkWithTrace(item, x, opts), (r) => r.checkedAt)).answer
+  }
+  override lookupResources(req: LookupResourcesRequest, c: Consistency, opts?: CallOptions) {
+    return this.paged(req.cursor, c, (cursor, x) => this.next.lookupResources({ ...req, cursor }, x, opts), (r) => r.lookedUpAt)
+  }
+  override async lookupSubjects(req: LookupSubjectsRequest, c: Consistency, opts?: CallOptions) {
+    return (await this.read(c, (x) => this.next.lookupSubjects(req, x, opts), (r) => r.lookedUpAt)).answer
+  }
+  override async expand(resource: ObjectRef, permission: string, c: Consistency, opts?: CallOptions) {
+    return (await this.read(c, (x) => this.next.expand(resource, permission, x, opts), (r) => r.expandedAt)).answer
+  }
+  override readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, c: Consistency, opts?: CallOptions) {
+    return this.paged(page.cursor, c, (cursor, x) => this.next.readRelationships(filter, { ...page, cursor }, x, opts), (r) => r.readAt, true)
   }
 
-  async check(items: CheckItem[], c: Consistency) {
-    return (await this.read(c, (x) => this.inner.check(items, x), (r) => r.checkedAt)).answer
+  override writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]) {
+    return this.recorded(this.next.writeRelationships(updates, preconditions), (t) => t)
   }
-  async checkWithTrace(item: CheckItem, c: Consistency, opts?: CallOptions) {
-    return (await this.read(c, (x) => this.inner.checkWithTrace(item, x, opts), (r) => r.checkedAt)).answer
+  protected override importPages(pages: AsyncIterable<Relationship[]>) {
+    return this.recorded(this.next.importRelationships!(pages), (r) => r.importedAt)
   }
-  lookupResources(req: LookupResourcesRequest, c: Consistency, opts?: CallOptions) {
-    return this.paged(req.cursor, c, (cursor, x) => this.inner.lookupResources({ ...req, cursor }, x, opts), (r) => r.lookedUpAt)
-  }
-  async lookupSubjects(req: LookupSubjectsRequest, c: Consistency, opts?: CallOptions) {
-    return (await this.read(c, (x) => this.inner.lookupSubjects(req, x, opts), (r) => r.lookedUpAt)).answer
-  }
-  async expand(resource: ObjectRef, permission: string, c: Consistency, opts?: CallOptions) {
-    return (await this.read(c, (x) => this.inner.expand(resource, permission, x, opts), (r) => r.expandedAt)).answer
-  }
-  readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, c: Consistency, opts?: CallOptions) {
-    return this.paged(page.cursor, c, (cursor, x) => this.inner.readRelationships(filter, { ...page, cursor }, x, opts), (r) => r.readAt, true)
-  }
-
-  writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]) {
-    return this.recorded(this.inner.writeRelationships(updates, preconditions), (t) => t)
-  }
-  exportRelationships(opts: ExportOptions) {
-    if (!this.inner.exportRelationships) throw new EngineError('invalid_argument', 'this engine cannot export')
-    return this.inner.exportRelationships(opts)
-  }
-  importRelationships(pages: AsyncIterable<Relationship[]>) {
-    if (!this.inner.importRelationships) throw new EngineError('invalid_argument', 'this engine cannot import')
-    return this.recorded(this.inner.importRelationships(pages), (r) => r.importedAt)
-  }
-  deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]) {
-    return this.recorded(this.inner.deleteRelationships(filter, preconditions), (r) => r.deletedAt)
+  override deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]) {
+    return this.recorded(this.next.deleteRelationships(filter, preconditions), (r) => r.deletedAt)
   }
 }

@@ -88,4 +88,4 @@ async function inputHygiene(app: FastifyInstance) {
   })
 }
 
-export default fp(inputHygiene, { name: 'input-hygiene', dependencies: ['engine'] })
+export default fp(inputHygiene, { name: 'input-hygiene', dependencies: ['gateway'] })

@@ -9,7 +9,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { createScratchEngine } from '../../engine/index.js'
-import { unaudited, type AuditMeta } from '../../domain/audit/auditor.js'
+import type { AuditMeta } from '../../domain/audit/auditor.js'
 import type { RelationshipUpdate } from '../../engine/port.js'
 import { badRequest, GatewayError } from '../../domain/wire/errors.js'
 import { fromEngineError } from '../../domain/wire/engine-errors.js'
@@ -108,7 +108,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const meta = auditMeta(req, 'import')
       return app.importGate.exclusive('import', () =>
         app.audit.capture(meta, async () => {
-          const deps = { engine: unaudited(app.engine), types, rules, maxBytes: limits.importMaxBytes, signal: clientGone(reply) }
+          const deps = { engine: app.gateway.unaudited, types, rules, maxBytes: limits.importMaxBytes, signal: clientGone(reply) }
           const result = await importSet(deps, body)
           meta.bulk = { kind: 'import', count: result.count, changed: result.changed }
           if (result.changed > 0) await app.audit.note([], result.importedAt)
@@ -149,7 +149,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const deps = {
-        engine: unaudited(app.engine),
+        engine: app.gateway.unaudited,
         scratch: () => createScratchEngine(app.schemaText, app.config.engineTimeoutMs),
         schemaText: app.schemaText,
         types,

@@ -3,7 +3,7 @@
  * translators share.
  */
 import type { EnginePort, Relationship } from '../../../engine/port.js'
-import { PAIRING_RELATIONS } from '../contract/catalogue.js'
+import { isPairing, primariesOf } from '../../invariants/rules.js'
 import type { SchemaIndex } from '../../schema/subject-uses.js'
 import type { EventOf, EventType } from '../contract/schemas.js'
 import { inOrganization, obj, readAll, user, type WritePlan } from './write-plan.js'
@@ -40,6 +40,6 @@ export async function personTuplesInOrg(ctx: TranslateContext, type: string, org
 /** A person's pairings with the organization's clients, and the clients they are primary of. */
 export async function pairingsInOrg(ctx: TranslateContext, orgId: string, userId: string) {
   const { inOrg } = await personTuplesInOrg(ctx, 'client', orgId, userId)
-  const primaryOf = inOrg.filter((r) => r.relation === 'primary').map((r) => r.resource.id)
-  return { tuples: inOrg, pairings: inOrg.filter((r) => (PAIRING_RELATIONS as readonly string[]).includes(r.relation)), primaryOf }
+  const primaryOf = primariesOf(inOrg).map((r) => r.resource.id)
+  return { tuples: inOrg, pairings: inOrg.filter((r) => isPairing(r.relation)), primaryOf }
 }

@@ -3,7 +3,8 @@
  * permissions (desired state, I3). Each rotates the guard of the person whose relations it
  * changes, so it serializes with every other event about that person (guards.ts).
  */
-import { ADMIN_PRIVILEGES, COACHING_PERMISSIONS, ORG_ROLE_RELATIONS, ORG_ROLES, type OrgRole } from '../contract/catalogue.js'
+import { ADMIN_PRIVILEGES, COACHING_PERMISSIONS, ORG_ROLES, type OrgRole } from '../contract/catalogue.js'
+import { memberRole, stopsBeingPairable } from '../../invariants/rules.js'
 import { notAMember, ownerTransferOnly, ownerUntouchable, primaryCoachOfClients, unknownObject } from './refusals.js'
 import { personGuard, readGuards, rotate } from './guards.js'
 import { WritePlan, relationsHeld, together, tuple, user } from './write-plan.js'
@@ -57,7 +58,8 @@ async function setRole(ctx: TranslateContext, eventId: string, orgId: string, us
   const plan = new WritePlan().require(owner).pinSet(o, ORG_ROLES, user(userId), held)
   for (const r of held) if (r !== role) plan.remove(tuple(o, r, user(userId)))
   plan.touch(tuple(o, role, user(userId)))
-  if (held.has('coach') && role !== 'coach') {
+  // I5: someone who stops being pairable keeps no pairing with the organization's clients
+  if (stopsBeingPairable(held, [role])) {
     const { pairings, primaryOf } = await pairingsInOrg(ctx, orgId, userId)
     if (primaryOf.length > 0) throw primaryCoachOfClients(orgId, userId, primaryOf, `take the coach role from`)
     for (const p of pairings) plan.remove(p)
@@ -78,7 +80,7 @@ async function replaceSet(ctx: TranslateContext, eventId: string, orgId: string,
   const [owner, mine] = await Promise.all([ownerTuple(ctx, orgId), memberTuples(ctx, orgId, userId)])
   if (!owner) throw unknownObject(`organization:${orgId}`, 'organization.created')
   if (owner.subject.id === userId && ctx.actorId !== userId) throw ownerUntouchable(orgId, userId, `change the ${what} of`)
-  const role = mine.find((r) => (ORG_ROLE_RELATIONS as readonly string[]).includes(r.relation))
+  const role = memberRole(mine)
   if (!role) throw notAMember(orgId, userId)
   const held = relationsHeld(mine, relations)
   const plan = new WritePlan().require(owner).require(role).pinSet(o, relations, user(userId), held)

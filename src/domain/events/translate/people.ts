@@ -4,7 +4,7 @@
  * person's role, rotates the person's. Removals and user-level relations need no guard: no
  * invariant reads them across objects.
  */
-import { CO_AUTHOR_ROLES } from '../contract/catalogue.js'
+import { coAuthorVia } from '../../invariants/rules.js'
 import { objectGuard, personGuard, readGuards, rotate } from './guards.js'
 import { alreadyExists, notCoAuthorEligible } from './refusals.js'
 import { WritePlan, obj, readAll, tuple, user } from './write-plan.js'
@@ -45,7 +45,7 @@ export const coAuthorAdded: Translator<'course.co_author_added'> = async (ctx, {
   const guards = await readGuards(ctx.engine, [personGuard(data.userId)])
   const link = await existing(ctx, 'course', data.courseId)
   const orgId = link.subject.id
-  const role = (await memberTuples(ctx, orgId, data.userId)).find((r) => (CO_AUTHOR_ROLES as readonly string[]).includes(r.relation))
+  const role = coAuthorVia(await memberTuples(ctx, orgId, data.userId))
   if (!role) throw notCoAuthorEligible(data.courseId, orgId, data.userId)
   const plan = new WritePlan().require(link).require(role).touch(tuple(obj('course', data.courseId), 'co_author', user(data.userId)))
   return rotate(plan, guards, id)

@@ -8,6 +8,7 @@ import type { Relationship } from '../../../engine/port.js'
 import { PROGRAM_GRANTS, PROGRAM_ROLES, grantRelation } from '../contract/catalogue.js'
 import { objectGuard, personGuard, readGuards, rotate } from './guards.js'
 import { alreadyExists, crossOrganization, unknownObject } from './refusals.js'
+import { crossesOrganizations } from '../../invariants/rules.js'
 import { WritePlan, obj, organizationOf, readAll, relationsHeld, tuple, user } from './write-plan.js'
 import { org, ownerTuple, type TranslateContext, type Translator } from './context.js'
 
@@ -81,7 +82,7 @@ export const grantsSet: Translator<'program.grants_set'> = async (ctx, { id, dat
 export const groupAssigned: Translator<'program.group_assigned'> = async (ctx, { id, data }) => {
   const guards = await readGuards(ctx.engine, [programGuard(data.programId), objectGuard('group', data.groupId)])
   const [program, group] = await Promise.all([existing(ctx, 'program', data.programId), existing(ctx, 'group', data.groupId)])
-  if (program.subject.id !== group.subject.id) throw crossOrganization(`program:${data.programId}`, `group:${data.groupId}`)
+  if (crossesOrganizations(program.subject.id, group.subject.id)) throw crossOrganization(`program:${data.programId}`, `group:${data.groupId}`)
   const plan = new WritePlan().require(program).require(group)
   return rotate(plan.touch(tuple(obj('program', data.programId), 'assigned_group', obj('group', data.groupId))), guards, id)
 }

@@ -1,22 +1,9 @@
 /**
- * The invariants of domain.md (I1-I8) as refusals: 409, one stable code each, and a message
- * that says what to do instead. Plain errors, so the stream consumer reads them the same way.
+ * The invariants (I1-I8, stated in src/domain/invariants/rules.ts) as refusals: 409, one stable
+ * code each, and a message that says what to do instead. Plain errors, so the stream consumer
+ * reads them the same way.
  */
 import { conflict, type GatewayError } from '../../wire/errors.js'
-
-export const INVARIANT_CODES = {
-  GW_PRIMARY_REQUIRED: 'I1: a client always has exactly one primary coach',
-  GW_PRIMARY_COACH_OF_CLIENTS: 'I1/I8: a primary coach cannot stop coaching until their clients have another primary',
-  GW_OWNER_TRANSFER_ONLY: 'I2: ownership moves only by transfer; the owner has no other role',
-  GW_OWNER_UNTOUCHABLE: 'I3: no one but the owner changes the owner; no one removes or deactivates the owner',
-  GW_NOT_A_MEMBER: 'I4: roles are changed, privileges and permissions set, only for members of the organization',
-  GW_ONE_ROLE: 'I4: a person holds one organization role, and one role per program; a new role replaces the old in one write',
-  GW_NOT_PAIRABLE: 'I5: only coaches (or the owner) of the organization can be paired with clients',
-  GW_NOT_CO_AUTHOR_ELIGIBLE: "I6: only authors, admins or the owner of the course's organization can co-author",
-  GW_CROSS_ORGANIZATION: 'I7: objects of different organizations cannot be linked',
-  GW_UNKNOWN_OBJECT: 'the event refers to an object no earlier event created',
-  GW_ALREADY_EXISTS: 'the object already exists with different facts',
-} as const
 
 export const primaryRequired = (clientId: string, coachId: string): GatewayError =>
   conflict(

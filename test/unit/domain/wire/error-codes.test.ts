@@ -2,7 +2,7 @@
 import t from 'tap'
 import { ERROR_CODE_LIST, ERROR_CODES, isErrorCode } from '../../../../src/domain/wire/error-codes.js'
 import { badRequest, conflict, engineUnavailable, forbidden, GatewayError, InvalidReferenceError, resultTooLarge, clientClosed } from '../../../../src/domain/wire/errors.js'
-import { INVARIANT_CODES } from '../../../../src/domain/events/translate/refusals.js'
+import { INVARIANT_CODES } from '../../../../src/domain/invariants/rules.js'
 
 t.test('the catalogue', async (t) => {
   t.same(ERROR_CODE_LIST, Object.keys(ERROR_CODES))

@@ -1,11 +1,11 @@
 /**
- * The pure parts of the events service (src/plugins/app/events.ts): how a failure is counted,
+ * The pure parts of the events service (src/domain/events/apply/batch.ts): how a failure is counted,
  * and the shutdown answer. applyBatch, order and batchKeys read the engine and are covered end
  * to end (test/domain/events/events-batch-order.test.ts, test/domain/events/events-concurrency.test.ts); their ordering
- * rules are unit-tested in test/unit/domain/events/batch.test.ts.
+ * rules are unit-tested in test/unit/domain/events/apply/ordering.test.ts and batch.test.ts.
  */
 import t from 'tap'
-import { outcomeOf, shuttingDown } from '../../../../src/plugins/app/events.js'
+import { outcomeOf, shuttingDown } from '../../../../src/domain/events/apply/batch.js'
 import { GatewayError } from '../../../../src/domain/wire/errors.js'
 
 t.test('outcomeOf: invalid, refused, or failed (transient)', async (t) => {
