@@ -10,7 +10,7 @@ import http from 'node:http'
 import net from 'node:net'
 import type { ChangeBatch, WatchOptions } from '../../../src/engine/port.js'
 import type { FeedOptions } from '../../../src/domain/audit/changes-feed.js'
-import { buildTestApp, testEngine, type TestApp } from '../../helpers/app.js'
+import { buildTestApp, type TestApp } from '../../helpers/app.js'
 import { readSse, type SseEvent, type SseReader } from '../../helpers/sse.js'
 
 const key = (name: string) => `${name}-key-0123456789abcdef`
