@@ -26,6 +26,7 @@ import {
 import { BulkTransfer } from './bulk.js'
 import { changeBatches, watchRequest } from './watch.js'
 import * as pb from './proto.js'
+import * as rq from './requests.js'
 import { withDeadline, type SpiceTransport } from './transport.js'
 import { compareTokens, decodeZedToken } from './consistency/revision.js'
 import { coversToken } from './consistency/zedtoken-store.js'
@@ -137,26 +138,14 @@ export class SpiceDbEngine implements EnginePort {
 
   private async bulkCheck(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
     const res = await this.call(() =>
-      this.transport.call('checkBulkPermissions', 
-        v1.CheckBulkPermissionsRequest.create({ consistency: pb.consistency(consistency), items: items.map(pb.checkItem) }),
-      ),
+      this.transport.call('checkBulkPermissions', rq.checkBulk(items, consistency)),
     )
     return { results: pb.checkResults(res, items.length), checkedAt: pb.token(res.checkedAt) }
   }
 
   async checkWithTrace(item: CheckItem, consistency: Consistency, opts?: CallOptions) {
     const res = await this.call(() =>
-      this.transport.call('checkPermission', 
-        v1.CheckPermissionRequest.create({
-          consistency: pb.consistency(consistency),
-          resource: pb.objectRef(item.resource),
-          permission: item.permission,
-          subject: pb.subjectRef(item.subject),
-          context: pb.struct(item.context),
-          withTracing: true,
-        }),
-        opts,
-      ),
+      this.transport.call('checkPermission', rq.checkTraced(item, consistency), opts),
       opts?.signal,
     )
     const result: CheckResult = { permissionship: pb.permissionship(res.permissionship) }
@@ -168,18 +157,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async lookupResources(req: LookupResourcesRequest, consistency: Consistency, opts?: CallOptions) {
     const stream = await this.call(() =>
-      this.transport.call('lookupResources', 
-        v1.LookupResourcesRequest.create({
-          consistency: pb.consistency(consistency),
-          resourceObjectType: req.resourceType,
-          permission: req.permission,
-          subject: pb.subjectRef(req.subject),
-          context: pb.struct(req.context),
-          optionalLimit: req.limit ?? 0,
-          optionalCursor: req.cursor ? v1.Cursor.create({ token: req.cursor }) : undefined,
-        }),
-        opts,
-      ),
+      this.transport.call('lookupResources', rq.lookupResources(req, consistency), opts),
       opts?.signal,
     )
     return pb.lookedUpResources(stream, req.limit)
@@ -187,17 +165,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency, opts?: CallOptions) {
     const stream = await this.call(() =>
-      this.transport.call('lookupSubjects', 
-        v1.LookupSubjectsRequest.create({
-          consistency: pb.consistency(consistency),
-          resource: pb.objectRef(req.resource),
-          permission: req.permission,
-          subjectObjectType: req.subjectType,
-          optionalSubjectRelation: req.subjectRelation ?? '',
-          context: pb.struct(req.context),
-        }),
-        opts,
-      ),
+      this.transport.call('lookupSubjects', rq.lookupSubjects(req, consistency), opts),
       opts?.signal,
     )
     return pb.lookedUpSubjects(stream)
@@ -205,14 +173,7 @@ export class SpiceDbEngine implements EnginePort {
 
   async expand(resource: ObjectRef, permission: string, consistency: Consistency, opts?: CallOptions) {
     const res = await this.call(() =>
-      this.transport.call('expandPermissionTree', 
-        v1.ExpandPermissionTreeRequest.create({
-          consistency: pb.consistency(consistency),
-          resource: pb.objectRef(resource),
-          permission,
-        }),
-        opts,
-      ),
+      this.transport.call('expandPermissionTree', rq.expand(resource, permission, consistency), opts),
       opts?.signal,
     )
     return { tree: pb.expandTree(res.treeRoot), expandedAt: pb.token(res.expandedAt) }
@@ -220,37 +181,20 @@ export class SpiceDbEngine implements EnginePort {
 
   async readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, consistency: Consistency, opts?: CallOptions) {
     const stream = await this.call(() =>
-      this.transport.call('readRelationships', 
-        v1.ReadRelationshipsRequest.create({
-          consistency: pb.consistency(consistency),
-          relationshipFilter: pb.filter(filter),
-          optionalLimit: page.limit ?? 0,
-          optionalCursor: page.cursor ? v1.Cursor.create({ token: page.cursor }) : undefined,
-        }),
-        opts,
-      ),
+      this.transport.call('readRelationships', rq.readRelationships(filter, page, consistency), opts),
       opts?.signal,
     )
-    const relationships = stream.flatMap((r) => (r.relationship ? [pb.fromRelationship(r.relationship)] : []))
-    const cursor = page.limit && stream.length === page.limit ? stream.at(-1)?.afterResultCursor?.token : undefined
-    const readAt = stream[0]?.readAt ? pb.token(stream[0].readAt) : undefined
-    return { relationships, ...(cursor ? { cursor } : {}), ...(readAt ? { readAt } : {}) }
+    return rq.readPage(stream, page.limit)
   }
 
   async writeRelationships(updates: RelationshipUpdate[], preconditions: Precondition[] = []): Promise<string> {
-    const request = v1.WriteRelationshipsRequest.create({
-      updates: updates.map(pb.update),
-      optionalPreconditions: preconditions.map(pb.precondition),
-    })
+    const request = rq.writeRelationships(updates, preconditions)
     const res = await this.call(() => this.writing(() => this.transport.call('writeRelationships', request), (r) => pb.token(r.writtenAt)))
     return pb.token(res.writtenAt)
   }
 
   async deleteRelationships(filter: RelationshipFilter, preconditions: Precondition[] = []) {
-    const request = v1.DeleteRelationshipsRequest.create({
-      relationshipFilter: pb.filter(filter),
-      optionalPreconditions: preconditions.map(pb.precondition),
-    })
+    const request = rq.deleteRelationships(filter, preconditions)
     const res = await this.call(() => this.writing(() => this.transport.call('deleteRelationships', request), (r) => pb.token(r.deletedAt)))
     return { deletedAt: pb.token(res.deletedAt), count: Number(res.relationshipsDeletedCount ?? 0) }
   }
@@ -263,7 +207,7 @@ export class SpiceDbEngine implements EnginePort {
    * consistent read (an empty answer says nothing of when it was read).
    */
   async headToken(): Promise<string> {
-    const res = await this.call(() => this.transport.call('checkBulkPermissions', v1.CheckBulkPermissionsRequest.create({ consistency: pb.consistency(HEAD), items: [] })))
+    const res = await this.call(() => this.transport.call('checkBulkPermissions', rq.checkBulk([], HEAD)))
     if (!res.checkedAt?.token) throw new EngineError('internal', 'engine answered a fully consistent check without a revision')
     return res.checkedAt.token
   }

@@ -26,26 +26,10 @@
 import { EngineError, type CallOptions, type CheckItem, type Consistency, type EnginePort, type Relationship, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from '../port.js'
 import { EngineLayer } from '../layer.js'
 import { compareTokens } from './revision.js'
+import { unwrapCursor, wrapCursor } from './read-cursor.js'
 import { coversToken, decodeCached, splitFrontier, type ZedTokenStore } from './zedtoken-store.js'
 
 const HEAD_ATTEMPTS = 5
-
-/** The gateway's cursor: SpiceDB's, with the consistency its first page was read at. */
-function wrapCursor(c: Consistency, cursor: string): string {
-  return Buffer.from(JSON.stringify([c.mode, c.token ?? '', cursor])).toString('base64url')
-}
-
-function unwrapCursor(s: string): { consistency: Consistency; cursor: string } | undefined {
-  try {
-    const [mode, token, cursor] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown[]
-    if (typeof cursor !== 'string' || typeof token !== 'string') return undefined
-    if (mode === 'at_least_as_fresh' && token) return { consistency: { mode, token }, cursor }
-    if (mode === 'fully_consistent' || mode === 'minimize_latency') return { consistency: { mode }, cursor }
-  } catch {
-    // not ours: SpiceDB judges it
-  }
-  return undefined
-}
 
 const comparable = (a: string, b: string) => compareTokens(decodeCached(a), decodeCached(b)) !== 'unknown'
 
