@@ -80,6 +80,8 @@ function shape(e: Settings) {
     cursorSecret: e.CURSOR_SECRET as string | undefined,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     connectionTimeoutMs: e.CONNECTION_TIMEOUT_MS,
+    /** load shedding (plugins/external/under-pressure.ts); 0 turns a bound off */
+    overload: { maxEventLoopDelayMs: e.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, maxEventLoopUtilization: e.OVERLOAD_MAX_ELU_PERMILLE / 1000 },
     contextMaxBytes: e.CONTEXT_MAX_BYTES,
     /** the audit trail: a Redis stream when REDIS_URL is set, a bounded ring in memory otherwise */
     audit: {

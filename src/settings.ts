@@ -61,6 +61,8 @@ export const EnvSchema = Type.Object({
   CURSOR_SECRET: OptStr('HMAC key for lookup cursors, shared by every replica (32+ characters; default: random per process)', { minLength: 32 }),
   REQUEST_TIMEOUT_MS: Int(30_000, 'time to receive a whole request, body included (0: no limit)'),
   CONNECTION_TIMEOUT_MS: Int(60_000, 'idle socket timeout (0: none)'),
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Int(2000, 'new requests are shed with 503 GW_OVERLOADED while the event loop lags more than this (0: never)'),
+  OVERLOAD_MAX_ELU_PERMILLE: Int(995, 'new requests are shed with 503 GW_OVERLOADED while the event loop is busier than this, in thousandths (0: never)', { maximum: 1000 }),
   // SpiceDB refuses contexts over 4096 bytes; the gateway adds `now` to the caller's
   CONTEXT_MAX_BYTES: Int(4000, 'largest caveat context, serialized', { minimum: 1 }),
   API_KEYS: OptStr('comma-separated bearer keys, 16+ characters each', { pattern: '^[^\\s,]{16,}(,[^\\s,]{16,})*$' }),

@@ -74,6 +74,9 @@ t.test('numbers and switches are read from their settings', async (t) => {
   t.equal(loadConfig({ REDIS_URL: 'redis://r:1' }).events.streamEnabled, true, 'the stream is on where Redis is')
   t.equal(loadConfig({ REDIS_URL: 'redis://r:1', EVENTS_STREAM_ENABLED: 'false' }).events.streamEnabled, false)
   t.equal(loadConfig({ PORT: '0' }).port, 0)
+  t.same(loadConfig({}).overload, { maxEventLoopDelayMs: 2000, maxEventLoopUtilization: 0.995 }, 'load shedding on by default')
+  t.same(loadConfig({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OVERLOAD_MAX_ELU_PERMILLE: '0' }).overload, { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 }, '0 turns a bound off')
+  t.throws(() => loadConfig({ OVERLOAD_MAX_ELU_PERMILLE: '1001' }), /OVERLOAD_MAX_ELU_PERMILLE/)
   t.equal(loadConfig({ PORT: '65535' }).port, 65535)
 })
 

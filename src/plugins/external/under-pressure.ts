@@ -9,8 +9,9 @@ import { GatewayError } from '../../domain/wire/errors.js'
 
 async function underPressurePlugin(app: FastifyInstance) {
   await app.register(underPressure, {
-    maxEventLoopDelay: 2000,
-    maxEventLoopUtilization: 0.995,
+    // OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, OVERLOAD_MAX_ELU_PERMILLE (0 turns a bound off)
+    maxEventLoopDelay: app.config.overload.maxEventLoopDelayMs,
+    maxEventLoopUtilization: app.config.overload.maxEventLoopUtilization,
     pressureHandler: () => {
       throw new GatewayError('GW_OVERLOADED', 503, 'the gateway is overloaded; retry shortly')
     },

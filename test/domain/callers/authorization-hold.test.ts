@@ -28,9 +28,12 @@ t.test("a credential's expiry ends the hold at that moment, whatever the period"
   const credential: Credential = { recheck: () => (Date.now() >= expiresAt ? new GatewayError('GW_UNAUTHORIZED', 401, 'the token expired') : undefined), expiresAt }
   const at: number[] = []
   holdAuthorization(credential, { everyMs: 60_000, onLost: () => at.push(Date.now()) })
-  await wait(400)
-  t.equal(at.length, 1)
-  t.ok(at[0]! - expiresAt < 200, `lost ${at[0]! - expiresAt} ms after expiry`)
+  // ended by the expiry, not by the minute-long period: no time bound finer than that, since a
+  // loaded machine fires timers late
+  for (const until = Date.now() + 20_000; at.length === 0 && Date.now() < until; ) await wait(20)
+  t.equal(at.length, 1, 'lost once')
+  t.ok(at[0]! >= expiresAt, 'not before the expiry')
+  t.ok(at[0]! - expiresAt < 30_000, `long before the next periodic re-check (lost ${at[0]! - expiresAt} ms after expiry)`)
 })
 
 t.test('a change notification re-checks at once; stop unsubscribes; a throwing check is a refusal', async (t) => {
