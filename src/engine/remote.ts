@@ -20,6 +20,7 @@ import { traceContextInterceptor } from './trace-context.js'
 import { callGrpc, type Method, type Req, type Res, type SpiceTransport } from './transport.js'
 import type { CallOptions } from './port.js'
 import { requestIdInterceptor } from './request-context.js'
+import { backoffMs } from '../timing.js'
 
 export interface RemoteOptions {
   endpoints: string[]
@@ -123,7 +124,7 @@ class FailoverTransport implements SpiceTransport {
         if (!retryable(method, err)) throw err
         last = err
         ep.failures++
-        ep.downUntil = Date.now() + Math.min(MAX_BACKOFF_MS, this.backoffMs * 2 ** (ep.failures - 1))
+        ep.downUntil = Date.now() + backoffMs(ep.failures, this.backoffMs, MAX_BACKOFF_MS)
       }
     }
     throw last

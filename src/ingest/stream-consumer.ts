@@ -25,6 +25,7 @@ import { withDefaults, type ResolvedOptions, type StreamConsumerOptions, type Ou
 import { runOrdered } from '../domain/events/apply/ordering.js'
 import { decodeEvent, errorCode, errorMessage, isPermanentFailure, MessageError, parseGroupInfo, type GroupInfo, type StreamMessage } from './stream-protocol.js'
 import { ConsumerGroup, type Delivery } from './consumer-group.js'
+import { backoffMs } from '../timing.js'
 
 export type * from './consumer-options.js'
 export { defaultConsumerName } from './consumer-options.js'
@@ -108,7 +109,7 @@ export class StreamConsumer {
         this.groupReady = false
         failures++
         this.o.log.warn({ err: errorMessage(err), stream: this.o.stream }, 'stream consumer error; retrying')
-        await this.sleep(Math.min(5000, 50 * 2 ** failures))
+        await this.sleep(backoffMs(failures + 1, 50, 5000))
       }
     }
   }
@@ -216,7 +217,7 @@ export class StreamConsumer {
         if (!permanent && (await this.engineDown())) {
           outages++
           this.report({ outcome: 'retry', messageId: message.id, eventId, deliveries, code: errorCode(err), error: errorMessage(err) })
-          await this.sleep(Math.min(this.o.retryDelayMs * 2 ** (outages - 1), this.o.outageRetryMaxMs))
+          await this.sleep(backoffMs(outages, this.o.retryDelayMs, this.o.outageRetryMaxMs))
           if (this.stopping || !(await this.group.hold(message.id))) return
           continue
         }
@@ -224,7 +225,7 @@ export class StreamConsumer {
         if (permanent || deliveries >= this.o.maxDeliveries) return this.deadLetter(message, err, deliveries, eventId)
         this.report({ outcome: 'retry', messageId: message.id, eventId, deliveries, code: errorCode(err), error: errorMessage(err) })
         this.o.log.warn({ messageId: message.id, eventId, deliveries, err: errorMessage(err) }, 'event failed; will retry')
-        await this.sleep(Math.min(this.o.retryDelayMs * 2 ** (deliveries - 1), this.o.claimIdleMs / 2))
+        await this.sleep(backoffMs(deliveries, this.o.retryDelayMs, this.o.claimIdleMs / 2))
         if (this.stopping) return
         const next = await this.group.redeliver(message.id)
         if (next === undefined) return // acknowledged or deleted meanwhile

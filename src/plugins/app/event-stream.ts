@@ -6,6 +6,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import client from 'prom-client'
+import { within } from '../../timing.js'
 import { StreamConsumer, type StreamConsumerTuning } from '../../ingest/stream-consumer.js'
 import type { GroupInfo } from '../../ingest/stream-protocol.js'
 
@@ -68,10 +69,11 @@ async function eventStreamPlugin(app: FastifyInstance, opts: EventStreamPluginOp
   let last: GroupInfo | undefined
   let inflight: Promise<void> | undefined
   const refresh = () =>
-    (inflight ??= Promise.race([
+    (inflight ??= within(
       consumer.groupInfo().then((info) => void (last = info ?? last)),
-      new Promise<void>((resolve) => setTimeout(resolve, GROUP_INFO_TIMEOUT_MS).unref()),
-    ])
+      GROUP_INFO_TIMEOUT_MS,
+      () => undefined,
+    )
       .catch(() => undefined)
       .finally(() => (inflight = undefined)))
   new client.Gauge({

@@ -7,6 +7,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
+import { within } from '../../timing.js'
 import { ConfigError } from '../../config.js'
 import { ProbeFinding } from '../../domain/wire/errors.js'
 import { PERSISTENCE_ADVICE, persistenceCaution, persistenceProblem, readPersistence } from '../../stores/redis-persistence.js'
@@ -67,10 +68,9 @@ async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions) {
   app.readinessProbes.push({
     name: 'redis',
     check: () =>
-      Promise.race([
-        probe(),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('redis did not answer PING')), PROBE_TIMEOUT_MS).unref()),
-      ]),
+      within(probe(), PROBE_TIMEOUT_MS, () => {
+        throw new Error('redis did not answer PING')
+      }),
   })
   app.log.info({ redis: redacted(opts.url) }, 'redis connected')
 }

@@ -13,6 +13,8 @@ import type { SchemaIndex } from '../../schema/subject-uses.js'
 import type { DomainEvent } from '../contract/schemas.js'
 import { TRANSLATORS, type TranslateContext } from '../translate/index.js'
 import type { WritePlan } from '../translate/write-plan.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { jitteredMs } from '../../../timing.js'
 
 export const MAX_ATTEMPTS = 100
 
@@ -30,8 +32,8 @@ export function isWriteConflict(err: unknown): boolean {
   return err.grpcCode === 10 || /precondition|conflict|serializ|retry/i.test(err.message)
 }
 
-const pause = (attempt: number) =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)))
+/** a write conflict's retry: jittered, so the writes that collided do not collide again (1, 2, 4 ... up to 50 ms) */
+const pause = (attempt: number) => sleep(jitteredMs(attempt, 1, 50))
 
 function plan(ctx: TranslateContext, event: DomainEvent): Promise<WritePlan> {
   const translate = TRANSLATORS[event.type] as (c: TranslateContext, e: DomainEvent) => Promise<WritePlan>

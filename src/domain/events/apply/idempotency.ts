@@ -5,6 +5,7 @@
  * `duplicate` with the ORIGINAL writtenAt and writes nothing.
  */
 import { createHash, randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { GatewayError, conflict } from '../../wire/errors.js'
 
 export type Claim =
@@ -78,7 +79,6 @@ const idempotencyConflict = (key: string) =>
     `event id ${key.slice(key.indexOf(':') + 1)} was already used for another payload; an id names one event: send this one under a new id`,
   )
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export async function applyOnce(
   store: IdempotencyStore,
