@@ -119,7 +119,8 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
       const rate = latencyRate(rows, cores)
       if (!rate) console.log('latency leg: skipped (no spicedb-http uniform peak to take half of; set BENCH_LATENCY_RATE)')
       else {
-        console.log(`latency leg: ${rate} calls/s (half of spicedb-http's uniform single fully consistent peak), open loop`)
+        const why = env.BENCH_LATENCY_RATE ? 'BENCH_LATENCY_RATE' : "half of spicedb-http's uniform single fully consistent peak"
+        console.log(`latency leg: ${rate} calls/s (${why}), open loop, every system at that rate`)
         latency.push(...(await latencyLeg(targets, checks, rate, loadCpus, cores)))
       }
     }
