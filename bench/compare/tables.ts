@@ -82,6 +82,7 @@ export function targetsSummary(rows: Row[], latency: LatencyRow[], datastore: st
     }
   }
   const stale = rows.filter((r) => (r.writes?.stale ?? 0) > 0)
-  out.push(stale.length ? `STALE ALLOWS: ${stale.map((r) => `${r.system} ${r.scenario} ${r.writes!.stale}`).join(', ')}` : 'stale allows: 0 in every system and scenario')
+  if (!rows.some((r) => r.writes)) out.push('stale allows: not counted (no skewed leg in this run)')
+  else out.push(stale.length ? `STALE ALLOWS: ${stale.map((r) => `${r.system} ${r.scenario} ${r.writes!.stale}`).join(', ')}` : 'stale allows: 0 in every system and scenario')
   return out
 }
