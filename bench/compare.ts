@@ -36,7 +36,8 @@
  *   BENCH_CHECKS=20000    distinct random client checks
  *   BENCH_SECONDS=10      measured seconds per scenario (after BENCH_WARMUP=2)
  *   BENCH_CONNECTIONS=64  requests in flight (the latency leg: up to BENCH_LATENCY_CONNECTIONS=256)
- *   BENCH_ZIPF_S=1.1      the skew; BENCH_WRITE_EVERY=99 checks per write
+ *   BENCH_ZIPF_S=1.1      the skew; BENCH_WRITE_EVERY=99 checks per write, from BENCH_WRITERS=4
+ *                         concurrent write streams per load generator thread
  *   BENCH_SUT_CORES=8     cores for the system under test; a list (2,8) runs the tables per count
  *   BENCH_LOAD_CORES=4    cores for the load generator (taken after the SUT's)
  *   BENCH_SYSTEMS=spicedb-http,gateway-remote,gateway-remote-workers,gateway-embedded,gateway-embedded-npm
@@ -50,7 +51,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateData, randomChecks, type BenchCheck } from './data.js'
-import { BULK, CHECKS, CONNECTIONS, CPUS, DATASTORE, LATENCY, LOAD_CORES, ORGS, SECONDS, SUT_CORE_LIST, WORKLOADS, WRITE_EVERY, ZIPF_S, env, root, smoke } from './compare/settings.js'
+import { BULK, CHECKS, CONNECTIONS, CPUS, DATASTORE, LATENCY, LOAD_CORES, ORGS, SECONDS, SUT_CORE_LIST, WORKLOADS, WRITE_EVERY, WRITERS, ZIPF_S, env, root, smoke } from './compare/settings.js'
 import { cpuRange, hasTaskset } from './compare/proc.js'
 import { startSystems, type Mode, type Target } from './compare/systems.js'
 import { topShare, writeJob, writePairs, zipfSample } from './compare/workloads.js'
@@ -105,13 +106,13 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
       }
     }
     if (WORKLOADS.includes('skewed')) {
-      // writes on the clients the checks ask about most: each writer of the load generator has its own
-      const pairs = writePairs(checks, Math.max(8, LOAD_CORES * 4))
+      // writes on the clients the checks ask about most: each write stream of the load generator has its own two
+      const pairs = writePairs(checks, LOAD_CORES * WRITERS * 2)
       for (const t of targets) {
         // SpiceDB fully consistent is the baseline; a gateway's default mode is what callers get
         const modes: Mode[] = t.name === 'spicedb-http' ? ['fully_consistent', 'minimize_latency'] : ['default', 'fully_consistent']
         for (const mode of modes) {
-          const row = await drive(t, 'skewed', mode, skewed.map((c) => t.single(c, mode)), 1, loadCpus, cores, writeJob(t, pairs, WRITE_EVERY, `${cores}-${mode}`, nonce))
+          const row = await drive(t, 'skewed', mode, skewed.map((c) => t.single(c, mode)), 1, loadCpus, cores, writeJob(t, pairs, WRITE_EVERY, WRITERS, `${cores}-${mode}`, nonce))
           rows.push(row)
           log(row)
         }

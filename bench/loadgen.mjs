@@ -15,8 +15,9 @@
  * not from when it went out: a system that stalls is charged for every call the stall held
  * back (no coordinated omission). Calls still unanswered 10 s after the end count as errors.
  *
- * Writes (`writes`: { every, pairs[], allowed }): beside the checks, one writer per worker
- * thread, paced to one write per `every` calls of its checks, walks its own share of `pairs`
+ * Writes (`writes`: { every, writers, pairs[], allowed }): beside the checks, `writers` writers per
+ * worker thread (several, so that slow writes still keep up), together paced to one write per
+ * `every` answered checks of that thread, each walking its own share of `pairs`
  * (each { grant, revoke, check }, each { url, headers, body }): grant, check (a denied answer is a
  * missed grant), revoke, check (an allowed answer, matched by the `allowed` pattern, is stale).
  * A writer never leaves a grant behind: one outstanding at the end is revoked, untimed. Each
@@ -52,17 +53,21 @@ function post(agent, url, headers, body) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
-/** The write stream of one worker; `pace()` resolves once the checks have earned the next write. */
-function writer(job, index, agent, clock) {
+/**
+ * One write stream of a worker (its `slot` of `slots` over all workers); `pace()` resolves once
+ * the checks have earned the next write. Pairs are never shared between streams, so a pair's
+ * grant always lands before its revoke.
+ */
+function writer(job, slot, slots, agent, clock) {
   const w = job.writes
   const allowed = new RegExp(w.allowed)
-  const mine = w.pairs.filter((_, i) => i % Math.max(1, job.workers) === index)
+  const mine = w.pairs.filter((_, i) => i % slots === slot)
   const out = { writes: 0, writeErrors: 0, writeLatencies: [], stale: 0, missed: 0, verifies: 0, firstWriteError: undefined }
   let seq = 0
   const call = async (req) => {
     const t0 = performance.now()
     try {
-      const res = await post(agent, new URL(req.url), req.headers, req.body.replaceAll('__SEQ__', `${index}.${seq++}`))
+      const res = await post(agent, new URL(req.url), req.headers, req.body.replaceAll('__SEQ__', `${slot}.${seq++}`))
       if (res.status >= 200 && res.status < 300) return { ok: true, text: res.text, ms: performance.now() - t0 }
       out.firstWriteError ??= `${res.status} ${res.text.slice(0, 300)}`
     } catch (err) {
@@ -107,7 +112,8 @@ function writer(job, index, agent, clock) {
 
 async function closedLoop(job, index, connections) {
   const url = new URL(job.url)
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections + 1 })
+  const writers = job.writes ? Math.max(1, job.writes.writers ?? 1) : 0
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections + writers })
   const latencies = []
   let errors = 0
   let total = 0
@@ -116,18 +122,20 @@ async function closedLoop(job, index, connections) {
   const measureFrom = start + job.warmupSeconds * 1000
   const end = measureFrom + job.seconds * 1000
   let next = Math.floor((index * job.bodies.length) / Math.max(1, job.workers))
-  // write pacing: one write per `every` answered checks
+  // write pacing: one write per `every` answered checks, shared by this worker's writers
   let done = 0
-  let owed = job.writes ? job.writes.every : Infinity
-  let wake
+  let granted = 0
+  const waiting = []
+  const earned = () => Math.floor(done / job.writes.every) > granted
   const clock = {
     measuring: () => performance.now() >= measureFrom && performance.now() <= end,
     over: () => performance.now() >= end,
     overBy: (ms) => performance.now() >= end + ms,
-    pace: () =>
-      done >= owed || performance.now() >= end
-        ? ((owed = done + job.writes.every), Promise.resolve())
-        : new Promise((r) => (wake = () => ((owed = done + job.writes.every), r()))),
+    pace: () => {
+      if (performance.now() >= end) return Promise.resolve()
+      if (earned()) return (granted++, Promise.resolve())
+      return new Promise((r) => waiting.push(r))
+    },
   }
   const loop = async () => {
     for (;;) {
@@ -149,18 +157,29 @@ async function closedLoop(job, index, connections) {
         firstError ??= String(err)
       }
       done++
-      if (wake && done >= owed) {
-        const w = wake
-        wake = undefined
-        w()
+      while (waiting.length && earned()) {
+        granted++
+        waiting.shift()()
       }
     }
   }
-  const writes = job.writes ? writer(job, index, agent, clock)() : Promise.resolve(undefined)
+  const streams = Array.from({ length: writers }, (_, j) => writer(job, index * writers + j, job.workers * writers, agent, clock)())
   await Promise.all(Array.from({ length: connections }, loop))
-  // the checks are over: let a writer waiting for its pace finish its pair
-  wake?.()
-  const w = await writes
+  // the checks are over: let writers waiting for their pace finish their pairs
+  for (const r of waiting.splice(0)) r()
+  const results = await Promise.all(streams)
+  const sum = (k) => results.reduce((n, r) => n + r[k], 0)
+  const w = writers
+    ? {
+        writes: sum('writes'),
+        writeErrors: sum('writeErrors'),
+        stale: sum('stale'),
+        missed: sum('missed'),
+        verifies: sum('verifies'),
+        writeLatencies: results.flatMap((r) => r.writeLatencies),
+        firstWriteError: results.find((r) => r.firstWriteError)?.firstWriteError,
+      }
+    : undefined
   agent.destroy()
   return { latencies, total, errors, firstError, ...w }
 }

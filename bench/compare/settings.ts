@@ -32,6 +32,8 @@ for (const w of WORKLOADS) if (w !== 'uniform' && w !== 'skewed') throw new Erro
 export const ZIPF_S = num('BENCH_ZIPF_S', 1.1)
 /** one write (a grant or a revoke) per this many checks in the skewed workload: 1% of calls */
 export const WRITE_EVERY = num('BENCH_WRITE_EVERY', 99)
+/** concurrent write streams per load generator thread, so that slow writes still make 1% */
+export const WRITERS = num('BENCH_WRITERS', 4)
 /** the latency leg: off with BENCH_LATENCY=0; the rate defaults to half of SpiceDB HTTP's peak */
 export const LATENCY = env.BENCH_LATENCY !== '0'
 export const LATENCY_RATE = env.BENCH_LATENCY_RATE ? Number(env.BENCH_LATENCY_RATE) : undefined

@@ -62,15 +62,17 @@ export function writePairs(hot: BenchCheck[], count: number): WritePair[] {
 
 export interface WriteJob {
   every: number
+  writers: number
   allowed: string
   pairs: { grant: Call; revoke: Call; check: Call }[]
 }
 type Call = ReturnType<Target['writes']>['grant']
 
 /** The writes of one skewed scenario: each pair's calls, with event ids no other scenario uses. */
-export function writeJob(t: Target, pairs: WritePair[], every: number, scenario: string, nonce: string): WriteJob {
+export function writeJob(t: Target, pairs: WritePair[], every: number, writers: number, scenario: string, nonce: string): WriteJob {
   return {
     every,
+    writers,
     allowed: t.allowedPattern,
     // a pair is granted and revoked many times in one scenario: event ids must differ each time,
     // so the load generator puts its own counter where a body says __SEQ__
