@@ -37,7 +37,7 @@ export function generateData(orgs: number): string[] {
 }
 
 /** mulberry32: a small seeded PRNG, so the check list is the same in every run */
-function prng(seed: number) {
+export function prng(seed: number) {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
