@@ -48,7 +48,7 @@ async function writes(count: number, org: () => number) {
   }
 }
 let seedRandom = 42
-const random = () => ((seedRandom = (seedRandom * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+const random = () => (seedRandom = (seedRandom * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
 await writes(WRITES, () => Math.floor(random() * ORGS))
 await pause()
 const T2 = new Date().toISOString()
@@ -60,11 +60,28 @@ const T3 = new Date().toISOString()
 const arrows = schemaArrows(app.schemaText)
 async function measure(since: string, until: string, skipUnreached: boolean) {
   const started = performance.now()
-  const answer = await accessChanges(app.engine, app.history, app.history.trail, { resource: 'client:c0', permission: 'view', since, until }, {
-    now: new Date(), schemaText: app.schemaText, arrows, maxRevisions: 99_999, maxScanned: 9_999_999,
-    limits: { maxSubjects: app.config.lookupSubjectsMax }, skipUnreached,
-  })
-  return { ms: performance.now() - started, scanned: answer.scanned, replayed: answer.revisions, changes: answer.changes.length, said: JSON.stringify(answer.changes) }
+  const answer = await accessChanges(
+    app.engine,
+    app.history,
+    app.history.trail,
+    { resource: 'client:c0', permission: 'view', since, until },
+    {
+      now: new Date(),
+      schemaText: app.schemaText,
+      arrows,
+      maxRevisions: 99_999,
+      maxScanned: 9_999_999,
+      limits: { maxSubjects: app.config.lookupSubjectsMax },
+      skipUnreached,
+    },
+  )
+  return {
+    ms: performance.now() - started,
+    scanned: answer.scanned,
+    replayed: answer.revisions,
+    changes: answer.changes.length,
+    said: JSON.stringify(answer.changes),
+  }
 }
 const line = (label: string, m: Awaited<ReturnType<typeof measure>>) =>
   `${label.padEnd(44)} ${m.ms.toFixed(0).padStart(6)} ms  read ${String(m.scanned).padStart(5)}  replayed ${String(m.replayed).padStart(5)}  changes ${m.changes}`
@@ -81,6 +98,10 @@ const ownAll = await measure(T2, T3, false)
 if (own.said !== ownAll.said) throw new Error(`the skip changed the answer: ${own.changes} against ${ownAll.changes} changes`)
 console.log(line('window 2, skipping writes that cannot reach', own))
 console.log(line('window 2, every write of a type it depends on', ownAll))
-console.log(`  -> one replayed write: ${(own.ms / own.replayed).toFixed(2)} ms with the walk, ${(ownAll.ms / ownAll.replayed).toFixed(2)} ms without (${(own.ms / ownAll.ms).toFixed(2)}x)`)
-console.log(`bounds per call: HISTORY_MAX_REVISIONS=${app.config.history.maxRevisions === 99_999 ? 200 : app.config.history.maxRevisions} replayed, HISTORY_MAX_SCANNED=50000 read (defaults; a cursor past either)`)
+console.log(
+  `  -> one replayed write: ${(own.ms / own.replayed).toFixed(2)} ms with the walk, ${(ownAll.ms / ownAll.replayed).toFixed(2)} ms without (${(own.ms / ownAll.ms).toFixed(2)}x)`,
+)
+console.log(
+  `bounds per call: HISTORY_MAX_REVISIONS=${app.config.history.maxRevisions === 99_999 ? 200 : app.config.history.maxRevisions} replayed, HISTORY_MAX_SCANNED=50000 read (defaults; a cursor past either)`,
+)
 await app.close()

@@ -16,11 +16,7 @@ const N = Number(process.env.BENCH_N ?? 2000)
 const CONCURRENCY = 64
 const schema = readFileSync(new URL('../schema.zed', import.meta.url), 'utf8')
 
-const rels = [
-  'organization:acme#owner@user:olga',
-  'organization:acme#coach@user:rob',
-  'organization:acme#view_all_clients@user:vic',
-]
+const rels = ['organization:acme#owner@user:olga', 'organization:acme#coach@user:rob', 'organization:acme#view_all_clients@user:vic']
 for (let i = 0; i < 200; i++) rels.push(`client:c${i}#organization@organization:acme`, `client:c${i}#primary@user:rob`)
 
 const item = (i: number): CheckItem => ({

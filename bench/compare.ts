@@ -51,7 +51,25 @@ import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateData, randomChecks, type BenchCheck } from './data.js'
-import { BULK, CHECKS, CONNECTIONS, CPUS, DATASTORE, LATENCY, LOAD_CORES, ORGS, SECONDS, SUT_CORE_LIST, WORKLOADS, WRITE_EVERY, WRITERS, ZIPF_S, env, root, smoke } from './compare/settings.js'
+import {
+  BULK,
+  CHECKS,
+  CONNECTIONS,
+  CPUS,
+  DATASTORE,
+  LATENCY,
+  LOAD_CORES,
+  ORGS,
+  SECONDS,
+  SUT_CORE_LIST,
+  WORKLOADS,
+  WRITE_EVERY,
+  WRITERS,
+  ZIPF_S,
+  env,
+  root,
+  smoke,
+} from './compare/settings.js'
 import { cpuRange, hasTaskset } from './compare/proc.js'
 import { startSystems, type Mode, type Target } from './compare/systems.js'
 import { topShare, writeJob, writePairs, zipfSample } from './compare/workloads.js'
@@ -98,7 +116,18 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
     }
     if (WORKLOADS.includes('uniform')) {
       for (const t of targets) {
-        for (const mode of t.modes) rows.push(await drive(t, 'uniform', mode, checks.map((c) => t.single(c, mode)), 1, loadCpus, cores))
+        for (const mode of t.modes)
+          rows.push(
+            await drive(
+              t,
+              'uniform',
+              mode,
+              checks.map((c) => t.single(c, mode)),
+              1,
+              loadCpus,
+              cores,
+            ),
+          )
         const bulkBodies: string[] = []
         for (let i = 0; i + BULK <= checks.length; i += BULK) bulkBodies.push(t.bulk(checks.slice(i, i + BULK), 'fully_consistent'))
         rows.push(await drive(t, 'uniform', 'fully_consistent', bulkBodies, BULK, loadCpus, cores))
@@ -112,7 +141,16 @@ async function runAt(cores: number, schema: string, rels: string[], checks: Benc
         // SpiceDB fully consistent is the baseline; a gateway's default mode is what callers get
         const modes: Mode[] = t.name === 'spicedb-http' ? ['fully_consistent', 'minimize_latency'] : ['default', 'fully_consistent']
         for (const mode of modes) {
-          const row = await drive(t, 'skewed', mode, skewed.map((c) => t.single(c, mode)), 1, loadCpus, cores, writeJob(t, pairs, WRITE_EVERY, WRITERS, `${cores}-${mode}`, nonce))
+          const row = await drive(
+            t,
+            'skewed',
+            mode,
+            skewed.map((c) => t.single(c, mode)),
+            1,
+            loadCpus,
+            cores,
+            writeJob(t, pairs, WRITE_EVERY, WRITERS, `${cores}-${mode}`, nonce),
+          )
           rows.push(row)
           log(row)
         }
@@ -142,7 +180,9 @@ console.log(
     `${SECONDS} s per scenario, ${CONNECTIONS} connections, datastore ${DATASTORE}; machine: ${CPUS} cpus, ${os.cpus()[0]?.model}, node ${process.version}`,
 )
 if (WORKLOADS.includes('skewed')) {
-  console.log(`skewed: Zipf s=${ZIPF_S} over the same checks: the 10 hottest take ${(topShare(skewed, 10) * 100).toFixed(0)}% of calls, the 100 hottest ${(topShare(skewed, 100) * 100).toFixed(0)}%; one write per ${WRITE_EVERY} checks`)
+  console.log(
+    `skewed: Zipf s=${ZIPF_S} over the same checks: the 10 hottest take ${(topShare(skewed, 10) * 100).toFixed(0)}% of calls, the 100 hottest ${(topShare(skewed, 100) * 100).toFixed(0)}%; one write per ${WRITE_EVERY} checks`,
+  )
 }
 const all: Row[] = []
 const lat: LatencyRow[] = []
@@ -154,6 +194,14 @@ for (const cores of SUT_CORE_LIST) {
 console.log(`\n### Throughput (${DATASTORE})\n\n${throughputTable(all)}`)
 if (all.some((r) => r.writes)) console.log(`\n### Skewed: the writes and the check after each (${DATASTORE})\n\n${writesTable(all)}`)
 if (lat.length) console.log(`\n### Latency at a fixed rate, open loop (${DATASTORE})\n\n${latencyTable(lat)}`)
-console.log(`\n### Issue 21's targets\n\n${targetsSummary(all, lat, DATASTORE).map((l) => `- ${l}`).join('\n')}`)
-if (env.BENCH_OUT) writeFileSync(env.BENCH_OUT, JSON.stringify({ datastore: DATASTORE, rels: rels.length, checks: checks.length, seconds: SECONDS, rows: all, latency: lat }, null, 2))
+console.log(
+  `\n### Issue 21's targets\n\n${targetsSummary(all, lat, DATASTORE)
+    .map((l) => `- ${l}`)
+    .join('\n')}`,
+)
+if (env.BENCH_OUT)
+  writeFileSync(
+    env.BENCH_OUT,
+    JSON.stringify({ datastore: DATASTORE, rels: rels.length, checks: checks.length, seconds: SECONDS, rows: all, latency: lat }, null, 2),
+  )
 if (all.some((r) => (r.writes?.stale ?? 0) > 0)) process.exitCode = 1

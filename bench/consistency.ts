@@ -38,7 +38,10 @@ const item = (i: number): CheckItem => ({
   subject: { type: 'user', id: `u${i % 7}` },
 })
 const grant = (i: number, operation: 'touch' | 'delete'): RelationshipUpdate[] => [
-  { operation, relationship: { resource: { type: 'organization', id: `o${i % 100}` }, relation: 'manage_branding', subject: { type: 'user', id: `u${i % 7}` } } },
+  {
+    operation,
+    relationship: { resource: { type: 'organization', id: `o${i % 100}` }, relation: 'manage_branding', subject: { type: 'user', id: `u${i % 7}` } },
+  },
 ]
 
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
@@ -63,12 +66,7 @@ interface Scenario {
   close(): Promise<void>
 }
 
-async function scenario(
-  name: string,
-  serializeWrites: boolean,
-  store?: (e: EnginePort) => Promise<ZedTokenStore>,
-  endpoint?: string,
-): Promise<Scenario> {
+async function scenario(name: string, serializeWrites: boolean, store?: (e: EnginePort) => Promise<ZedTokenStore>, endpoint?: string): Promise<Scenario> {
   const raw = endpoint
     ? createRemoteEngine({ endpoints: [endpoint], presharedKey: process.env.SPICEDB_PRESHARED_KEY ?? '', insecure: true, timeoutMs: 30_000 })
     : await createEmbeddedEngine({ timeoutMs: 30_000, serializeWrites })
@@ -96,8 +94,10 @@ const scenarios = [
 ]
 if (redis) {
   scenarios.push(
-    await scenario('after: read-your-writes (Redis tokens), serialized writes', true, async (e) =>
-      new RedisZedTokenStore(redis, { datastoreId: decodeZedToken(await e.headToken())?.datastoreId ?? '', prefix: `bench:${Date.now()}:` }),
+    await scenario(
+      'after: read-your-writes (Redis tokens), serialized writes',
+      true,
+      async (e) => new RedisZedTokenStore(redis, { datastoreId: decodeZedToken(await e.headToken())?.datastoreId ?? '', prefix: `bench:${Date.now()}:` }),
     ),
   )
 }

@@ -45,14 +45,26 @@ function feedEvent(o: number, k: number): object {
   const org = `o${o}`
   const coach = (i: number) => `${org}-coach${i % 3}`
   switch (k % 8) {
-    case 0: return event('client.created', { clientId: `${org}-c${k}`, organizationId: org, primaryCoachId: coach(k) })
-    case 1: return event('pairing.set', { clientId: `${org}-c${k - 1}`, coachId: coach(k + 1), level: 'coaching' })
-    case 2: return event('program.role_assigned', { programId: `${org}-p${k % 2}`, userId: `${org}-u${k}`, role: 'participant' })
-    case 3: return event('group.member_added', { groupId: `${org}-g${k % 2}`, userId: `${org}-u${k - 1}` })
-    case 4: return event('organization.member_added', { organizationId: org, userId: `${org}-coach-new${k}`, role: 'coach' })
-    case 5: return event('pairing.set', { clientId: `${org}-c${k - 5}`, coachId: `${org}-coach-new${k - 1}`, level: 'primary' })
-    case 6: return event('organization.coaching_permissions_set', { organizationId: org, userId: `${org}-coach-new${k - 2}`, permissions: ['schedules_own', 'adds_clients'] })
-    default: return event('program.role_assigned', { programId: `${org}-p${k % 2}`, userId: `${org}-u${k - 5}`, role: 'tutor' })
+    case 0:
+      return event('client.created', { clientId: `${org}-c${k}`, organizationId: org, primaryCoachId: coach(k) })
+    case 1:
+      return event('pairing.set', { clientId: `${org}-c${k - 1}`, coachId: coach(k + 1), level: 'coaching' })
+    case 2:
+      return event('program.role_assigned', { programId: `${org}-p${k % 2}`, userId: `${org}-u${k}`, role: 'participant' })
+    case 3:
+      return event('group.member_added', { groupId: `${org}-g${k % 2}`, userId: `${org}-u${k - 1}` })
+    case 4:
+      return event('organization.member_added', { organizationId: org, userId: `${org}-coach-new${k}`, role: 'coach' })
+    case 5:
+      return event('pairing.set', { clientId: `${org}-c${k - 5}`, coachId: `${org}-coach-new${k - 1}`, level: 'primary' })
+    case 6:
+      return event('organization.coaching_permissions_set', {
+        organizationId: org,
+        userId: `${org}-coach-new${k - 2}`,
+        permissions: ['schedules_own', 'adds_clients'],
+      })
+    default:
+      return event('program.role_assigned', { programId: `${org}-p${k % 2}`, userId: `${org}-u${k - 5}`, role: 'tutor' })
   }
 }
 
@@ -79,7 +91,9 @@ async function setupExport(setup: object[]): Promise<string> {
 
 async function measure(concurrency: string | undefined, setup: string, events: object[]) {
   const engine = remote ? await startRemoteEngine() : undefined
-  const engineEnv = engine ? { SPICEDB_ENDPOINT: engine.endpoints.join(','), SPICEDB_PRESHARED_KEY: engine.presharedKey, SPICEDB_INSECURE: 'true' } : { SPICEDB_ENDPOINT: undefined }
+  const engineEnv = engine
+    ? { SPICEDB_ENDPOINT: engine.endpoints.join(','), SPICEDB_PRESHARED_KEY: engine.presharedKey, SPICEDB_INSECURE: 'true' }
+    : { SPICEDB_ENDPOINT: undefined }
   const env = { ...process.env, REDIS_URL: undefined, EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true', ...engineEnv, EVENTS_BATCH_CONCURRENCY: concurrency }
   const app = await buildApp({ logger: false, config: loadConfig(env) })
   const calls = countCalls(app)
@@ -149,6 +163,8 @@ console.log(`${concurrent.description}; ${orgs} organizations, ${events.length} 
 console.log(`| order | seconds | events/s | vs strict order | engine calls |`)
 console.log(`|---|---|---|---|---|`)
 console.log(`| strict (EVENTS_BATCH_CONCURRENCY=1) | ${strict.seconds.toFixed(2)} | ${Math.round(strict.rate)} | 1.00x | ${strict.work} |`)
-console.log(`| concurrent (${process.env.BENCH_CONCURRENCY ?? 'default'}) | ${concurrent.seconds.toFixed(2)} | ${Math.round(concurrent.rate)} | ${(concurrent.rate / strict.rate).toFixed(2)}x | ${concurrent.work} |`)
+console.log(
+  `| concurrent (${process.env.BENCH_CONCURRENCY ?? 'default'}) | ${concurrent.seconds.toFixed(2)} | ${Math.round(concurrent.rate)} | ${(concurrent.rate / strict.rate).toFixed(2)}x | ${concurrent.work} |`,
+)
 console.log(`final relationships: ${strict.state.length} strict, ${concurrent.state.length} concurrent, ${same ? 'identical' : 'DIFFERENT'}`)
 if (!same) process.exitCode = 1

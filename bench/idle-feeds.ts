@@ -20,7 +20,9 @@ async function writes(count: number): Promise<number> {
   const started = performance.now()
   for (let i = 0; i < count; i++) {
     const res = await app.inject({
-      method: 'POST', url: '/v1/relationships', headers: auth,
+      method: 'POST',
+      url: '/v1/relationships',
+      headers: auth,
       payload: { updates: [{ operation: 'touch', relationship: `user:u${n++}#manager@user:m1` }] },
     })
     if (res.statusCode !== 200) throw new Error(`write answered ${res.statusCode}: ${res.body}`)
@@ -34,12 +36,25 @@ const baseRss = rss()
 const quiet = await writes(100)
 const sockets: net.Socket[] = []
 const statuses = new Map<string, number>()
-await Promise.all(Array.from({ length: FEEDS }, () => new Promise<void>((resolve) => {
-  const s = net.connect(port, '127.0.0.1', () => s.write(`GET /v1/changes HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\nauthorization: Bearer ${KEY}\r\n\r\n`))
-  s.once('data', (d) => { const st = /^HTTP\/1\.1 (\d{3})/.exec(d.toString())?.[1] ?? '?'; statuses.set(st, (statuses.get(st) ?? 0) + 1); s.pause(); resolve() })
-  s.on('error', () => resolve())
-  sockets.push(s)
-})))
+await Promise.all(
+  Array.from(
+    { length: FEEDS },
+    () =>
+      new Promise<void>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () =>
+          s.write(`GET /v1/changes HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\nauthorization: Bearer ${KEY}\r\n\r\n`),
+        )
+        s.once('data', (d) => {
+          const st = /^HTTP\/1\.1 (\d{3})/.exec(d.toString())?.[1] ?? '?'
+          statuses.set(st, (statuses.get(st) ?? 0) + 1)
+          s.pause()
+          resolve()
+        })
+        s.on('error', () => resolve())
+        sockets.push(s)
+      }),
+  ),
+)
 const busy = await writes(100)
 const withRss = rss()
 for (const s of sockets) s.destroy()
@@ -48,5 +63,7 @@ global.gc?.()
 const afterRss = rss()
 console.log(`feeds asked ${FEEDS}: answers ${JSON.stringify(Object.fromEntries(statuses))}`)
 console.log(`100 writes: ${quiet.toFixed(0)} ms with no feeds, ${busy.toFixed(0)} ms with the feeds open: ${(busy / quiet).toFixed(2)}x (target <= 1.5x)`)
-console.log(`RSS: ${baseRss} MB before, ${withRss} MB with the feeds, ${afterRss} MB after they closed: ${(afterRss / baseRss).toFixed(2)}x of baseline (target <= 1.2x)`)
+console.log(
+  `RSS: ${baseRss} MB before, ${withRss} MB with the feeds, ${afterRss} MB after they closed: ${(afterRss / baseRss).toFixed(2)}x of baseline (target <= 1.2x)`,
+)
 await app.close()

@@ -221,7 +221,7 @@ async function openLoop(job, index) {
     inFlight.add(p)
     p.finally(() => inFlight.delete(p))
   }
-  for (let i = 0; ; ) {
+  for (let i = 0; ;) {
     const now = performance.now()
     const scheduled = start + i * interval
     if (scheduled >= end) break

@@ -24,7 +24,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const MODE = process.env.BENCH_MODE ?? 'default'
 const SUT = process.env.BENCH_SUT_CPUS ?? '1'
 const LOAD = process.env.BENCH_LOAD_CPUS ?? '0'
-const spicedbBin = process.env.SPICEDB_BIN ?? path.join(os.homedir(), '.cache/trellis/bin', `spicedb-${readFileSync(path.join(root, 'SPICEDB_VERSION'), 'utf8').trim()}`)
+const spicedbBin =
+  process.env.SPICEDB_BIN ?? path.join(os.homedir(), '.cache/trellis/bin', `spicedb-${readFileSync(path.join(root, 'SPICEDB_VERSION'), 'utf8').trim()}`)
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -46,27 +47,61 @@ async function until(what: string, probe: () => Promise<boolean>) {
 
 const key = randomBytes(12).toString('hex')
 const grpc = `127.0.0.1:${await freePort()}`
-start(SUT, spicedbBin, ['serve', `--grpc-addr=${grpc}`, `--grpc-preshared-key=${key}`, '--datastore-engine=memory', '--http-enabled=false', '--metrics-enabled=false', '--telemetry-endpoint=', '--skip-release-check', '--log-level=warn', '--dispatch-cluster-enabled=false'])
+start(SUT, spicedbBin, [
+  'serve',
+  `--grpc-addr=${grpc}`,
+  `--grpc-preshared-key=${key}`,
+  '--datastore-engine=memory',
+  '--http-enabled=false',
+  '--metrics-enabled=false',
+  '--telemetry-endpoint=',
+  '--skip-release-check',
+  '--log-level=warn',
+  '--dispatch-cluster-enabled=false',
+])
 const profDir = mkdtempSync(path.join(os.tmpdir(), 'trellis-prof-'))
 const port = await freePort()
 const gateway = start(SUT, process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', 'tsx', 'src/server.ts'], {
-  PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SPICEDB_ENDPOINT: grpc, SPICEDB_PRESHARED_KEY: key, SPICEDB_INSECURE: 'true',
-  REDIS_URL: undefined, API_KEYS: undefined, WORKERS: undefined, EVENTS_STREAM_ENABLED: 'false', EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  SPICEDB_ENDPOINT: grpc,
+  SPICEDB_PRESHARED_KEY: key,
+  SPICEDB_INSECURE: 'true',
+  REDIS_URL: undefined,
+  API_KEYS: undefined,
+  WORKERS: undefined,
+  EVENTS_STREAM_ENABLED: 'false',
+  EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
 })
 const base = `http://127.0.0.1:${port}`
 await until('gateway', async () => (await fetch(`${base}/readyz`)).ok)
-const ndjson = generateData(ORGS).map((r) => JSON.stringify({ relationship: r })).join('\n') + '\n'
+const ndjson =
+  generateData(ORGS)
+    .map((r) => JSON.stringify({ relationship: r }))
+    .join('\n') + '\n'
 const imported = await fetch(`${base}/v1/import`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ndjson })
 if (!imported.ok) throw new Error(`import answered ${imported.status}: ${await imported.text()}`)
 
 const checks = randomChecks(ORGS, 20_000, 7)
 const consistency = MODE === 'default' ? {} : { consistency: { mode: MODE } }
 const jobDir = mkdtempSync(path.join(os.tmpdir(), 'trellis-load-'))
-writeFileSync(path.join(jobDir, 'job.json'), JSON.stringify({
-  url: `${base}/v1/check`, headers: { 'content-type': 'application/json' }, connections: 16, seconds: SECONDS, warmupSeconds: 1, workers: 2,
-  bodies: checks.map((c) => JSON.stringify({ resource: `client:${c.resourceId}`, permission: c.permission, subject: `user:${c.userId}`, ...consistency })),
-}))
-const load = spawn('taskset', ['-c', LOAD, process.execPath, 'bench/loadgen.mjs', path.join(jobDir, 'job.json')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+writeFileSync(
+  path.join(jobDir, 'job.json'),
+  JSON.stringify({
+    url: `${base}/v1/check`,
+    headers: { 'content-type': 'application/json' },
+    connections: 16,
+    seconds: SECONDS,
+    warmupSeconds: 1,
+    workers: 2,
+    bodies: checks.map((c) => JSON.stringify({ resource: `client:${c.resourceId}`, permission: c.permission, subject: `user:${c.userId}`, ...consistency })),
+  }),
+)
+const load = spawn('taskset', ['-c', LOAD, process.execPath, 'bench/loadgen.mjs', path.join(jobDir, 'job.json')], {
+  cwd: root,
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
 let out = ''
 load.stdout!.on('data', (b: Buffer) => (out += b.toString()))
 await new Promise((r) => load.once('exit', r))
@@ -77,7 +112,11 @@ await new Promise((r) => gateway.once('exit', r))
 const tailMs = performance.now() - loadEnded
 for (const c of children) c.kill('SIGKILL')
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
+interface Node {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  hitCount?: number
+}
 const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))!
 const profile = JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[]; endTime: number }
 // only the samples of the measured seconds: not start-up, the import, the warm-up or shutdown
@@ -96,7 +135,14 @@ const where = (url: string) => {
     const rest = url.slice(nm + 13).split('/')
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!
   }
-  if (url.startsWith('node:')) return /http2/.test(url) ? 'node core: http2 (the gRPC client)' : /_http|internal\/http/.test(url) ? 'node core: http (the REST server)' : /net|stream|dns/.test(url) ? 'node core: sockets and streams' : 'node core: other'
+  if (url.startsWith('node:'))
+    return /http2/.test(url)
+      ? 'node core: http2 (the gRPC client)'
+      : /_http|internal\/http/.test(url)
+        ? 'node core: http (the REST server)'
+        : /net|stream|dns/.test(url)
+          ? 'node core: sockets and streams'
+          : 'node core: other'
   if (url.includes(`${root}/src/`)) return `src/${url.split(`${root}/src/`)[1]!.split('/').slice(0, -1).join('/') || '.'}`
   return url
 }
@@ -115,7 +161,9 @@ for (const n of profile.nodes) {
   byFunction.set(label, (byFunction.get(label) ?? 0) + h)
 }
 const pct = (h: number) => `${((100 * h) / busy).toFixed(1).padStart(5)}%`
-console.log(`remote gateway, ${MODE} checks: ${(result.requests / result.seconds).toFixed(0)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.errors} errors (SpiceDB and the gateway on cpu ${SUT}, load on ${LOAD})`)
+console.log(
+  `remote gateway, ${MODE} checks: ${(result.requests / result.seconds).toFixed(0)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ${result.errors} errors (SpiceDB and the gateway on cpu ${SUT}, load on ${LOAD})`,
+)
 console.log(`\nthe gateway's busy CPU by where the code lives (idle excluded; ${busy} samples):`)
 for (const [w, h] of [...byWhere].sort((a, b) => b[1] - a[1]).slice(0, 16)) console.log(`  ${pct(h)}  ${w}`)
 console.log('\nhottest functions (self time):')

@@ -25,7 +25,9 @@ type Event = { id: string; type: string; data: Record<string, unknown> }
 
 function independent(run: string): Event[] {
   return Array.from({ length: N }, (_, i) => ({
-    id: `${run}-${i}`, type: 'certificate.awarded', data: { certificateId: `${run}-c${i}`, learnerId: `${run}-u${i}` },
+    id: `${run}-${i}`,
+    type: 'certificate.awarded',
+    data: { certificateId: `${run}-c${i}`, learnerId: `${run}-u${i}` },
   }))
 }
 
@@ -33,13 +35,21 @@ function independent(run: string): Event[] {
 function domain(run: string): Event[] {
   const org = `${run}-org`
   const out: Event[] = [{ id: `${run}-org`, type: 'organization.created', data: { organizationId: org, ownerId: `${run}-owner` } }]
-  for (let c = 0; c < 10; c++) out.push({ id: `${run}-coach${c}`, type: 'organization.member_added', data: { organizationId: org, userId: `${run}-coach${c}`, role: 'coach' } })
+  for (let c = 0; c < 10; c++)
+    out.push({ id: `${run}-coach${c}`, type: 'organization.member_added', data: { organizationId: org, userId: `${run}-coach${c}`, role: 'coach' } })
   out.push({ id: `${run}-prog`, type: 'program.created', data: { programId: `${run}-p`, organizationId: org } })
   for (let k = 0; out.length < N; k++) {
     const i = k % 4
-    if (i === 0) out.push({ id: `${run}-cl${k}`, type: 'client.created', data: { clientId: `${run}-cl${k}`, organizationId: org, primaryCoachId: `${run}-coach${k % 10}` } })
-    else if (i === 1) out.push({ id: `${run}-pr${k}`, type: 'pairing.set', data: { clientId: `${run}-cl${k - 1}`, coachId: `${run}-coach${(k + 3) % 10}`, level: 'primary' } })
-    else if (i === 2) out.push({ id: `${run}-ra${k}`, type: 'program.role_assigned', data: { programId: `${run}-p`, userId: `${run}-u${k % 50}`, role: 'participant' } })
+    if (i === 0)
+      out.push({
+        id: `${run}-cl${k}`,
+        type: 'client.created',
+        data: { clientId: `${run}-cl${k}`, organizationId: org, primaryCoachId: `${run}-coach${k % 10}` },
+      })
+    else if (i === 1)
+      out.push({ id: `${run}-pr${k}`, type: 'pairing.set', data: { clientId: `${run}-cl${k - 1}`, coachId: `${run}-coach${(k + 3) % 10}`, level: 'primary' } })
+    else if (i === 2)
+      out.push({ id: `${run}-ra${k}`, type: 'program.role_assigned', data: { programId: `${run}-p`, userId: `${run}-u${k % 50}`, role: 'participant' } })
     else out.push({ id: `${run}-rb${k}`, type: 'program.role_assigned', data: { programId: `${run}-p`, userId: `${run}-u${k % 50}`, role: 'facilitator' } })
   }
   return out.slice(0, N)
@@ -51,13 +61,28 @@ function organizations(run: string): Event[] {
   const out: Event[] = []
   for (let o = 0; o < orgs; o++) {
     out.push({ id: `${run}-o${o}`, type: 'organization.created', data: { organizationId: `${run}-o${o}`, ownerId: `${run}-o${o}-owner` } })
-    for (let c = 0; c < 3; c++) out.push({ id: `${run}-o${o}-coach${c}`, type: 'organization.member_added', data: { organizationId: `${run}-o${o}`, userId: `${run}-o${o}-coach${c}`, role: 'coach' } })
+    for (let c = 0; c < 3; c++)
+      out.push({
+        id: `${run}-o${o}-coach${c}`,
+        type: 'organization.member_added',
+        data: { organizationId: `${run}-o${o}`, userId: `${run}-o${o}-coach${c}`, role: 'coach' },
+      })
   }
   for (let k = 0; out.length < N; k++) {
     for (let o = 0; o < orgs && out.length < N; o++) {
       const org = `${run}-o${o}`
-      if (k % 2 === 0) out.push({ id: `${org}-cl${k}`, type: 'client.created', data: { clientId: `${org}-cl${k}`, organizationId: org, primaryCoachId: `${org}-coach${k % 3}` } })
-      else out.push({ id: `${org}-pr${k}`, type: 'pairing.set', data: { clientId: `${org}-cl${k - 1}`, coachId: `${org}-coach${(k + 1) % 3}`, level: 'coaching' } })
+      if (k % 2 === 0)
+        out.push({
+          id: `${org}-cl${k}`,
+          type: 'client.created',
+          data: { clientId: `${org}-cl${k}`, organizationId: org, primaryCoachId: `${org}-coach${k % 3}` },
+        })
+      else
+        out.push({
+          id: `${org}-pr${k}`,
+          type: 'pairing.set',
+          data: { clientId: `${org}-cl${k - 1}`, coachId: `${org}-coach${(k + 1) % 3}`, level: 'coaching' },
+        })
     }
   }
   return out.slice(0, N)
@@ -78,14 +103,25 @@ async function scenario(name: string, make: (run: string) => Event[], concurrenc
   let deadLettered = 0
   let done!: () => void
   const finished = new Promise<void>((r) => (done = r))
-  const config = loadConfig({ ...process.env, REDIS_URL: url, SPICEDB_ENDPOINT: undefined, EVENTS_STREAM_ENABLED: 'false', EVENTS_BATCH_CONCURRENCY: concurrency })
+  const config = loadConfig({
+    ...process.env,
+    REDIS_URL: url,
+    SPICEDB_ENDPOINT: undefined,
+    EVENTS_STREAM_ENABLED: 'false',
+    EVENTS_BATCH_CONCURRENCY: concurrency,
+  })
   const app = await buildApp({ config, logger: false })
   // Streams off in the app: the timed run starts its own consumer on the built app, so
   // engine start-up is not counted.
   const consumer = new StreamConsumer({
-    redis: app.redis!, apply: (raw) => app.events.apply(raw, { source: 'stream' }),
-    order: (raws) => app.events.order(raws), concurrency: app.events.concurrency,
-    stream, deadLetterStream: dead, group: 'bench', maxDeliveries: 5,
+    redis: app.redis!,
+    apply: (raw) => app.events.apply(raw, { source: 'stream' }),
+    order: (raws) => app.events.order(raws),
+    concurrency: app.events.concurrency,
+    stream,
+    deadLetterStream: dead,
+    group: 'bench',
+    maxDeliveries: 5,
     onOutcome: (r) => {
       if (r.outcome === 'dead_lettered') deadLettered++
       if (r.outcome !== 'retry' && ++handled === events.length) done()
@@ -99,7 +135,9 @@ async function scenario(name: string, make: (run: string) => Event[], concurrenc
   await app.close()
   await redis.del(stream, dead)
   redis.disconnect()
-  console.log(`${name.padEnd(32)} ${String(events.length).padStart(6)} events  ${(events.length / seconds).toFixed(0).padStart(6)} events/s  (${seconds.toFixed(2)} s, ${deadLettered} dead-lettered)`)
+  console.log(
+    `${name.padEnd(32)} ${String(events.length).padStart(6)} events  ${(events.length / seconds).toFixed(0).padStart(6)} events/s  (${seconds.toFixed(2)} s, ${deadLettered} dead-lettered)`,
+  )
 }
 
 console.log(`stream ingestion, one consumer, embedded engine, Redis ${url}`)

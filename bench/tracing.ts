@@ -32,7 +32,11 @@ const off = await buildApp({ logger: false, config: loadConfig(env) })
 const on = await buildApp({ logger: false, config: loadConfig(env), tracing: { tracerProvider } })
 try {
   for (const app of [off, on]) {
-    await app.inject({ method: 'POST', url: '/v1/relationships', payload: { updates: [{ operation: 'touch', relationship: 'program:p1#facilitator@user:ana' }] } })
+    await app.inject({
+      method: 'POST',
+      url: '/v1/relationships',
+      payload: { updates: [{ operation: 'touch', relationship: 'program:p1#facilitator@user:ana' }] },
+    })
   }
   const raw: EnginePort = off.gateway.adapter
   const histogram = new client.Histogram({ name: 'bench_engine_seconds', help: 'bench', labelNames: ['method', 'outcome'], registers: [] })
@@ -62,7 +66,9 @@ try {
   }
   const perCallUs = (1 / rows[1]![1] - 1 / rows[0]![1]) * 1e6
   const httpUs = 1e6 / rows[3]![1]
-  console.log(`\noff: the measuring costs ${perCallUs.toFixed(2)} µs per engine call, ${((100 * perCallUs) / httpUs).toFixed(2)}% of one HTTP check (${httpUs.toFixed(0)} µs)`)
+  console.log(
+    `\noff: the measuring costs ${perCallUs.toFixed(2)} µs per engine call, ${((100 * perCallUs) / httpUs).toFixed(2)}% of one HTTP check (${httpUs.toFixed(0)} µs)`,
+  )
 } finally {
   await off.close()
   await on.close()

@@ -38,7 +38,9 @@ const split = (hostPort) => {
   return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) }
 }
 const usage = () => {
-  console.error('usage: dispatch-membership.mjs SLOT=NODE_DISPATCH_ADDR ...\n' + '       dispatch-membership.mjs --listen HOST:PORT --slot N NODE_DISPATCH_ADDR ...')
+  console.error(
+    'usage: dispatch-membership.mjs SLOT=NODE_DISPATCH_ADDR ...\n' + '       dispatch-membership.mjs --listen HOST:PORT --slot N NODE_DISPATCH_ADDR ...',
+  )
   process.exit(2)
 }
 const args = process.argv.slice(2)

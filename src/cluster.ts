@@ -39,7 +39,9 @@ interface MetricsAnswer {
 const LEVELS = { info: 30, warn: 40, error: 50 }
 /** a log line in the workers' (pino's) format, so one log reader reads both */
 const log = (level: keyof typeof LEVELS, msg: string, extra: Record<string, unknown> = {}) =>
-  process.stdout.write(`${JSON.stringify({ level: LEVELS[level], time: Date.now(), pid: process.pid, hostname: hostname(), role: 'primary', ...extra, msg })}\n`)
+  process.stdout.write(
+    `${JSON.stringify({ level: LEVELS[level], time: Date.now(), pid: process.pid, hostname: hostname(), role: 'primary', ...extra, msg })}\n`,
+  )
 
 /** true in a worker process of a gateway started with WORKERS > 1 */
 export const isClusterWorker = () => cluster.isWorker && process.env.TRELLIS_WORKER === '1'
@@ -91,7 +93,7 @@ export function clusterMetrics(registry: client.Registry): () => Promise<string>
       const id = next++
       const timer = setTimeout(() => {
         waiting.delete(id)
-        reject(new Error('the primary did not answer for the workers\' metrics within 5 s'))
+        reject(new Error("the primary did not answer for the workers' metrics within 5 s"))
       }, 5000)
       waiting.set(id, { resolve, reject, timer })
       process.send!({ type: METRICS_REQUEST, id })
@@ -199,7 +201,6 @@ export async function runPrimary(config: Config): Promise<void> {
         replace({ worker: w.process.pid, code, signal })
       })
     })
-
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stopAll(signal))
   // SIGHUP re-reads API_KEYS_FILE in every worker (plugins/app/api-keys.ts); without one it stops

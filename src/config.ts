@@ -74,7 +74,11 @@ function shape(e: Settings) {
     /** onboarding and backup bounds: an import body (streamed) and a reconcile body, apart from bodyLimitBytes */
     onboarding: { importMaxBytes: e.IMPORT_MAX_BYTES, reconcileMaxBytes: e.RECONCILE_MAX_BYTES, reconcileMaxEvents: e.RECONCILE_MAX_EVENTS },
     /** history (asOf, access changes): how far back, and how many revisions one call replays */
-    history: { retentionMs: durationMs(e.HISTORY_RETENTION ?? (engine.kind === 'remote' ? '24h' : '90d')), maxRevisions: e.HISTORY_MAX_REVISIONS, maxScanned: e.HISTORY_MAX_SCANNED },
+    history: {
+      retentionMs: durationMs(e.HISTORY_RETENTION ?? (engine.kind === 'remote' ? '24h' : '90d')),
+      maxRevisions: e.HISTORY_MAX_REVISIONS,
+      maxScanned: e.HISTORY_MAX_SCANNED,
+    },
     trustProxy: trustProxy(e.TRUST_PROXY),
     /** HMAC key for lookup cursors; absent: a random key per process */
     cursorSecret: e.CURSOR_SECRET as string | undefined,

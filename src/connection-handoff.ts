@@ -102,8 +102,7 @@ export class ConnectionDispatcher {
 }
 
 /** the primary's listening socket: it reads nothing itself, it only hands connections on */
-export const handOffServer = (dispatcher: ConnectionDispatcher) =>
-  net.createServer({ pauseOnConnect: true }, (socket) => dispatcher.dispatch(socket))
+export const handOffServer = (dispatcher: ConnectionDispatcher) => net.createServer({ pauseOnConnect: true }, (socket) => dispatcher.dispatch(socket))
 
 /**
  * The worker's side: connections the primary hands over are served by `server`. They are

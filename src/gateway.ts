@@ -191,9 +191,10 @@ function auditTrail(opts: GatewayOptions, adapter: EnginePort) {
 function historyLimits(config: Config, adapter: EnginePort, durable: boolean, records: number) {
   const setting = config.history.retentionMs
   const engine = adapter.historyWindowMs ?? Infinity
-  const retentionSetting = engine < setting
-    ? `HISTORY_RETENTION, capped by the embedded library's ${engine / 3_600_000} h garbage-collection window: build ours with npm run spicedb:lib`
-    : 'HISTORY_RETENTION'
+  const retentionSetting =
+    engine < setting
+      ? `HISTORY_RETENTION, capped by the embedded library's ${engine / 3_600_000} h garbage-collection window: build ours with npm run spicedb:lib`
+      : 'HISTORY_RETENTION'
   const trailSettings = durable ? 'AUDIT_RETENTION_DAYS, AUDIT_MAX_RECORDS' : `AUDIT_MAX_RECORDS: the trail in this process holds ${records} records`
   return { retentionMs: Math.min(setting, engine), retentionSetting, trailSettings }
 }
@@ -222,7 +223,9 @@ export function idempotencyWarnings(config: Config, events: EventsService): stri
     out.push('REDIS_URL is set but the engine keeps relationships in memory: after a restart, resent events answer duplicate and are not re-applied')
   }
   if (!events.store.shared) {
-    out.push('REDIS_URL is not set: event ids are kept in this process only, so duplicates are only caught within this process (not across restarts or replicas)')
+    out.push(
+      'REDIS_URL is not set: event ids are kept in this process only, so duplicates are only caught within this process (not across restarts or replicas)',
+    )
   }
   return out
 }

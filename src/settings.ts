@@ -19,7 +19,10 @@ const Str = (def: string, description: string, extra: { pattern?: string } = {})
 const OptStr = (description: string, extra: { pattern?: string; minLength?: number } = {}) =>
   Type.Optional(Type.String({ minLength: 1, ...extra, description }))
 const Choice = <T extends string>(values: readonly T[], description: string, def?: T) =>
-  Type.Union(values.map((v) => Type.Literal(v)), def === undefined ? { description } : { default: def, description })
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    def === undefined ? { description } : { default: def, description },
+  )
 
 export const EnvSchema = Type.Object({
   PORT: Int(8080, 'HTTP port; 0 picks any free port (the log line names it)', { maximum: 65535 }),
@@ -62,7 +65,9 @@ export const EnvSchema = Type.Object({
   REQUEST_TIMEOUT_MS: Int(30_000, 'time to receive a whole request, body included (0: no limit)'),
   CONNECTION_TIMEOUT_MS: Int(60_000, 'idle socket timeout (0: none)'),
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Int(2000, 'new requests are shed with 503 GW_OVERLOADED while the event loop lags more than this (0: never)'),
-  OVERLOAD_MAX_ELU_PERMILLE: Int(995, 'new requests are shed with 503 GW_OVERLOADED while the event loop is busier than this, in thousandths (0: never)', { maximum: 1000 }),
+  OVERLOAD_MAX_ELU_PERMILLE: Int(995, 'new requests are shed with 503 GW_OVERLOADED while the event loop is busier than this, in thousandths (0: never)', {
+    maximum: 1000,
+  }),
   // SpiceDB refuses contexts over 4096 bytes; the gateway adds `now` to the caller's
   CONTEXT_MAX_BYTES: Int(4000, 'largest caveat context, serialized', { minimum: 1 }),
   API_KEYS: OptStr('comma-separated bearer keys, 16+ characters each', { pattern: '^[^\\s,]{16,}(,[^\\s,]{16,})*$' }),

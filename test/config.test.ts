@@ -26,10 +26,16 @@ t.test('a bad setting names itself', async (t) => {
 t.test('a choice between fixed values names them', async (t) => {
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), { message: 'invalid setting LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent' })
   t.throws(() => loadConfig({ SPICEDB_INSECURE: 'yes' }), { message: 'invalid setting SPICEDB_INSECURE: must be one of true, false' })
-  t.throws(() => loadConfig({ SPICEDB_DATASTORE_ENGINE: 'sqlite' }), { message: /SPICEDB_DATASTORE_ENGINE: must be one of memory, postgres, cockroachdb, mysql, spanner$/ })
+  t.throws(() => loadConfig({ SPICEDB_DATASTORE_ENGINE: 'sqlite' }), {
+    message: /SPICEDB_DATASTORE_ENGINE: must be one of memory, postgres, cockroachdb, mysql, spanner$/,
+  })
   t.throws(() => loadConfig({ PORT: 'eighty' }), { message: 'invalid setting PORT: must be a whole number, digits only' }, 'a number says so')
   t.throws(() => loadConfig({ PORT: '80.5' }), { message: /^invalid setting PORT: must be a whole number/ }, 'never rounded')
-  t.throws(() => loadConfig({ HOST: '', CURSOR_SECRET: 'short' }), { message: 'invalid setting CURSOR_SECRET: must not have fewer than 32 characters' }, 'other problems keep their own words')
+  t.throws(
+    () => loadConfig({ HOST: '', CURSOR_SECRET: 'short' }),
+    { message: 'invalid setting CURSOR_SECRET: must not have fewer than 32 characters' },
+    'other problems keep their own words',
+  )
 })
 
 t.test('several endpoints configure the remote engine', async (t) => {

@@ -127,7 +127,11 @@ t.test('two workers on one port, over a shared engine and Redis', async (t) => {
     AUDIT_STREAM: `trellis:test:${tag}:audit`,
   })
   const primary = gw.proc.pid!
-  const pids = await until('worker processes', () => workerPids(primary), (p) => p.length === 2)
+  const pids = await until(
+    'worker processes',
+    () => workerPids(primary),
+    (p) => p.length === 2,
+  )
   t.equal(pids.length, 2, `two worker processes under the primary (${engine.describe})`)
   t.notOk(pids.includes(primary), 'the primary serves nothing itself')
 
@@ -175,27 +179,76 @@ t.test('two workers on one port, over a shared engine and Redis', async (t) => {
 
   // A worker killed outright is replaced, and the port keeps answering.
   process.kill(pids[0]!, 'SIGKILL')
-  const after = await until('a replacement worker', () => workerPids(primary), (p) => p.length === 2 && !p.includes(pids[0]!))
-  t.equal(after.length, 2, 'a new worker took the dead one\'s place')
-  const health = await until('answers after the replacement', () => send(gw.address, 'GET', '/healthz'), (r) => r.status === 200)
+  const after = await until(
+    'a replacement worker',
+    () => workerPids(primary),
+    (p) => p.length === 2 && !p.includes(pids[0]!),
+  )
+  t.equal(after.length, 2, "a new worker took the dead one's place")
+  const health = await until(
+    'answers after the replacement',
+    () => send(gw.address, 'GET', '/healthz'),
+    (r) => r.status === 200,
+  )
   t.equal(health.status, 200)
 
   // A replacement killed while it starts (before it listens) is replaced in turn: the gateway
   // keeps serving on the other worker. Before, the primary took it for a failed start and stopped.
   process.kill(after[0]!, 'SIGKILL')
-  const starting = await until('a replacement starting', () => workerPids(primary), (p) => p.some((x) => !after.includes(x)), 10_000)
-  process.kill(starting.find((x) => !after.includes(x))!, 'SIGKILL')
-  const again = await until('another replacement', () => workerPids(primary), (p) => p.length === 2 && !p.some((x) => starting.includes(x) && x !== after[1]), 30_000)
+  const starting = await until(
+    'a replacement starting',
+    () => workerPids(primary),
+    (p) => p.some((x) => !after.includes(x)),
+    10_000,
+  )
+  process.kill(
+    starting.find((x) => !after.includes(x))!,
+    'SIGKILL',
+  )
+  const again = await until(
+    'another replacement',
+    () => workerPids(primary),
+    (p) => p.length === 2 && !p.some((x) => starting.includes(x) && x !== after[1]),
+    30_000,
+  )
   t.equal(again.length, 2, 'the replacement killed while starting was replaced too')
   t.equal(gw.proc.exitCode, null, `the primary still runs${gw.proc.exitCode !== null ? `: ${gw.stderr().slice(-800)}` : ''}`)
-  const checked = await send(gw.address, 'POST', '/v1/check', { resource: `organization:w${tag}-0`, permission: 'can_manage_branding', subject: `user:w${tag}-u0` })
+  const checked = await send(gw.address, 'POST', '/v1/check', {
+    resource: `organization:w${tag}-0`,
+    permission: 'can_manage_branding',
+    subject: `user:w${tag}-u0`,
+  })
   t.equal(checked.status, 200, 'and answers checks')
 
   // SIGTERM to the primary stops every worker gracefully; the primary exits 0.
   gw.proc.kill('SIGTERM')
   const exit = await gw.exited
-  t.same(exit, { code: 0, signal: null }, `the primary exits 0 after its workers stopped${exit.code ? `: ${gw.stderr()}\n${gw.stdout().split('\n').filter((l) => !l.includes('"request"')).slice(-15).join('\n')}` : ''}`)
-  t.same(again.filter((p) => { try { process.kill(p, 0); return true } catch { return false } }), [], 'no worker outlives the primary')
+  t.same(
+    exit,
+    { code: 0, signal: null },
+    `the primary exits 0 after its workers stopped${
+      exit.code
+        ? `: ${gw.stderr()}\n${gw
+            .stdout()
+            .split('\n')
+            .filter((l) => !l.includes('"request"'))
+            .slice(-15)
+            .join('\n')}`
+        : ''
+    }`,
+  )
+  t.same(
+    again.filter((p) => {
+      try {
+        process.kill(p, 0)
+        return true
+      } catch {
+        return false
+      }
+    }),
+    [],
+    'no worker outlives the primary',
+  )
 })
 
 /**
@@ -218,7 +271,11 @@ t.test('a worker killed under load leaves no caller hanging', async (t) => {
     AUDIT_STREAM: `trellis:test:${tag}:audit`,
   })
   const primary = gw.proc.pid!
-  await until('worker processes', () => workerPids(primary), (p) => p.length === 2)
+  await until(
+    'worker processes',
+    () => workerPids(primary),
+    (p) => p.length === 2,
+  )
 
   const WAIT_MS = 10_000 // twice the gateway's request timeout: an answer or a close comes well before
   const outcomes = { answered: 0, shed: 0, closed: 0, hung: 0, other: [] as string[] }
@@ -273,7 +330,12 @@ t.test('a worker killed under load leaves no caller hanging', async (t) => {
       await new Promise((r) => setTimeout(r, Math.max(700, seenAt.get(victim)! + 6000 - Date.now())))
       process.kill(victim, 'SIGKILL')
       seenAt.delete(victim)
-      const now = await until('a replacement worker', () => workerPids(primary), (p) => p.length === 2 && !p.includes(victim), 20_000)
+      const now = await until(
+        'a replacement worker',
+        () => workerPids(primary),
+        (p) => p.length === 2 && !p.includes(victim),
+        20_000,
+      )
       for (const p of now) if (!seenAt.has(p)) seenAt.set(p, Date.now())
     }
     await new Promise((r) => setTimeout(r, 1000))

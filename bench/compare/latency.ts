@@ -23,9 +23,18 @@ export async function latencyLeg(targets: Target[], checks: BenchCheck[], rate: 
   const rows: LatencyRow[] = []
   for (const t of targets) {
     for (const mode of latencyModes(t)) {
-      const row = await driveAtRate(t, mode, checks.map((c) => t.single(c, mode)), rate, loadCpus, cores)
+      const row = await driveAtRate(
+        t,
+        mode,
+        checks.map((c) => t.single(c, mode)),
+        rate,
+        loadCpus,
+        cores,
+      )
       rows.push(row)
-      console.log(`  ${t.name} at ${rate}/s ${mode}: p50 ${row.p50} ms, p99 ${row.p99} ms, p99.9 ${row.p999} ms, ${Math.round(row.achieved)}/s answered, errors ${row.errors}`)
+      console.log(
+        `  ${t.name} at ${rate}/s ${mode}: p50 ${row.p50} ms, p99 ${row.p99} ms, p99.9 ${row.p999} ms, ${Math.round(row.achieved)}/s answered, errors ${row.errors}`,
+      )
     }
   }
   return rows

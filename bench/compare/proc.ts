@@ -108,7 +108,11 @@ export const pidOf = (c: ChildProcess) => c.pid!
 
 export function whichRedis(): string | undefined {
   try {
-    return execFileSync('bash', ['-c', 'command -v redis-server'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || undefined
+    return (
+      execFileSync('bash', ['-c', 'command -v redis-server'], { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim() || undefined
+    )
   } catch {
     return undefined
   }

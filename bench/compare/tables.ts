@@ -45,7 +45,9 @@ export function latencyTable(rows: LatencyRow[]): string {
   for (const r of rows) {
     const b = rows.find((x) => x.cores === r.cores && x.system === 'spicedb-http' && x.mode === 'fully_consistent')
     const ratio = b && b.p99 > 0 ? `${(r.p99 / b.p99).toFixed(2)}x` : '—'
-    lines.push(`| ${r.cores} | ${r.system} | ${r.mode} | ${r.rate} | ${Math.round(r.achieved)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.p999)} | ${f(r.max)} | ${r.errors} | ${r.late} | ${ratio} |`)
+    lines.push(
+      `| ${r.cores} | ${r.system} | ${r.mode} | ${r.rate} | ${Math.round(r.achieved)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.p999)} | ${f(r.max)} | ${r.errors} | ${r.late} | ${ratio} |`,
+    )
   }
   return lines.join('\n')
 }
@@ -63,7 +65,9 @@ export function targetsSummary(rows: Row[], latency: LatencyRow[], datastore: st
       const u = pick(cores, system, 'uniform', 'fully_consistent')
       if (base && u) {
         const x = u.checksPerSec / base.checksPerSec
-        out.push(`${cores} core(s), ${datastore}, uniform fully consistent, ${system}: ${x.toFixed(2)}x SpiceDB HTTP (target >= 1.0x${datastore === 'postgres' ? '' : ' on Postgres'}): ${verdict(x >= 1)}`)
+        out.push(
+          `${cores} core(s), ${datastore}, uniform fully consistent, ${system}: ${x.toFixed(2)}x SpiceDB HTTP (target >= 1.0x${datastore === 'postgres' ? '' : ' on Postgres'}): ${verdict(x >= 1)}`,
+        )
       }
       const s = pick(cores, system, 'skewed', 'default')
       if (skewBase && s) {
@@ -78,11 +82,18 @@ export function targetsSummary(rows: Row[], latency: LatencyRow[], datastore: st
     const lb = latency.find((r) => r.cores === cores && r.system === 'spicedb-http')
     for (const l of latency.filter((r) => r.cores === cores && r.system !== 'spicedb-http' && r.mode === 'default')) {
       if (!lb) break
-      out.push(`${cores} core(s), ${datastore}, latency at ${l.rate}/s, ${l.system} default: p99 ${l.p99} ms against SpiceDB HTTP's ${lb.p99} ms (target <=): ${verdict(l.p99 <= lb.p99 && l.errors === 0)}`)
+      out.push(
+        `${cores} core(s), ${datastore}, latency at ${l.rate}/s, ${l.system} default: p99 ${l.p99} ms against SpiceDB HTTP's ${lb.p99} ms (target <=): ${verdict(l.p99 <= lb.p99 && l.errors === 0)}`,
+      )
     }
   }
   const stale = rows.filter((r) => (r.writes?.stale ?? 0) > 0)
   if (!rows.some((r) => r.writes)) out.push('stale allows: not counted (no skewed leg in this run)')
-  else out.push(stale.length ? `STALE ALLOWS: ${stale.map((r) => `${r.system} ${r.scenario} ${r.writes!.stale}`).join(', ')}` : 'stale allows: 0 in every system and scenario')
+  else
+    out.push(
+      stale.length
+        ? `STALE ALLOWS: ${stale.map((r) => `${r.system} ${r.scenario} ${r.writes!.stale}`).join(', ')}`
+        : 'stale allows: 0 in every system and scenario',
+    )
   return out
 }

@@ -70,7 +70,12 @@ export const accessChanges = async (resource, permission, since, until, cursor) 
   JSON.parse(await send('GET', `/v1/access-changes?${query({ resource, permission, since, until, cursor })}`, undefined, 'application/json'))
 
 export async function accessChangesCsv(resource, permission, since, until, cursor) {
-  const { text, headers } = await exchange('GET', `/v1/access-changes?${query({ resource, permission, since, until, cursor, format: 'csv' })}`, undefined, 'text/csv')
+  const { text, headers } = await exchange(
+    'GET',
+    `/v1/access-changes?${query({ resource, permission, since, until, cursor, format: 'csv' })}`,
+    undefined,
+    'text/csv',
+  )
   return { csv: text, cursor: headers.get('x-next-cursor') ?? undefined }
 }
 

@@ -23,7 +23,9 @@ const OPERATION = { touch: 'wrote', create: 'created', delete: 'deleted' }
 const when = (at) => el('time', { datetime: at }, at.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'))
 
 function who(r) {
-  return el('ul', { class: 'plain compact' },
+  return el(
+    'ul',
+    { class: 'plain compact' },
     el('li', {}, 'key ', el('strong', {}, r.keyName ?? '(event stream)'), el('span', { class: 'hint' }, ` via ${r.source}`)),
     r.event ? el('li', {}, 'event ', el('code', { class: 'event-type' }, r.event.type), ' ', el('span', { class: 'hint' }, r.event.id)) : undefined,
     r.event?.actor ? el('li', {}, 'actor ', explorerLink({ resource: r.event.actor }, r.event.actor)) : undefined,
@@ -35,12 +37,28 @@ const internal = (c) => c.relationship.startsWith('internal_')
 
 function changes(r) {
   const hidden = r.changes.filter(internal).length
-  const rows = r.changes.filter((c) => !internal(c)).map((c) =>
-    el('li', { 'data-operation': c.operation }, el('span', { class: `op ${c.operation}` }, OPERATION[c.operation] ?? c.operation), ' ', el('code', {}, c.relationship)),
-  )
+  const rows = r.changes
+    .filter((c) => !internal(c))
+    .map((c) =>
+      el(
+        'li',
+        { 'data-operation': c.operation },
+        el('span', { class: `op ${c.operation}` }, OPERATION[c.operation] ?? c.operation),
+        ' ',
+        el('code', {}, c.relationship),
+      ),
+    )
   if (r.deleteFilter !== undefined && r.changes.length === 0) {
-    rows.push(el('li', { 'data-operation': 'delete' }, el('span', { class: 'op delete' }, 'deleted by filter'), ' ', el('code', {}, r.deleteFilter),
-      r.deletedCount !== undefined ? ` (${r.deletedCount})` : ''))
+    rows.push(
+      el(
+        'li',
+        { 'data-operation': 'delete' },
+        el('span', { class: 'op delete' }, 'deleted by filter'),
+        ' ',
+        el('code', {}, r.deleteFilter),
+        r.deletedCount !== undefined ? ` (${r.deletedCount})` : '',
+      ),
+    )
   }
   if (hidden) rows.push(el('li', { class: 'hint' }, `and ${hidden} internal guard ${hidden === 1 ? 'write' : 'writes'} (in the CSV)`))
   return el('ul', { class: 'plain compact' }, rows)
@@ -50,21 +68,55 @@ function auditReport(object, state, on) {
   const newest = state.records
   const shown = newest.slice(0, state.shown)
   const more = newest.length - shown.length
-  return el('section', { class: 'report', id: 'audit', 'aria-labelledby': 'audit-heading' },
-    el('h2', { id: 'audit-heading', tabindex: '-1' },
+  return el(
+    'section',
+    { class: 'report', id: 'audit', 'aria-labelledby': 'audit-heading' },
+    el(
+      'h2',
+      { id: 'audit-heading', tabindex: '-1' },
       el('span', {}, `Changes to ${object}`),
       el('button', { type: 'button', class: 'secondary', id: 'audit-csv', onclick: on.csv }, 'Download CSV'),
     ),
-    el('p', {}, newest.length === 0
-      ? (state.cursor ? 'No change to it in the part of the trail read so far.' : 'No change to it is recorded.')
-      : `${newest.length} ${newest.length === 1 ? 'write' : 'writes'} recorded${state.cursor ? ' so far' : ''}, newest first. The CSV lists every relationship of each.`),
-    newest.length === 0 ? undefined : el('div', { class: 'scroll' }, el('table', { class: 'audit' },
-      el('caption', {}, `Writes that touched ${object}, newest first (${shown.length} of ${newest.length} shown)`),
-      el('thead', {}, el('tr', {}, ['When', 'Who', 'Relationships written or deleted'].map((h) => el('th', { scope: 'col' }, h)))),
-      el('tbody', {}, shown.map((r) => el('tr', { 'data-id': r.id }, el('td', {}, when(r.at)), el('td', {}, who(r)), el('td', {}, changes(r))))),
-    )),
-    el('div', { class: 'pager' },
-      more > 0 ? el('button', { type: 'button', class: 'secondary', id: 'audit-older', onclick: on.older }, `Show ${Math.min(more, SCREEN)} older changes`) : undefined,
+    el(
+      'p',
+      {},
+      newest.length === 0
+        ? state.cursor
+          ? 'No change to it in the part of the trail read so far.'
+          : 'No change to it is recorded.'
+        : `${newest.length} ${newest.length === 1 ? 'write' : 'writes'} recorded${state.cursor ? ' so far' : ''}, newest first. The CSV lists every relationship of each.`,
+    ),
+    newest.length === 0
+      ? undefined
+      : el(
+          'div',
+          { class: 'scroll' },
+          el(
+            'table',
+            { class: 'audit' },
+            el('caption', {}, `Writes that touched ${object}, newest first (${shown.length} of ${newest.length} shown)`),
+            el(
+              'thead',
+              {},
+              el(
+                'tr',
+                {},
+                ['When', 'Who', 'Relationships written or deleted'].map((h) => el('th', { scope: 'col' }, h)),
+              ),
+            ),
+            el(
+              'tbody',
+              {},
+              shown.map((r) => el('tr', { 'data-id': r.id }, el('td', {}, when(r.at)), el('td', {}, who(r)), el('td', {}, changes(r)))),
+            ),
+          ),
+        ),
+    el(
+      'div',
+      { class: 'pager' },
+      more > 0
+        ? el('button', { type: 'button', class: 'secondary', id: 'audit-older', onclick: on.older }, `Show ${Math.min(more, SCREEN)} older changes`)
+        : undefined,
       state.cursor ? el('button', { type: 'button', class: 'secondary', id: 'audit-more', onclick: on.later }, 'Read further back in the trail') : undefined,
     ),
   )
@@ -83,10 +135,13 @@ export async function auditTrail(object, results, { say, download, limit = AUDIT
         draw()
         refocus('audit-older')
       },
-      later: () => read().then(() => {
-        draw()
-        refocus('audit-more')
-      }).catch((err) => say(api.explainError(err), true)),
+      later: () =>
+        read()
+          .then(() => {
+            draw()
+            refocus('audit-more')
+          })
+          .catch((err) => say(api.explainError(err), true)),
     })
     const old = document.getElementById('audit')
     if (old) old.replaceWith(node)

@@ -25,25 +25,65 @@ const CALLS = 10
 const when = (at) => el('time', { datetime: at }, at.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'))
 
 function write(w) {
-  return el('ul', { class: 'plain compact' },
-    w.type ? el('li', {}, 'event ', el('code', { class: 'event-type' }, w.type), ' ', el('span', { class: 'hint' }, w.event)) : el('li', {}, 'write ', el('code', {}, w.source)),
+  return el(
+    'ul',
+    { class: 'plain compact' },
+    w.type
+      ? el('li', {}, 'event ', el('code', { class: 'event-type' }, w.type), ' ', el('span', { class: 'hint' }, w.event))
+      : el('li', {}, 'write ', el('code', {}, w.source)),
     w.actor ? el('li', {}, 'actor ', explorerLink({ resource: w.actor }, w.actor)) : undefined,
     w.key ? el('li', {}, 'key ', el('strong', {}, w.key)) : undefined,
   )
 }
 
 function table(id, title, resource, rows) {
-  return el('section', { class: 'how', id, 'aria-labelledby': `${id}-heading` },
+  return el(
+    'section',
+    { class: 'how', id, 'aria-labelledby': `${id}-heading` },
     el('h3', { id: `${id}-heading` }, `${title} (${rows.length})`),
-    rows.length === 0 ? el('p', {}, 'No one.') : el('div', { class: 'scroll' }, el('table', { class: 'audit' },
-      el('thead', {}, el('tr', {}, ['When', 'Who', 'Held by', 'The write behind it'].map((h) => el('th', { scope: 'col' }, h)))),
-      el('tbody', {}, rows.map((c) => el('tr', { 'data-subject': c.subject },
-        el('td', {}, when(c.at)),
-        el('td', {}, explorerLink({ resource, permission: c.permission, subject: c.subject, asOf: c.at }, c.subject)),
-        el('td', {}, c.via.length ? el('ul', { class: 'plain compact' }, distinct(resource, c.via).map((p) => el('li', {}, chainNode(resource, p)))) : el('span', { class: 'hint' }, 'no path shown')),
-        el('td', {}, write(c.write)),
-      ))),
-    )),
+    rows.length === 0
+      ? el('p', {}, 'No one.')
+      : el(
+          'div',
+          { class: 'scroll' },
+          el(
+            'table',
+            { class: 'audit' },
+            el(
+              'thead',
+              {},
+              el(
+                'tr',
+                {},
+                ['When', 'Who', 'Held by', 'The write behind it'].map((h) => el('th', { scope: 'col' }, h)),
+              ),
+            ),
+            el(
+              'tbody',
+              {},
+              rows.map((c) =>
+                el(
+                  'tr',
+                  { 'data-subject': c.subject },
+                  el('td', {}, when(c.at)),
+                  el('td', {}, explorerLink({ resource, permission: c.permission, subject: c.subject, asOf: c.at }, c.subject)),
+                  el(
+                    'td',
+                    {},
+                    c.via.length
+                      ? el(
+                          'ul',
+                          { class: 'plain compact' },
+                          distinct(resource, c.via).map((p) => el('li', {}, chainNode(resource, p))),
+                        )
+                      : el('span', { class: 'hint' }, 'no path shown'),
+                  ),
+                  el('td', {}, write(c.write)),
+                ),
+              ),
+            ),
+          ),
+        ),
   )
 }
 
@@ -62,17 +102,31 @@ export async function changedReport(q, results, { say, download }) {
   const gained = changes.filter((c) => c.change === 'gained')
   const lost = changes.filter((c) => c.change === 'lost')
   const csv = () => downloadCsv(q, download).catch((err) => say(api.explainError(err), true))
-  results.append(el('section', { class: 'report', id: 'changed', 'aria-labelledby': 'changed-heading' },
-    el('h2', { id: 'changed-heading' },
-      el('span', {}, `What changed: ${q.permission} on ${q.resource}`),
-      el('button', { type: 'button', class: 'secondary', id: 'changed-csv', onclick: csv }, 'Download CSV'),
+  results.append(
+    el(
+      'section',
+      { class: 'report', id: 'changed', 'aria-labelledby': 'changed-heading' },
+      el(
+        'h2',
+        { id: 'changed-heading' },
+        el('span', {}, `What changed: ${q.permission} on ${q.resource}`),
+        el('button', { type: 'button', class: 'secondary', id: 'changed-csv', onclick: csv }, 'Download CSV'),
+      ),
+      el(
+        'p',
+        { id: 'changed-window' },
+        'Between ',
+        when(q.sinceRead),
+        ' and ',
+        when(q.untilRead),
+        `: ${gained.length} gained it, ${lost.length} lost it.`,
+        cursor ? ' The window holds more writes than were read: narrow it to see the rest.' : '',
+        ' The CSV lists both, with every path and write.',
+      ),
+      table('gained', 'Gained', q.resource, gained),
+      table('lost', 'Lost', q.resource, lost),
     ),
-    el('p', { id: 'changed-window' }, 'Between ', when(q.sinceRead), ' and ', when(q.untilRead), `: ${gained.length} gained it, ${lost.length} lost it.`,
-      cursor ? ' The window holds more writes than were read: narrow it to see the rest.' : '',
-      ' The CSV lists both, with every path and write.'),
-    table('gained', 'Gained', q.resource, gained),
-    table('lost', 'Lost', q.resource, lost),
-  ))
+  )
 }
 
 /** The API's CSV of both, page after page (the header once), as a file. */

@@ -128,9 +128,19 @@ async function render() {
     await part(() => changedReport(q, results, { say, download: save }))
   } else if (resource) {
     document.title = `${permission ? `${permission} on ` : ''}${resource}${asOf ? ` as of ${asOf}` : ''} · Access explorer`
-    if (asOf) results.append(el('p', { class: 'report as-of', id: 'as-of-note' }, `As of ${asOf}: every answer below is as it was then, and the changes listed are those made up to then.`))
+    if (asOf)
+      results.append(
+        el(
+          'p',
+          { class: 'report as-of', id: 'as-of-note' },
+          `As of ${asOf}: every answer below is as it was then, and the changes listed are those made up to then.`,
+        ),
+      )
     if (subject && permission) await part(async () => results.append(whyReport(await api.explain(resource, permission, subject, asOf), asOf)))
-    if (permission) await part(async () => results.append(whoReport(await api.accessReport(resource, permission, asOf), () => download(resource, permission, asOf), { asOf })))
+    if (permission)
+      await part(async () =>
+        results.append(whoReport(await api.accessReport(resource, permission, asOf), () => download(resource, permission, asOf), { asOf })),
+      )
     await part(() => auditTrail(resource, results, { say, download: save, limit: limitOf(AUDIT_PAGE, 1000), until: asOf }))
     await part(() => relationships(resource, results, asOf))
   } else {
@@ -153,11 +163,21 @@ $('who-form').addEventListener('submit', (e) => {
 $('changed-form').addEventListener('submit', (e) => {
   e.preventDefault()
   // an empty "from" still marks the question as "what changed": the API then reads as far back as is kept
-  go({ resource: $('changed-resource').value.trim(), permission: $('changed-permission').value.trim(), since: $('since').value.trim() || ' ', until: $('until').value.trim() })
+  go({
+    resource: $('changed-resource').value.trim(),
+    permission: $('changed-permission').value.trim(),
+    since: $('since').value.trim() || ' ',
+    until: $('until').value.trim(),
+  })
 })
 $('reach-form').addEventListener('submit', (e) => {
   e.preventDefault()
-  go({ subject: $('reach-subject').value.trim(), resourceType: $('reach-type').value.trim(), permission: $('reach-permission').value.trim(), asOf: $('reach-as-of').value.trim() })
+  go({
+    subject: $('reach-subject').value.trim(),
+    resourceType: $('reach-type').value.trim(),
+    permission: $('reach-permission').value.trim(),
+    asOf: $('reach-as-of').value.trim(),
+  })
 })
 $('key-form').addEventListener('submit', (e) => {
   e.preventDefault()

@@ -28,11 +28,15 @@ function rowsOf(report) {
 }
 
 function filters(state, kinds, on) {
-  return el('div', { class: 'filters', role: 'search' },
+  return el(
+    'div',
+    { class: 'filters', role: 'search' },
     el('label', { for: 'who-filter' }, 'Subject contains'),
     el('input', { id: 'who-filter', type: 'search', value: state.text, placeholder: 'user:rob', spellcheck: 'false', oninput: (e) => on.text(e.target.value) }),
     el('label', { for: 'who-how' }, 'Path'),
-    el('select', { id: 'who-how', onchange: (e) => on.how(e.target.value) },
+    el(
+      'select',
+      { id: 'who-how', onchange: (e) => on.how(e.target.value) },
       el('option', { value: '' }, 'every kind'),
       kinds.map((k) => el('option', { value: k, selected: state.how === k }, HOW[k])),
     ),
@@ -42,17 +46,27 @@ function filters(state, kinds, on) {
 function list(report, rows) {
   const groups = new Map(Object.keys(HOW).map((k) => [k, []]))
   for (const r of rows) groups.get(r.how).push(r)
-  return [...groups].filter(([, g]) => g.length).map(([how, g]) =>
-    el('section', { class: 'how', 'data-how': how },
-      el('h3', {}, `${HOW[how]} (${g.length} on this page)`),
-      el('ul', { class: 'holders' }, g.map(({ s, path }) =>
-        el('li', {},
-          el('span', { class: 'who' }, s.subject, badge(s.permissionship)),
-          path ? chainNode(report.resource, path) : el('span', { class: 'hint' }, 'held, but the expanded tree shows no path'),
+  return [...groups]
+    .filter(([, g]) => g.length)
+    .map(([how, g]) =>
+      el(
+        'section',
+        { class: 'how', 'data-how': how },
+        el('h3', {}, `${HOW[how]} (${g.length} on this page)`),
+        el(
+          'ul',
+          { class: 'holders' },
+          g.map(({ s, path }) =>
+            el(
+              'li',
+              {},
+              el('span', { class: 'who' }, s.subject, badge(s.permissionship)),
+              path ? chainNode(report.resource, path) : el('span', { class: 'hint' }, 'held, but the expanded tree shows no path'),
+            ),
+          ),
         ),
-      )),
-    ),
-  )
+      ),
+    )
 }
 
 /** The section, which redraws itself as the person filters and pages; `asOf` is the moment read, when not now. */
@@ -69,26 +83,61 @@ export function whoReport(report, onCsv, { asOf, pageSize = WHO_PAGE, focus = 'w
     state.page = Math.min(state.page, pages)
     const shown = matching.slice((state.page - 1) * pageSize, state.page * pageSize)
     const on = {
-      text: (v) => { state.text = v; state.page = 1; draw('who-filter') },
-      how: (v) => { state.how = v; state.page = 1; draw('who-how') },
-      page: (n, id) => { state.page = n; draw(id) },
+      text: (v) => {
+        state.text = v
+        state.page = 1
+        draw('who-filter')
+      },
+      how: (v) => {
+        state.how = v
+        state.page = 1
+        draw('who-how')
+      },
+      page: (n, id) => {
+        state.page = n
+        draw(id)
+      },
     }
-    const next = el('section', { class: 'report', id: 'who', 'aria-labelledby': 'who-heading' },
-      el('h2', { id: 'who-heading' },
+    const next = el(
+      'section',
+      { class: 'report', id: 'who', 'aria-labelledby': 'who-heading' },
+      el(
+        'h2',
+        { id: 'who-heading' },
         el('span', {}, `Who ${held} ${report.permission} on ${report.resource}${asOf ? ` as of ${asOf}` : ''}`),
         el('button', { type: 'button', class: 'secondary', id: 'csv', onclick: onCsv }, 'Download CSV'),
       ),
-      el('p', {}, who === 0 ? `No one ${held} it.` : `${who} ${who === 1 ? 'subject' : 'subjects'} ${asOf ? 'held' : who === 1 ? 'holds' : 'hold'} it, by ${all.length} ${all.length === 1 ? 'path' : 'paths'}. The CSV lists every step of each.`),
+      el(
+        'p',
+        {},
+        who === 0
+          ? `No one ${held} it.`
+          : `${who} ${who === 1 ? 'subject' : 'subjects'} ${asOf ? 'held' : who === 1 ? 'holds' : 'hold'} it, by ${all.length} ${all.length === 1 ? 'path' : 'paths'}. The CSV lists every step of each.`,
+      ),
       all.length > 0 ? filters(state, kinds, on) : undefined,
-      all.length > 0 ? el('p', { id: 'who-count', role: 'status' }, matching.length === all.length
-        ? `Rows ${shown.length ? (state.page - 1) * pageSize + 1 : 0} to ${(state.page - 1) * pageSize + shown.length} of ${all.length}`
-        : `${matching.length} of ${all.length} rows match; rows ${shown.length ? (state.page - 1) * pageSize + 1 : 0} to ${(state.page - 1) * pageSize + shown.length}`) : undefined,
+      all.length > 0
+        ? el(
+            'p',
+            { id: 'who-count', role: 'status' },
+            matching.length === all.length
+              ? `Rows ${shown.length ? (state.page - 1) * pageSize + 1 : 0} to ${(state.page - 1) * pageSize + shown.length} of ${all.length}`
+              : `${matching.length} of ${all.length} rows match; rows ${shown.length ? (state.page - 1) * pageSize + 1 : 0} to ${(state.page - 1) * pageSize + shown.length}`,
+          )
+        : undefined,
       list(report, shown),
-      pages > 1 ? el('div', { class: 'pager' },
-        el('span', { id: 'who-page' }, `Page ${state.page} of ${pages}`),
-        state.page > 1 ? el('button', { type: 'button', class: 'secondary', id: 'who-prev', onclick: () => on.page(state.page - 1, 'who-prev') }, 'Previous page') : undefined,
-        state.page < pages ? el('button', { type: 'button', class: 'secondary', id: 'who-next', onclick: () => on.page(state.page + 1, 'who-next') }, 'Next page') : undefined,
-      ) : undefined,
+      pages > 1
+        ? el(
+            'div',
+            { class: 'pager' },
+            el('span', { id: 'who-page' }, `Page ${state.page} of ${pages}`),
+            state.page > 1
+              ? el('button', { type: 'button', class: 'secondary', id: 'who-prev', onclick: () => on.page(state.page - 1, 'who-prev') }, 'Previous page')
+              : undefined,
+            state.page < pages
+              ? el('button', { type: 'button', class: 'secondary', id: 'who-next', onclick: () => on.page(state.page + 1, 'who-next') }, 'Next page')
+              : undefined,
+          )
+        : undefined,
     )
     if (node) node.replaceWith(next)
     node = next

@@ -6,8 +6,7 @@
  */
 const WIDTH = 30
 
-export const progressShown = (env = process.env, tty = Boolean(process.stderr.isTTY)) =>
-  env.TRELLIS_PROGRESS === '1' || (env.TRELLIS_PROGRESS !== '0' && tty)
+export const progressShown = (env = process.env, tty = Boolean(process.stderr.isTTY)) => env.TRELLIS_PROGRESS === '1' || (env.TRELLIS_PROGRESS !== '0' && tty)
 
 export function megabytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`
@@ -25,7 +24,10 @@ export class Progress {
   private drawn = false
   readonly started = performance.now()
 
-  constructor(private readonly shown = progressShown(), private readonly out: NodeJS.WritableStream = process.stderr) {}
+  constructor(
+    private readonly shown = progressShown(),
+    private readonly out: NodeJS.WritableStream = process.stderr,
+  ) {}
 
   /** redraws the line (throttled unless `force`) */
   update(text: string, force = false) {

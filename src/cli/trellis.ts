@@ -82,13 +82,16 @@ function readEvents(file: string): unknown[] {
   } catch {
     // one event per line
   }
-  return text.split('\n').filter((l) => l.trim()).map((l, i) => {
-    try {
-      return JSON.parse(l) as unknown
-    } catch {
-      return fail(`${file}: line ${i + 1} is not JSON`)
-    }
-  })
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as unknown
+      } catch {
+        return fail(`${file}: line ${i + 1} is not JSON`)
+      }
+    })
 }
 
 async function reconcileFile(file: string, apply: boolean) {
@@ -105,7 +108,9 @@ async function reconcileFile(file: string, apply: boolean) {
   process.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
   const what = `${body.counts.missing} missing (${body.missing.length} objects), ${body.counts.extra} extra (${body.extra.length} objects)`
   const took = ` (${events.length} events, ${progress.elapsed()})`
-  process.stderr.write(body.applied ? `applied: ${what}${took}\n` : `dry run: ${what}${took}${body.counts.missing + body.counts.extra ? '; --apply writes the difference' : ''}\n`)
+  process.stderr.write(
+    body.applied ? `applied: ${what}${took}\n` : `dry run: ${what}${took}${body.counts.missing + body.counts.extra ? '; --apply writes the difference' : ''}\n`,
+  )
 }
 
 const [command, ...args] = process.argv.slice(2)
@@ -116,7 +121,11 @@ const flag = (name: string) => {
 try {
   if (command === 'export') await exportAll(flag('--types'))
   else if (command === 'import' && args[0]) await importFile(args[0])
-  else if (command === 'reconcile' && args.find((a) => !a.startsWith('--'))) await reconcileFile(args.find((a) => !a.startsWith('--'))!, args.includes('--apply'))
+  else if (command === 'reconcile' && args.find((a) => !a.startsWith('--')))
+    await reconcileFile(
+      args.find((a) => !a.startsWith('--'))!,
+      args.includes('--apply'),
+    )
   else fail('usage: trellis export [--types a,b] > file | trellis import file | trellis reconcile events.json [--apply]', 2)
 } catch (err) {
   fail(`cannot reach ${base}: ${(err as Error).message}`)

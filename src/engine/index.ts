@@ -6,7 +6,9 @@ import { createEmbeddedEngine } from './embedded.js'
 import type { EnginePort } from './port.js'
 import { createRemoteEngine } from './remote.js'
 
-export async function createEngine(config: Pick<Config, 'engine' | 'engineTimeoutMs'> & Partial<Pick<Config, 'checkCacheMax' | 'history'>>): Promise<EnginePort> {
+export async function createEngine(
+  config: Pick<Config, 'engine' | 'engineTimeoutMs'> & Partial<Pick<Config, 'checkCacheMax' | 'history'>>,
+): Promise<EnginePort> {
   const e = config.engine
   if (e.kind === 'remote') {
     return createRemoteEngine({
@@ -16,7 +18,13 @@ export async function createEngine(config: Pick<Config, 'engine' | 'engineTimeou
       timeoutMs: config.engineTimeoutMs,
     })
   }
-  return createEmbeddedEngine({ timeoutMs: config.engineTimeoutMs, datastore: e.datastore, library: e.library, decisionCacheMax: config.checkCacheMax, gcWindowMs: config.history?.retentionMs })
+  return createEmbeddedEngine({
+    timeoutMs: config.engineTimeoutMs,
+    datastore: e.datastore,
+    library: e.library,
+    decisionCacheMax: config.checkCacheMax,
+    gcWindowMs: config.history?.retentionMs,
+  })
 }
 
 export * from './port.js'

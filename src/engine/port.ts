@@ -199,12 +199,7 @@ export interface EnginePort {
   ): Promise<{ resources: LookupHit[]; cursor?: string; lookedUpAt?: string }>
   lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency, opts?: CallOptions): Promise<{ subjects: LookupHit[]; lookedUpAt?: string }>
   expand(resource: ObjectRef, permission: string, consistency: Consistency, opts?: CallOptions): Promise<{ tree: ExpandTree; expandedAt: string }>
-  readRelationships(
-    filter: RelationshipFilter,
-    page: { limit?: number; cursor?: string },
-    consistency: Consistency,
-    opts?: CallOptions,
-  ): Promise<ReadPage>
+  readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, consistency: Consistency, opts?: CallOptions): Promise<ReadPage>
   writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]): Promise<string>
   deleteRelationships(filter: RelationshipFilter, preconditions?: Precondition[]): Promise<{ deletedAt: string; count: number }>
   /** a ZedToken for the engine's current head revision (SpiceDB may answer a slightly stale one) */

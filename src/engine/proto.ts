@@ -58,9 +58,7 @@ export function relationship(r: Relationship): v1.Relationship {
     resource: objectRef(r.resource),
     relation: r.relation,
     subject: subjectRef(r.subject),
-    optionalCaveat: r.caveat
-      ? v1.ContextualizedCaveat.create({ caveatName: r.caveat.name, context: struct(r.caveat.context) })
-      : undefined,
+    optionalCaveat: r.caveat ? v1.ContextualizedCaveat.create({ caveatName: r.caveat.name, context: struct(r.caveat.context) }) : undefined,
   })
 }
 
@@ -150,11 +148,7 @@ export function expandTree(t: v1.PermissionRelationshipTree | undefined): Expand
   if (tt?.oneofKind === 'intermediate') {
     const op = tt.intermediate.operation
     const operation =
-      op === v1.AlgebraicSubjectSet_Operation.INTERSECTION
-        ? 'intersection'
-        : op === v1.AlgebraicSubjectSet_Operation.EXCLUSION
-          ? 'exclusion'
-          : 'union'
+      op === v1.AlgebraicSubjectSet_Operation.INTERSECTION ? 'intersection' : op === v1.AlgebraicSubjectSet_Operation.EXCLUSION ? 'exclusion' : 'union'
     return { expanded, operation, children: tt.intermediate.children.map(expandTree) }
   }
   const subjects = tt?.oneofKind === 'leaf' ? tt.leaf.subjects.map(fromSubject) : []

@@ -111,7 +111,12 @@ export class SpiceDbEngine implements EnginePort {
 
   async writeSchema(schema: string): Promise<void> {
     // The schema write moves the revision too: a read must not be answered with the old schema.
-    await this.call(() => this.writing(() => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema })), (r) => pb.token(r.writtenAt)))
+    await this.call(() =>
+      this.writing(
+        () => this.transport.call('writeSchema', v1.WriteSchemaRequest.create({ schema })),
+        (r) => pb.token(r.writtenAt),
+      ),
+    )
   }
 
   check(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
@@ -137,17 +142,12 @@ export class SpiceDbEngine implements EnginePort {
   }
 
   private async bulkCheck(items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> {
-    const res = await this.call(() =>
-      this.transport.call('checkBulkPermissions', rq.checkBulk(items, consistency)),
-    )
+    const res = await this.call(() => this.transport.call('checkBulkPermissions', rq.checkBulk(items, consistency)))
     return { results: pb.checkResults(res, items.length), checkedAt: pb.token(res.checkedAt) }
   }
 
   async checkWithTrace(item: CheckItem, consistency: Consistency, opts?: CallOptions) {
-    const res = await this.call(() =>
-      this.transport.call('checkPermission', rq.checkTraced(item, consistency), opts),
-      opts?.signal,
-    )
+    const res = await this.call(() => this.transport.call('checkPermission', rq.checkTraced(item, consistency), opts), opts?.signal)
     const result: CheckResult = { permissionship: pb.permissionship(res.permissionship) }
     const missing = res.partialCaveatInfo?.missingRequiredContext
     if (missing?.length) result.missingContext = missing
@@ -156,46 +156,44 @@ export class SpiceDbEngine implements EnginePort {
   }
 
   async lookupResources(req: LookupResourcesRequest, consistency: Consistency, opts?: CallOptions) {
-    const stream = await this.call(() =>
-      this.transport.call('lookupResources', rq.lookupResources(req, consistency), opts),
-      opts?.signal,
-    )
+    const stream = await this.call(() => this.transport.call('lookupResources', rq.lookupResources(req, consistency), opts), opts?.signal)
     return pb.lookedUpResources(stream, req.limit)
   }
 
   async lookupSubjects(req: LookupSubjectsRequest, consistency: Consistency, opts?: CallOptions) {
-    const stream = await this.call(() =>
-      this.transport.call('lookupSubjects', rq.lookupSubjects(req, consistency), opts),
-      opts?.signal,
-    )
+    const stream = await this.call(() => this.transport.call('lookupSubjects', rq.lookupSubjects(req, consistency), opts), opts?.signal)
     return pb.lookedUpSubjects(stream)
   }
 
   async expand(resource: ObjectRef, permission: string, consistency: Consistency, opts?: CallOptions) {
-    const res = await this.call(() =>
-      this.transport.call('expandPermissionTree', rq.expand(resource, permission, consistency), opts),
-      opts?.signal,
-    )
+    const res = await this.call(() => this.transport.call('expandPermissionTree', rq.expand(resource, permission, consistency), opts), opts?.signal)
     return { tree: pb.expandTree(res.treeRoot), expandedAt: pb.token(res.expandedAt) }
   }
 
   async readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, consistency: Consistency, opts?: CallOptions) {
-    const stream = await this.call(() =>
-      this.transport.call('readRelationships', rq.readRelationships(filter, page, consistency), opts),
-      opts?.signal,
-    )
+    const stream = await this.call(() => this.transport.call('readRelationships', rq.readRelationships(filter, page, consistency), opts), opts?.signal)
     return rq.readPage(stream, page.limit)
   }
 
   async writeRelationships(updates: RelationshipUpdate[], preconditions: Precondition[] = []): Promise<string> {
     const request = rq.writeRelationships(updates, preconditions)
-    const res = await this.call(() => this.writing(() => this.transport.call('writeRelationships', request), (r) => pb.token(r.writtenAt)))
+    const res = await this.call(() =>
+      this.writing(
+        () => this.transport.call('writeRelationships', request),
+        (r) => pb.token(r.writtenAt),
+      ),
+    )
     return pb.token(res.writtenAt)
   }
 
   async deleteRelationships(filter: RelationshipFilter, preconditions: Precondition[] = []) {
     const request = rq.deleteRelationships(filter, preconditions)
-    const res = await this.call(() => this.writing(() => this.transport.call('deleteRelationships', request), (r) => pb.token(r.deletedAt)))
+    const res = await this.call(() =>
+      this.writing(
+        () => this.transport.call('deleteRelationships', request),
+        (r) => pb.token(r.deletedAt),
+      ),
+    )
     return { deletedAt: pb.token(res.deletedAt), count: Number(res.relationshipsDeletedCount ?? 0) }
   }
 
@@ -224,10 +222,13 @@ export class SpiceDbEngine implements EnginePort {
 
   /** a write like any other: kept answers are dropped, and on a sole writer its token is the newest */
   async importRelationships(pages: AsyncIterable<Relationship[]>): Promise<{ count: number; importedAt: string }> {
-    return this.writing(async () => {
-      const count = await this.bulk.import(pages)
-      return { count, importedAt: await this.headToken() }
-    }, (r) => r.importedAt)
+    return this.writing(
+      async () => {
+        const count = await this.bulk.import(pages)
+        return { count, importedAt: await this.headToken() }
+      },
+      (r) => r.importedAt,
+    )
   }
 
   async ping(): Promise<void> {

@@ -6,9 +6,7 @@
  * (stream-consumer.ts); this file only says how each step is written in Redis.
  */
 import type { Redis } from 'ioredis'
-import {
-  deadLetterFields, errorMessage, parseAutoClaimReply, parseDeliveryCounts, parseReadReply, type StreamMessage,
-} from './stream-protocol.js'
+import { deadLetterFields, errorMessage, parseAutoClaimReply, parseDeliveryCounts, parseReadReply, type StreamMessage } from './stream-protocol.js'
 
 export interface Delivery {
   message: StreamMessage
@@ -84,10 +82,12 @@ export class ConsumerGroup {
 
   /** One MULTI: the dead letter and the acknowledgement happen together or not at all. */
   async deadLetter(message: StreamMessage, err: unknown, deliveries: number): Promise<void> {
-    const results = await this.conn().multi([
-      ['xadd', this.deadLetterStream, '*', ...deadLetterFields(message, err, deliveries, this.consumer)],
-      ['xack', this.stream, this.group, message.id],
-    ]).exec()
+    const results = await this.conn()
+      .multi([
+        ['xadd', this.deadLetterStream, '*', ...deadLetterFields(message, err, deliveries, this.consumer)],
+        ['xack', this.stream, this.group, message.id],
+      ])
+      .exec()
     const failed = results?.find(([e]) => e)
     if (!results || failed) throw failed?.[0] ?? new Error('dead-letter transaction aborted')
   }

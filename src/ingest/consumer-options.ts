@@ -62,12 +62,12 @@ export interface StreamConsumerOptions extends StreamConsumerTuning {
   log?: ConsumerLog
 }
 
-
 const silent: ConsumerLog = { info() {}, warn() {} }
 
 export const defaultConsumerName = () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
 
-export type ResolvedOptions = Required<Omit<StreamConsumerOptions, 'onOutcome' | 'order' | 'engineUp'>> & Pick<StreamConsumerOptions, 'onOutcome' | 'order' | 'engineUp'>
+export type ResolvedOptions = Required<Omit<StreamConsumerOptions, 'onOutcome' | 'order' | 'engineUp'>> &
+  Pick<StreamConsumerOptions, 'onOutcome' | 'order' | 'engineUp'>
 
 export function withDefaults(options: StreamConsumerOptions): ResolvedOptions {
   const claimIdleMs = options.claimIdleMs ?? 30_000

@@ -23,7 +23,16 @@
 import type { Redis } from 'ioredis'
 import { withDefaults, type ResolvedOptions, type StreamConsumerOptions, type OutcomeReport } from './consumer-options.js'
 import { runOrdered } from '../domain/events/apply/ordering.js'
-import { decodeEvent, errorCode, errorMessage, isPermanentFailure, MessageError, parseGroupInfo, type GroupInfo, type StreamMessage } from './stream-protocol.js'
+import {
+  decodeEvent,
+  errorCode,
+  errorMessage,
+  isPermanentFailure,
+  MessageError,
+  parseGroupInfo,
+  type GroupInfo,
+  type StreamMessage,
+} from './stream-protocol.js'
 import { ConsumerGroup, type Delivery } from './consumer-group.js'
 import { backoffMs } from '../timing.js'
 
@@ -141,14 +150,19 @@ export class StreamConsumer {
     const keys = await this.keysOf(batch)
     const notStarted: number[] = []
     let failed: { err: unknown } | undefined
-    await runOrdered(batch.length, (i) => keys?.[i], keys ? this.o.concurrency : 1, async (i) => {
-      if (this.stopping || failed) return void notStarted.push(i)
-      try {
-        await this.handle(batch[i]!.message, batch[i]!.deliveries)
-      } catch (err) {
-        failed ??= { err }
-      }
-    })
+    await runOrdered(
+      batch.length,
+      (i) => keys?.[i],
+      keys ? this.o.concurrency : 1,
+      async (i) => {
+        if (this.stopping || failed) return void notStarted.push(i)
+        try {
+          await this.handle(batch[i]!.message, batch[i]!.deliveries)
+        } catch (err) {
+          failed ??= { err }
+        }
+      },
+    )
     if (failed) throw failed.err
     if (notStarted.length > 0) await this.handBack(notStarted.sort((a, b) => a - b).map((i) => batch[i]!))
   }
@@ -191,8 +205,7 @@ export class StreamConsumer {
   private async handle(message: StreamMessage, firstDeliveries: number): Promise<void> {
     let deliveries = firstDeliveries
     if (deliveries > this.o.maxDeliveries) {
-      const err = new MessageError('GW_STREAM_UNACKNOWLEDGED',
-        `delivered ${deliveries} times without being acknowledged (its consumers stopped or crashed)`)
+      const err = new MessageError('GW_STREAM_UNACKNOWLEDGED', `delivered ${deliveries} times without being acknowledged (its consumers stopped or crashed)`)
       return this.deadLetter(message, err, deliveries, undefined)
     }
     let event: unknown
@@ -238,7 +251,10 @@ export class StreamConsumer {
   private async engineDown(): Promise<boolean> {
     if (!this.o.engineUp) return false
     // messages failing together share one probe
-    const up = await (this.probe ??= this.o.engineUp().catch(() => false).finally(() => (this.probe = undefined)))
+    const up = await (this.probe ??= this.o
+      .engineUp()
+      .catch(() => false)
+      .finally(() => (this.probe = undefined)))
     if (!up && !this.outage) this.o.log.warn({ stream: this.o.stream }, 'the engine is down: events wait, and their deliveries are not counted')
     if (up && this.outage) this.o.log.info({ stream: this.o.stream }, 'the engine answers again')
     this.outage = !up
@@ -247,7 +263,12 @@ export class StreamConsumer {
 
   private async deadLetter(message: StreamMessage, err: unknown, deliveries: number, eventId: string | undefined): Promise<void> {
     const report: OutcomeReport = {
-      outcome: 'dead_lettered', messageId: message.id, eventId, deliveries, code: errorCode(err), error: errorMessage(err),
+      outcome: 'dead_lettered',
+      messageId: message.id,
+      eventId,
+      deliveries,
+      code: errorCode(err),
+      error: errorMessage(err),
     }
     this.report(report)
     this.o.log.warn({ ...report }, 'event moved to the dead-letter stream')

@@ -134,12 +134,19 @@ export function errorMessage(err: unknown): string {
 /** The fields of a dead-letter entry (see docs/streams.md). */
 export function deadLetterFields(message: StreamMessage, err: unknown, deliveries: number, consumer: string): string[] {
   return [
-    EVENT_FIELD, eventField(message) ?? '',
-    'error', errorMessage(err),
-    'code', errorCode(err),
-    'originalId', message.id,
-    'deliveries', String(deliveries),
-    'consumer', consumer,
-    'failedAt', new Date().toISOString(),
+    EVENT_FIELD,
+    eventField(message) ?? '',
+    'error',
+    errorMessage(err),
+    'code',
+    errorCode(err),
+    'originalId',
+    message.id,
+    'deliveries',
+    String(deliveries),
+    'consumer',
+    consumer,
+    'failedAt',
+    new Date().toISOString(),
   ]
 }

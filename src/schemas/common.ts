@@ -71,7 +71,9 @@ export const Permissionship = Type.Unsafe<(typeof PERMISSIONSHIPS)[number]>(Type
 /** the error codes as one named enum (src/domain/wire/error-codes.ts), for typed errors in clients */
 export const ErrorCodeSchema = StringEnum(ERROR_CODE_LIST, {
   $id: 'ErrorCode',
-  description: Object.entries(ERROR_CODES).map(([code, meaning]) => `- \`${code}\`: ${meaning}`).join('\n'),
+  description: Object.entries(ERROR_CODES)
+    .map(([code, meaning]) => `- \`${code}\`: ${meaning}`)
+    .join('\n'),
 })
 
 export const ErrorResponse = Type.Object(
@@ -107,7 +109,8 @@ export const errorResponses = {
 export const AsOf = Type.String({
   minLength: 10,
   maxLength: 40,
-  description: 'ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained)',
+  description:
+    'ISO-8601 time: the answer as it was then, read at the revision of the last recorded write at or before it (422 GW_HISTORY_UNAVAILABLE outside what is retained)',
   examples: ['2026-11-03T12:00:00Z'],
 })
 

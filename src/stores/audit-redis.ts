@@ -51,15 +51,15 @@ export class RedisAuditStore implements AuditSink, AuditScan {
 }
 
 function parsed(entries: [string, string[]][]): AuditRecord[] {
-    return entries.flatMap(([id, fields]) => {
-      const i = fields.indexOf('r')
-      if (i < 0) return []
-      try {
-        return [{ ...(JSON.parse(fields[i + 1]!) as AuditRecord), id }]
-      } catch {
-        return []
-      }
-    })
+  return entries.flatMap(([id, fields]) => {
+    const i = fields.indexOf('r')
+    if (i < 0) return []
+    try {
+      return [{ ...(JSON.parse(fields[i + 1]!) as AuditRecord), id }]
+    } catch {
+      return []
+    }
+  })
 }
 
 /** is stream id a at or after b (b may be the `<ms>-0` of a time) */

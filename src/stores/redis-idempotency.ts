@@ -41,8 +41,7 @@ export interface RedisIdempotencyOptions {
 
 export const DEFAULT_LEASE_MS = 2000
 
-const unavailable = (err: unknown) =>
-  new GatewayError('GW_STORE_UNAVAILABLE', 503, `the idempotency store (redis) is unavailable: ${(err as Error).message}`)
+const unavailable = (err: unknown) => new GatewayError('GW_STORE_UNAVAILABLE', 503, `the idempotency store (redis) is unavailable: ${(err as Error).message}`)
 
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly description = 'redis'

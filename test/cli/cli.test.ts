@@ -14,7 +14,10 @@ const BIN = path.join(import.meta.dirname, '../..', 'bin', 'trellis.mjs')
 t.test('export, import and reconcile through the CLI', async (t) => {
   const a = await buildTestApp(t)
   const b = await buildTestApp(t)
-  const events = [ev('organization.created', { organizationId: 'acme', ownerId: 'olga' }), ev('organization.member_added', { organizationId: 'acme', userId: 'rob', role: 'coach' })]
+  const events = [
+    ev('organization.created', { organizationId: 'acme', ownerId: 'olga' }),
+    ev('organization.member_added', { organizationId: 'acme', userId: 'rob', role: 'coach' }),
+  ]
   t.equal((await a.inject({ method: 'POST', url: '/v1/events', payload: { events } })).statusCode, 200)
   const urlA = await a.listen({ port: 0, host: '127.0.0.1' })
   const urlB = await b.listen({ port: 0, host: '127.0.0.1' })

@@ -125,7 +125,11 @@ async function streamOutcome(t: Test, tag: string, published: string[]) {
     const answers = await Promise.all(
       missing.map(async (id) => {
         const i = id.slice(id.lastIndexOf('-s') + 2)
-        const res = await a!.inject({ method: 'POST', url: '/v1/check', payload: { resource: `certificate:${tag}-cert${i}`, permission: 'retrieve', subject: `user:${tag}-u${i}` } })
+        const res = await a!.inject({
+          method: 'POST',
+          url: '/v1/check',
+          payload: { resource: `certificate:${tag}-cert${i}`, permission: 'retrieve', subject: `user:${tag}-u${i}` },
+        })
         return res.statusCode === 200 && res.json().allowed === true
       }),
     )
@@ -228,7 +232,10 @@ t.test('restart Postgres: 503s while it is down, service within 5 s after, no ev
   await settle(7000)
   await Promise.all([load.stop(), stream.stop()])
   const whileDown = load.answers.filter((a) => a.at > down + 500 && a.at + a.ms < up)
-  t.ok(whileDown.some((a) => a.status === 503), `503s while Postgres was down (${whileDown.filter((a) => a.status === 503).length} of ${whileDown.length})`)
+  t.ok(
+    whileDown.some((a) => a.status === 503),
+    `503s while Postgres was down (${whileDown.filter((a) => a.status === 503).length} of ${whileDown.length})`,
+  )
   const { lastFailure } = judge(t, 'Postgres restart', load.answers, up + 5000)
   t.comment(`Postgres restart: down ${up - down} ms; last failed check ended ${lastFailure ? lastFailure - up : 0} ms after it was back`)
   await streamOutcome(t, tag, stream.published)
@@ -260,7 +267,10 @@ async function stateOf(tag: string): Promise<string[]> {
   // read through gateway-2: gateway-1 is the one killed
   const [, a] = clusterApps()
   const out: string[] = []
-  for (const [type, ids] of [['organization', [`kb-${tag}`]], ['client', Array.from({ length: 40 }, (_, i) => `kb-${tag}-c${i}`)]] as const) {
+  for (const [type, ids] of [
+    ['organization', [`kb-${tag}`]],
+    ['client', Array.from({ length: 40 }, (_, i) => `kb-${tag}-c${i}`)],
+  ] as const) {
     for (const id of ids) {
       const rels = await a!.engine.readRelationships({ resourceType: type, resourceId: id }, {}, { mode: 'fully_consistent' })
       out.push(...rels.relationships.map((r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}`.replaceAll(tag, 'TAG')))
@@ -275,7 +285,9 @@ const batchOf = (tag: string) => {
     ev('organization.created', { organizationId: org, ownerId: `${org}-olga` }),
     ev('organization.member_added', { organizationId: org, userId: `${org}-rob`, role: 'coach' }),
     ev('organization.member_added', { organizationId: org, userId: `${org}-cara`, role: 'coach' }),
-    ...Array.from({ length: 40 }, (_, i) => ev('client.created', { clientId: `${org}-c${i}`, organizationId: org, primaryCoachId: `${org}-${i % 2 ? 'rob' : 'cara'}` })),
+    ...Array.from({ length: 40 }, (_, i) =>
+      ev('client.created', { clientId: `${org}-c${i}`, organizationId: org, primaryCoachId: `${org}-${i % 2 ? 'rob' : 'cara'}` }),
+    ),
     ...Array.from({ length: 20 }, (_, i) => ev('pairing.set', { clientId: `${org}-c${i}`, coachId: `${org}-${i % 2 ? 'cara' : 'rob'}`, level: 'coaching' })),
   ].map((e, i) => ({ ...e, id: `kb-${tag}-e${i}` }))
 }

@@ -27,8 +27,15 @@ t.test('checks through both replicas are answered by sub-problems dispatched bet
   t.equal(metricsUrls.length, 3, 'three SpiceDB nodes expose metrics')
   const [a, b] = clusterApps()
   const org = `disp-${runTag()}`
-  await events(a!, ev('organization.created', { organizationId: org, ownerId: `${org}-olga` }), ev('organization.member_added', { organizationId: org, userId: `${org}-rob`, role: 'coach' }))
-  await events(b!, ...Array.from({ length: 30 }, (_, i) => ev('client.created', { clientId: `${org}-c${i}`, organizationId: org, primaryCoachId: `${org}-rob` })))
+  await events(
+    a!,
+    ev('organization.created', { organizationId: org, ownerId: `${org}-olga` }),
+    ev('organization.member_added', { organizationId: org, userId: `${org}-rob`, role: 'coach' }),
+  )
+  await events(
+    b!,
+    ...Array.from({ length: 30 }, (_, i) => ev('client.created', { clientId: `${org}-c${i}`, organizationId: org, primaryCoachId: `${org}-rob` })),
+  )
   const ask = (app: typeof a, i: number) =>
     app!.inject({ method: 'POST', url: '/v1/check', payload: { resource: `client:${org}-c${i}`, permission: 'view', subject: `user:${org}-olga` } })
   const before = await nodeCounters(DISPATCHED)
@@ -41,7 +48,10 @@ t.test('checks through both replicas are answered by sub-problems dispatched bet
   t.equal(allowedCount, 15, 'the owner sees every client (through organization->can_view_all_clients)')
   const handled = (await nodeCounters(DISPATCHED)).map((n, i) => n - before[i]!)
   t.comment(`dispatched sub-problems handled per node, checks through the gateways: ${handled.join(', ')}`)
-  t.ok(handled.every((n) => n > 0), `every node served dispatched sub-problems (${handled.join(', ')})`)
+  t.ok(
+    handled.every((n) => n > 0),
+    `every node served dispatched sub-problems (${handled.join(', ')})`,
+  )
 
   // Between nodes, not only to itself: API calls to node 1 alone; nodes 2 and 3 get no API
   // call in this window, so every sub-problem they handle was sent by node 1.
@@ -52,7 +62,11 @@ t.test('checks through both replicas are answered by sub-problems dispatched bet
   t.teardown(() => engine.close())
   const apiBefore = await nodeCounters(API_CALLS)
   const dispBefore = await nodeCounters(DISPATCHED)
-  const items = Array.from({ length: 15 }, (_, i) => ({ resource: { type: 'client', id: `${org}-c${15 + i}` }, permission: 'view', subject: { type: 'user', id: `${org}-olga` } }))
+  const items = Array.from({ length: 15 }, (_, i) => ({
+    resource: { type: 'client', id: `${org}-c${15 + i}` },
+    permission: 'view',
+    subject: { type: 'user', id: `${org}-olga` },
+  }))
   for (const item of items) t.equal((await engine.check([item], { mode: 'fully_consistent' })).results[0]?.permissionship, 'has_permission')
   const api = (await nodeCounters(API_CALLS)).map((n, i) => n - apiBefore[i]!)
   const disp = (await nodeCounters(DISPATCHED)).map((n, i) => n - dispBefore[i]!)
@@ -68,9 +82,15 @@ t.test('events through both replicas keep the invariants (I1-I8)', async (t) => 
   const org = `inv-${runTag()}`
   const id = (x: string) => `${org}-${x}`
   await events(a!, ev('organization.created', { organizationId: org, ownerId: id('olga') }))
-  await events(b!, ev('organization.member_added', { organizationId: org, userId: id('rob'), role: 'coach' }), ev('organization.member_added', { organizationId: org, userId: id('cara'), role: 'coach' }))
+  await events(
+    b!,
+    ev('organization.member_added', { organizationId: org, userId: id('rob'), role: 'coach' }),
+    ev('organization.member_added', { organizationId: org, userId: id('cara'), role: 'coach' }),
+  )
   await Promise.all(
-    Array.from({ length: 12 }, (_, i) => events(i % 2 ? a! : b!, ev('client.created', { clientId: id(`c${i}`), organizationId: org, primaryCoachId: id(i % 3 ? 'rob' : 'cara') }))),
+    Array.from({ length: 12 }, (_, i) =>
+      events(i % 2 ? a! : b!, ev('client.created', { clientId: id(`c${i}`), organizationId: org, primaryCoachId: id(i % 3 ? 'rob' : 'cara') })),
+    ),
   )
   // the primary coach moves while another replica pairs and removes
   await Promise.all([
@@ -92,13 +112,22 @@ t.test('read-your-writes across the replicas: writes through one, checks through
   // an event that uses an object created through the other replica just before
   const org = `rywe-${runTag()}`
   const id = (x: string) => `${org}-${x}`
-  await events(a!, ev('organization.created', { organizationId: org, ownerId: id('olga') }), ev('organization.member_added', { organizationId: org, userId: id('rob'), role: 'coach' }), ev('organization.member_added', { organizationId: org, userId: id('cara'), role: 'coach' }))
+  await events(
+    a!,
+    ev('organization.created', { organizationId: org, ownerId: id('olga') }),
+    ev('organization.member_added', { organizationId: org, userId: id('rob'), role: 'coach' }),
+    ev('organization.member_added', { organizationId: org, userId: id('cara'), role: 'coach' }),
+  )
   const refusals: string[] = []
   await Promise.all(
     Array.from({ length: 8 }, async (_, i) => {
       for (let r = 0; r < 4; r++) {
         const clientId = id(`c-${i}-${r}`)
-        const created = await a!.inject({ method: 'POST', url: '/v1/events', payload: ev('client.created', { clientId, organizationId: org, primaryCoachId: id('rob') }) })
+        const created = await a!.inject({
+          method: 'POST',
+          url: '/v1/events',
+          payload: ev('client.created', { clientId, organizationId: org, primaryCoachId: id('rob') }),
+        })
         if (created.statusCode !== 200) refusals.push(`client.created: ${created.statusCode} ${created.body}`)
         const used = await b!.inject({ method: 'POST', url: '/v1/events', payload: ev('pairing.set', { clientId, coachId: id('cara'), level: 'coaching' }) })
         if (used.statusCode !== 200) refusals.push(`pairing.set: ${used.statusCode} ${used.body}`)
@@ -112,13 +141,24 @@ t.test('a lookup cursor from one replica is accepted by the other, and the pages
   if (!needCluster(t)) return
   const [a, b] = clusterApps()
   const org = `cur-${runTag()}`
-  await events(a!, ev('organization.created', { organizationId: org, ownerId: `${org}-olga` }), ev('organization.member_added', { organizationId: org, userId: `${org}-rob`, role: 'coach' }))
-  await events(b!, ...Array.from({ length: 7 }, (_, i) => ev('client.created', { clientId: `${org}-c${i}`, organizationId: org, primaryCoachId: `${org}-rob` })))
+  await events(
+    a!,
+    ev('organization.created', { organizationId: org, ownerId: `${org}-olga` }),
+    ev('organization.member_added', { organizationId: org, userId: `${org}-rob`, role: 'coach' }),
+  )
+  await events(
+    b!,
+    ...Array.from({ length: 7 }, (_, i) => ev('client.created', { clientId: `${org}-c${i}`, organizationId: org, primaryCoachId: `${org}-rob` })),
+  )
   const seen = new Set<string>()
   let cursor: string | undefined
   for (let page = 0; page < 20; page++) {
     const app = page % 2 ? b! : a!
-    const res = await app.inject({ method: 'POST', url: '/v1/lookup/resources', payload: { resourceType: 'client', permission: 'coach', subject: `user:${org}-rob`, limit: 2, cursor } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/lookup/resources',
+      payload: { resourceType: 'client', permission: 'coach', subject: `user:${org}-rob`, limit: 2, cursor },
+    })
     t.equal(res.statusCode, 200, `page ${page} through ${page % 2 ? 'gateway-2' : 'gateway-1'}: ${res.body.slice(0, 200)}`)
     for (const r of res.json().resources as { id: string }[]) seen.add(r.id)
     cursor = res.json().cursor
@@ -145,7 +185,10 @@ t.test('the changes feed through either replica, resumed through the other, miss
   }
   await write(0, 12)
   const mine = (events: typeof first.events) =>
-    events.filter((e) => e.event === 'change').flatMap((e) => (JSON.parse(e.data).changes as { relationship: string }[]).map((c) => c.relationship)).filter((r) => r.includes(tag))
+    events
+      .filter((e) => e.event === 'change')
+      .flatMap((e) => (JSON.parse(e.data).changes as { relationship: string }[]).map((c) => c.relationship))
+      .filter((r) => r.includes(tag))
   await first.waitFor((e) => mine(e).length >= 12, 15_000)
   first.close()
   await first.ended
@@ -165,7 +208,11 @@ t.test('the audit trail in Redis holds the events from both replicas, once each'
   if (!needCluster(t)) return
   const [a, b] = clusterApps()
   const org = `aud-${runTag()}`
-  await events(a!, ev('organization.created', { organizationId: org, ownerId: `${org}-olga` }), ev('organization.member_added', { organizationId: org, userId: `${org}-rob`, role: 'coach' }))
+  await events(
+    a!,
+    ev('organization.created', { organizationId: org, ownerId: `${org}-olga` }),
+    ev('organization.member_added', { organizationId: org, userId: `${org}-rob`, role: 'coach' }),
+  )
   const sent = Array.from({ length: 10 }, (_, i) => ev('client.created', { clientId: `${org}-c${i}`, organizationId: org, primaryCoachId: `${org}-rob` }))
   await Promise.all(sent.map((e, i) => events(i % 2 ? a! : b!, e)))
   for (const app of [a!, b!]) {

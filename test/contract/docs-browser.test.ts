@@ -99,7 +99,10 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
       const content = frame ? await frame.evaluate(() => document.body?.innerHTML ?? '').catch(() => '') : ''
       t.notMatch(content, /swagger-ui|Access explorer/, `${target}: nothing of it rendered inside the frame`)
       t.ok(frame === undefined || !frame.url().startsWith(base), `${target}: the frame holds no document of the gateway's origin (${frame?.url()})`)
-      t.ok(messages.some((m) => /frame-ancestors|X-Frame-Options/i.test(m)), `${target}: the browser says why it refused`)
+      t.ok(
+        messages.some((m) => /frame-ancestors|X-Frame-Options/i.test(m)),
+        `${target}: the browser says why it refused`,
+      )
     }
   })
 }

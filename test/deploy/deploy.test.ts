@@ -43,8 +43,7 @@ const one = (kind: string, name: string, file?: RegExp): Manifest => {
   return found[0]!
 }
 const pinned = /github\.com\/authzed\/spicedb (v[0-9.]+)/.exec(readFileSync(join(root, 'tools/spicedb/go.mod'), 'utf8'))?.[1]
-const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) =>
-  Object.entries(selector).every(([k, v]) => labels[k] === v)
+const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) => Object.entries(selector).every(([k, v]) => labels[k] === v)
 
 const gateway = one('Deployment', 'trellis-gateway')
 const gatewayPod = gateway.spec.template
@@ -77,7 +76,10 @@ t.test('each kustomization lists existing resources, and every manifest is liste
   )
   t.same(unlisted, [], 'no manifest is left out of a kustomization')
   for (const entry of ['deploy/kustomization.yaml', 'deploy/plain/kustomization.yaml']) {
-    t.ok(manifests.some((m) => m.kind === 'Kustomization' && m.file === entry), `${entry}: a deployable entry point`)
+    t.ok(
+      manifests.some((m) => m.kind === 'Kustomization' && m.file === entry),
+      `${entry}: a deployable entry point`,
+    )
   }
 })
 
@@ -127,7 +129,10 @@ t.test('the gateway settings load and point at the SpiceDB Service on its gRPC p
   const [service, namespace] = host!.split('.')
   t.equal(namespace, 'trellis')
   const plainService = one('Service', service!)
-  t.ok(plainService.spec.ports.some((p: Obj) => p.name === 'grpc' && String(p.port) === port), 'the plain Service serves gRPC there')
+  t.ok(
+    plainService.spec.ports.some((p: Obj) => p.name === 'grpc' && String(p.port) === port),
+    'the plain Service serves gRPC there',
+  )
   t.equal(one('SpiceDBCluster', service!).metadata.name, service, 'the operator names its Service after the cluster')
   t.equal(port, '50051', 'the operator serves gRPC on 50051')
 })
@@ -153,7 +158,10 @@ t.test('replicas (the HPA runs 2+) share CURSOR_SECRET: a cursor from one is acc
 t.test('Service, PodDisruptionBudget and HorizontalPodAutoscaler select the gateway', async (t) => {
   const svc = one('Service', 'trellis-gateway')
   t.ok(matches(svc.spec.selector, gatewayPod.metadata.labels), 'Service selects the gateway pods')
-  t.ok(svc.spec.ports.every((p: Obj) => gatewayContainer.ports.some((c: Obj) => c.name === p.targetPort)), 'targetPort is a named container port')
+  t.ok(
+    svc.spec.ports.every((p: Obj) => gatewayContainer.ports.some((c: Obj) => c.name === p.targetPort)),
+    'targetPort is a named container port',
+  )
   const pdb = one('PodDisruptionBudget', 'trellis-gateway')
   t.equal(pdb.apiVersion, 'policy/v1')
   t.ok(matches(pdb.spec.selector.matchLabels, gatewayPod.metadata.labels), 'PDB selects the gateway pods')
@@ -188,8 +196,14 @@ t.test('plain SpiceDB: dispatch cluster over its own Service, RBAC for it, migra
   const svc = one('Service', svcName!)
   t.equal(ns, 'trellis')
   t.ok(matches(svc.spec.selector, dep.spec.template.metadata.labels), 'dispatch Service selects the SpiceDB pods')
-  t.ok(svc.spec.ports.some((p: Obj) => p.name === portName), `Service has the ${portName} port`)
-  t.ok(c.ports.some((p: Obj) => p.name === portName), 'container exposes it')
+  t.ok(
+    svc.spec.ports.some((p: Obj) => p.name === portName),
+    `Service has the ${portName} port`,
+  )
+  t.ok(
+    c.ports.some((p: Obj) => p.name === portName),
+    'container exposes it',
+  )
   // The kubernetes:/// resolver dials the Endpoints' ready addresses only, and SpiceDB's hashring
   // never skips a member: readiness is what takes a dead or hung pod out of the ring.
   t.match(c.readinessProbe, { grpc: { port: 50051 } })
@@ -200,9 +214,15 @@ t.test('plain SpiceDB: dispatch cluster over its own Service, RBAC for it, migra
   t.match(c.securityContext, { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false })
 
   const binding = one('RoleBinding', 'spicedb')
-  t.ok(binding.subjects.some((s: Obj) => s.kind === 'ServiceAccount' && s.name === pod.serviceAccountName), 'bound to the pods\' ServiceAccount')
+  t.ok(
+    binding.subjects.some((s: Obj) => s.kind === 'ServiceAccount' && s.name === pod.serviceAccountName),
+    "bound to the pods' ServiceAccount",
+  )
   const role = one('Role', binding.roleRef.name)
-  t.ok(role.rules.some((r: Obj) => r.resources.includes('endpoints') && ['get', 'list', 'watch'].every((v) => r.verbs.includes(v))), 'may watch Endpoints')
+  t.ok(
+    role.rules.some((r: Obj) => r.resources.includes('endpoints') && ['get', 'list', 'watch'].every((v) => r.verbs.includes(v))),
+    'may watch Endpoints',
+  )
 
   const job = manifests.find((m) => m.kind === 'Job' && m.metadata.name.startsWith('spicedb-migrate'))!
   const jc = job.spec.template.spec.containers[0]

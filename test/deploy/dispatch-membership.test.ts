@@ -124,7 +124,10 @@ t.test('each slot relay of compose serves one slot and falls back to the next li
   t.equal(moved.got, '3', 'a hung node 2: its slot is served by node 3, the next live node')
   t.ok(moved.elapsed < MOVE_MS, `within ${MOVE_MS} ms (${moved.elapsed} ms)`)
   const cut = await Promise.race([heldClosed, new Promise<undefined>((r) => setTimeout(r, MOVE_MS))])
-  t.ok(cut !== undefined && cut - stoppedAt < MOVE_MS, `the connection relayed to node 2 is cut (${cut === undefined ? 'still open' : `${cut - stoppedAt} ms`}), so gRPC reconnects`)
+  t.ok(
+    cut !== undefined && cut - stoppedAt < MOVE_MS,
+    `the connection relayed to node 2 is cut (${cut === undefined ? 'still open' : `${cut - stoppedAt} ms`}), so gRPC reconnects`,
+  )
   t.equal(await ask(slotPorts[0]!), '1', 'slot 1 stays on node 1')
   t.equal(await ask(slotPorts[2]!), '3', 'slot 3 stays on node 3')
 

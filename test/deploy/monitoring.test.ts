@@ -22,10 +22,17 @@ const PROMETHEUS_OWN = new Set(['up'])
 const EMBEDDED_ONLY = new Set(process.env.TRELLIS_TEST_ENGINE === 'remote' ? ['trellis_check_answers_kept_total'] : [])
 const SUFFIXES = /_(bucket|sum|count)$/
 
-interface Query { where: string; expr: string }
+interface Query {
+  where: string
+  expr: string
+}
 const queries: Query[] = [
-  ...(dashboard.panels as { title: string; targets?: { expr: string }[] }[]).flatMap((p) => (p.targets ?? []).map((q) => ({ where: `panel "${p.title}"`, expr: q.expr }))),
-  ...(dashboard.templating.list as { name: string; query?: { query?: string } }[]).flatMap((v) => (v.query?.query ? [{ where: `variable ${v.name}`, expr: v.query.query }] : [])),
+  ...(dashboard.panels as { title: string; targets?: { expr: string }[] }[]).flatMap((p) =>
+    (p.targets ?? []).map((q) => ({ where: `panel "${p.title}"`, expr: q.expr })),
+  ),
+  ...(dashboard.templating.list as { name: string; query?: { query?: string } }[]).flatMap((v) =>
+    v.query?.query ? [{ where: `variable ${v.name}`, expr: v.query.query }] : [],
+  ),
   ...(rule.spec.groups as { rules: { alert: string; expr: string }[] }[]).flatMap((g) => g.rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr }))),
 ]
 
@@ -33,7 +40,27 @@ const queries: Query[] = [
 function metricsOf(expr: string): string[] {
   const noStrings = expr.replace(/"[^"]*"/g, '""')
   const names = [...noStrings.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b\s*(?=\{|\[|\)|,|$|\s*(?:==|>|<|\/|\*))/g)].map((m) => m[1]!)
-  const notMetrics = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'le', 'job', 'instance', 'route', 'method', 'kind', 'check', 'code', 'result', 'source', 'outcome', 'status', 'permissionship'])
+  const notMetrics = new Set([
+    'by',
+    'without',
+    'on',
+    'ignoring',
+    'group_left',
+    'group_right',
+    'le',
+    'job',
+    'instance',
+    'route',
+    'method',
+    'kind',
+    'check',
+    'code',
+    'result',
+    'source',
+    'outcome',
+    'status',
+    'permissionship',
+  ])
   return [...new Set(names.filter((n) => !notMetrics.has(n) && !/^\$/.test(n) && /_|^up$/.test(n)))]
 }
 
@@ -44,7 +71,10 @@ t.test('every dashboard panel and alert names metrics the gateway exports', asyn
   t.equal(scrape.statusCode, 200)
   const exported = new Set([...scrape.body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!))
   t.ok(exported.has('process_cpu_seconds_total'), 'default process metrics under their standard names')
-  t.notOk([...exported].some((n) => n.startsWith('trellis_process_') || n.startsWith('trellis_nodejs_')), 'no trellis_ prefix on them')
+  t.notOk(
+    [...exported].some((n) => n.startsWith('trellis_process_') || n.startsWith('trellis_nodejs_')),
+    'no trellis_ prefix on them',
+  )
 
   t.ok(queries.length >= 20, `${queries.length} queries`)
   for (const q of queries) {
@@ -54,13 +84,24 @@ t.test('every dashboard panel and alert names metrics the gateway exports', asyn
     t.same(unknown, [], `${q.where}: ${metrics.join(', ')}`)
   }
   const covered = new Set(queries.flatMap((q) => metricsOf(q.expr)).map((m) => m.replace(SUFFIXES, '')))
-  for (const needed of ['trellis_http_request_duration_seconds', 'trellis_checks_total', 'trellis_engine_errors_total', 'trellis_engine_call_duration_seconds', 'trellis_stream_lag', 'trellis_stream_dead_lettered_total', 'trellis_changes_feeds_open', 'trellis_ready']) {
+  for (const needed of [
+    'trellis_http_request_duration_seconds',
+    'trellis_checks_total',
+    'trellis_engine_errors_total',
+    'trellis_engine_call_duration_seconds',
+    'trellis_stream_lag',
+    'trellis_stream_dead_lettered_total',
+    'trellis_changes_feeds_open',
+    'trellis_ready',
+  ]) {
     t.ok(covered.has(needed), `${needed} is on the dashboard or in an alert`)
   }
 })
 
 t.test('the metric-name reader finds what a query reads (and a misspelt one would fail above)', async (t) => {
-  t.same(metricsOf('histogram_quantile(0.99, sum by (le, route) (rate(trellis_http_request_duration_seconds_bucket{job=~"$job"}[5m])))'), ['trellis_http_request_duration_seconds_bucket'])
+  t.same(metricsOf('histogram_quantile(0.99, sum by (le, route) (rate(trellis_http_request_duration_seconds_bucket{job=~"$job"}[5m])))'), [
+    'trellis_http_request_duration_seconds_bucket',
+  ])
   t.same(metricsOf('up{job="trellis-gateway"} == 0'), ['up'])
   t.same(metricsOf('max(trellis_stream_lag) > 1000'), ['trellis_stream_lag'])
   t.same(metricsOf('sum(rate(a_total[5m])) / clamp_min(sum(rate(b_total[5m])), 1e-9)'), ['a_total', 'b_total'])

@@ -28,9 +28,7 @@ function fixture(): string[] {
       `program:p${p}#participant@user:u${p}`,
       `program:p${p}#sponsor@user:s${p}`,
       `section:s${p}#program@program:p${p}`,
-      p % 2
-        ? `section:s${p}#release@program:p${p}[release_time:{"release_at":"2020-01-0${1 + (p % 9)}T00:00:00Z"}]`
-        : `section:s${p}#release@program:p${p}`,
+      p % 2 ? `section:s${p}#release@program:p${p}[release_time:{"release_at":"2020-01-0${1 + (p % 9)}T00:00:00Z"}]` : `section:s${p}#release@program:p${p}`,
     )
   }
   for (let u = 0; u < 20; u++) rels.push(`user:u${u}#manager@user:boss${u % 3}`)

@@ -57,9 +57,16 @@ t.test('collected streams: frames split back into their messages, and a malforme
   const { unframe } = await import('../../src/engine/embedded.js')
   const long = new Uint8Array(300).fill(7) // a length that takes two varint bytes
   const framed = new Uint8Array([0x0a, 2, 1, 2, 0x0a, 0, 0x0a, 0xac, 0x02, ...long])
-  t.same(unframe(framed).map((m) => [...m]), [[1, 2], [], [...long]])
+  t.same(
+    unframe(framed).map((m) => [...m]),
+    [[1, 2], [], [...long]],
+  )
   t.same(unframe(new Uint8Array(0)), [], 'an empty stream')
-  for (const bad of [[0x12, 1, 0], [0x0a, 5, 1], [0x0a, 0x80]]) {
+  for (const bad of [
+    [0x12, 1, 0],
+    [0x0a, 5, 1],
+    [0x0a, 0x80],
+  ]) {
     let kind: unknown
     try {
       unframe(new Uint8Array(bad))
@@ -112,9 +119,21 @@ t.test('on our library a read with a limit is one FFI call, page by page, caveat
   t.equal(seen.size, 2500, 'every relationship once')
   t.equal(pages, 3, 'in pages of at most 1,000')
   t.equal(calls, 3, 'one FFI call per page')
-  t.equal((await engine.readRelationships({ resourceType: 'client', resourceId: 'nobody' }, { limit: 10 }, { mode: 'fully_consistent' })).relationships.length, 0, 'an empty answer')
-  await t.rejects(engine.readRelationships({ resourceType: 'no_such_type' }, { limit: 10 }, { mode: 'fully_consistent' }), { kind: 'failed_precondition', message: /no_such_type/ }, 'SpiceDB refusals keep their kind and text')
-  t.same((await engine.readRelationships({ resourceType: 'section' }, { limit: 10 }, { mode: 'fully_consistent' })).relationships, [released], 'a caveat and its context come back')
+  t.equal(
+    (await engine.readRelationships({ resourceType: 'client', resourceId: 'nobody' }, { limit: 10 }, { mode: 'fully_consistent' })).relationships.length,
+    0,
+    'an empty answer',
+  )
+  await t.rejects(
+    engine.readRelationships({ resourceType: 'no_such_type' }, { limit: 10 }, { mode: 'fully_consistent' }),
+    { kind: 'failed_precondition', message: /no_such_type/ },
+    'SpiceDB refusals keep their kind and text',
+  )
+  t.same(
+    (await engine.readRelationships({ resourceType: 'section' }, { limit: 10 }, { mode: 'fully_consistent' })).relationships,
+    [released],
+    'a caveat and its context come back',
+  )
   t.equal(calls, 6, 'each through the collected read')
 })
 
@@ -126,9 +145,21 @@ t.test("our library's calls run through SpiceDB's own middleware, in process: re
   const head = { mode: 'fully_consistent' as const }
   const bad = { type: 'client', id: 'not valid!' }
   // SpiceDB's handlers trust the validation middleware: skipped, the check would answer "no permission"
-  await t.rejects(engine.check([{ resource: bad, permission: 'view', subject: { type: 'user', id: 'u1' } }], head), { kind: 'invalid_argument', message: /items\[0\]\.resource\.object_id/ }, 'a check (unary)')
-  await t.rejects(engine.readRelationships({ resourceType: 'client', resourceId: bad.id }, { limit: 10 }, head), { kind: 'invalid_argument', message: /optional_resource_id/ }, 'a bounded read (collected)')
-  await t.rejects(engine.writeRelationships([{ operation: 'touch', relationship: { resource: bad, relation: 'organization', subject: { type: 'organization', id: 'o1' } } }]), { kind: 'invalid_argument', message: /updates\[0\]\.relationship/ }, 'a write')
+  await t.rejects(
+    engine.check([{ resource: bad, permission: 'view', subject: { type: 'user', id: 'u1' } }], head),
+    { kind: 'invalid_argument', message: /items\[0\]\.resource\.object_id/ },
+    'a check (unary)',
+  )
+  await t.rejects(
+    engine.readRelationships({ resourceType: 'client', resourceId: bad.id }, { limit: 10 }, head),
+    { kind: 'invalid_argument', message: /optional_resource_id/ },
+    'a bounded read (collected)',
+  )
+  await t.rejects(
+    engine.writeRelationships([{ operation: 'touch', relationship: { resource: bad, relation: 'organization', subject: { type: 'organization', id: 'o1' } } }]),
+    { kind: 'invalid_argument', message: /updates\[0\]\.relationship/ },
+    'a write',
+  )
   t.equal((await engine.readRelationships({ resourceType: 'client' }, { limit: 10 }, head)).relationships.length, 0, 'and nothing was written')
 })
 
@@ -142,9 +173,21 @@ t.test('bursts beyond what koffi queues (256 async calls) are all answered, not 
   }))
   await engine.writeRelationships(members)
   const head = { mode: 'fully_consistent' as const }
-  const reads = await Promise.allSettled(Array.from({ length: 600 }, (_, i) => engine.readRelationships({ resourceType: 'program', resourceId: `p${i % 50}` }, { limit: 10 }, head)))
-  t.same(reads.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)).slice(0, 3), [], '600 reads at once: none refused')
-  t.ok(reads.every((r, i) => r.status === 'fulfilled' && r.value.relationships[0]?.subject.id === `u${i % 50}`), 'each read its own answer')
+  const reads = await Promise.allSettled(
+    Array.from({ length: 600 }, (_, i) => engine.readRelationships({ resourceType: 'program', resourceId: `p${i % 50}` }, { limit: 10 }, head)),
+  )
+  t.same(
+    reads
+      .filter((r) => r.status === 'rejected')
+      .map((r) => String((r as PromiseRejectedResult).reason))
+      .slice(0, 3),
+    [],
+    '600 reads at once: none refused',
+  )
+  t.ok(
+    reads.every((r, i) => r.status === 'fulfilled' && r.value.relationships[0]?.subject.id === `u${i % 50}`),
+    'each read its own answer',
+  )
   const expands = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => engine.expand({ type: 'program', id: `p${i % 50}` }, 'facilitator', head)))
   t.equal(expands.filter((r) => r.status === 'rejected').length, 0, '300 expansions at once: none refused')
 })
@@ -154,7 +197,14 @@ t.test("our library's memory datastore (patched: tools/spicedb-lib/patches) answ
   if (!requirePart(t, 'spicedb binary and Postgres', !('missing' in parts))) return
   const server = await startRemoteEngine()
   t.teardown(() => server.close())
-  const stock = await createEngine(loadConfig({ SPICEDB_ENDPOINT: server.endpoints.join(','), SPICEDB_PRESHARED_KEY: server.presharedKey, SPICEDB_INSECURE: 'true', EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true' }))
+  const stock = await createEngine(
+    loadConfig({
+      SPICEDB_ENDPOINT: server.endpoints.join(','),
+      SPICEDB_PRESHARED_KEY: server.presharedKey,
+      SPICEDB_INSECURE: 'true',
+      EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
+    }),
+  )
   t.teardown(() => stock.close())
   const embedded = await createEngine(loadConfig({ CHECK_CACHE_MAX: '0' }))
   t.teardown(() => embedded.close())
@@ -165,7 +215,8 @@ t.test("our library's memory datastore (patched: tools/spicedb-lib/patches) answ
   const rels = [...generateData(orgs), ...everywhere].map((r) => parseRelationship(r, 'relationship'))
   for (const engine of [stock, embedded]) {
     await engine.writeSchema(readFileSync(new URL('../../schema.zed', import.meta.url), 'utf8'))
-    for (let i = 0; i < rels.length; i += 500) await engine.writeRelationships(rels.slice(i, i + 500).map((relationship) => ({ operation: 'touch' as const, relationship })))
+    for (let i = 0; i < rels.length; i += 500)
+      await engine.writeRelationships(rels.slice(i, i + 500).map((relationship) => ({ operation: 'touch' as const, relationship })))
   }
   const head = { mode: 'fully_consistent' as const }
   // Checks walk the forward queries the patch narrows: one resource, and many at once
@@ -173,7 +224,13 @@ t.test("our library's memory datastore (patched: tools/spicedb-lib/patches) answ
   const checks = randomChecks(orgs, 1500, 11)
   const items = [
     ...checks.map((c) => ({ resource: { type: c.resourceType, id: c.resourceId }, permission: c.permission, subject: { type: 'user', id: c.userId } })),
-    ...checks.slice(0, 300).map((c, i) => ({ resource: { type: 'organization', id: c.resourceId.split('-')[0]! }, permission: ['view_all_clients', 'administer', 'can_view_all_clients'][i % 3]!, subject: { type: 'user', id: c.userId } })),
+    ...checks
+      .slice(0, 300)
+      .map((c, i) => ({
+        resource: { type: 'organization', id: c.resourceId.split('-')[0]! },
+        permission: ['view_all_clients', 'administer', 'can_view_all_clients'][i % 3]!,
+        subject: { type: 'user', id: c.userId },
+      })),
   ]
   const answers = async (engine: typeof stock) => {
     const out: string[] = []
@@ -217,7 +274,10 @@ t.test("our library's memory datastore (patched: tools/spicedb-lib/patches) answ
     const out: string[] = []
     let cursor: string | undefined
     do {
-      const page = await engine.lookupResources({ resourceType: 'client', permission: 'view', subject: { type: 'user', id: 'everywhere' }, limit: 64, cursor }, head)
+      const page = await engine.lookupResources(
+        { resourceType: 'client', permission: 'view', subject: { type: 'user', id: 'everywhere' }, limit: 64, cursor },
+        head,
+      )
       out.push(...page.resources.map((r) => r.id))
       cursor = page.resources.length > 0 ? page.cursor : undefined
     } while (cursor)
@@ -229,7 +289,8 @@ t.test("our library's memory datastore (patched: tools/spicedb-lib/patches) answ
   t.equal(pe.size, 600, 'a lookup in pages of 64 brings all 600 clients')
   t.same([...pe].sort(), [...ps].sort(), '...the ones the stock server brings')
   for (const id of ['o0-c5', 'o2-c100']) {
-    const who = async (engine: typeof stock) => (await engine.lookupSubjects({ resource: { type: 'client', id }, permission: 'view', subjectType: 'user' }, head)).subjects.map((s) => s.id).sort()
+    const who = async (engine: typeof stock) =>
+      (await engine.lookupSubjects({ resource: { type: 'client', id }, permission: 'view', subjectType: 'user' }, head)).subjects.map((s) => s.id).sort()
     t.same(await who(embedded), await who(stock), `who can view client:${id}`)
   }
 })

@@ -24,7 +24,16 @@ t.test('an unmigrated database stops the start with the migrate command, not a s
   u.pathname = `/${name}`
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SPICEDB_ENDPOINT: '', SPICEDB_DATASTORE_ENGINE: 'postgres', SPICEDB_DATASTORE_URI: u.toString(), REDIS_URL: '', EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SPICEDB_ENDPOINT: '',
+      SPICEDB_DATASTORE_ENGINE: 'postgres',
+      SPICEDB_DATASTORE_URI: u.toString(),
+      REDIS_URL: '',
+      EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''

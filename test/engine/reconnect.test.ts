@@ -26,7 +26,11 @@ t.test('checks recover within 2 s of a SpiceDB server restart', async (t) => {
     await server.stop()
     await db.drop()
   })
-  const seeded = await app.inject({ method: 'POST', url: '/v1/relationships', payload: { updates: [{ operation: 'touch', relationship: 'program:p1#facilitator@user:f1' }] } })
+  const seeded = await app.inject({
+    method: 'POST',
+    url: '/v1/relationships',
+    payload: { updates: [{ operation: 'touch', relationship: 'program:p1#facilitator@user:f1' }] },
+  })
   t.equal(seeded.statusCode, 200)
 
   const tally = { allowed: 0, unavailable: 0, wrong: 0 }

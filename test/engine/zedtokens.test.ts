@@ -130,51 +130,56 @@ function pgLike(datastoreId: string, xmax: bigint, xips: bigint[]): string {
 
 // Postgres snapshots need the remote engine: this runs in the remote leg (TRELLIS_TEST_ENGINE=remote),
 // and is not registered on the embedded one (CI counts a skip as a failure).
-if (testEngine() === 'remote') t.test('remote: concurrent write tokens are covered by a verified head token, stale heads are asked again', async (t) => {
-  const server = await startRemoteEngine()
-  const raw = createRemoteEngine({ endpoints: server.endpoints, presharedKey: server.presharedKey, insecure: true, timeoutMs: 10_000 })
-  t.teardown(async () => {
-    await raw.close()
-    await server.close()
-  })
-  await raw.writeSchema('definition user {}\ndefinition doc {\n  relation viewer: user\n  permission view = viewer\n}')
-  const rel = (id: string) => ({ resource: { type: 'doc', id }, relation: 'viewer', subject: { type: 'user', id: 'u' } })
-  for (let i = 0; i < 4; i++) await raw.writeRelationships([{ operation: 'touch', relationship: rel(`d${i}`) }])
-  const before = await raw.headToken()
-  const head = decodeZedToken(before)!
-  t.equal(head.revision.kind, 'snapshot')
-  const xmax = head.revision.kind === 'snapshot' ? head.revision.xmax : 0n
-  // Transactions still in progress at the head (the server's own, other clients') stay so.
-  const open = head.revision.kind === 'snapshot' ? [...head.revision.xip] : []
-  // Two past snapshots, each missing the other's transaction: what concurrent commits produce.
-  const a = pgLike(head.datastoreId, xmax, [...open, xmax - 2n])
-  const b = pgLike(head.datastoreId, xmax, [...open, xmax - 1n])
-  t.equal(compareTokens(decodeZedToken(a), decodeZedToken(b)), 'concurrent')
+if (testEngine() === 'remote')
+  t.test('remote: concurrent write tokens are covered by a verified head token, stale heads are asked again', async (t) => {
+    const server = await startRemoteEngine()
+    const raw = createRemoteEngine({ endpoints: server.endpoints, presharedKey: server.presharedKey, insecure: true, timeoutMs: 10_000 })
+    t.teardown(async () => {
+      await raw.close()
+      await server.close()
+    })
+    await raw.writeSchema('definition user {}\ndefinition doc {\n  relation viewer: user\n  permission view = viewer\n}')
+    const rel = (id: string) => ({ resource: { type: 'doc', id }, relation: 'viewer', subject: { type: 'user', id: 'u' } })
+    for (let i = 0; i < 4; i++) await raw.writeRelationships([{ operation: 'touch', relationship: rel(`d${i}`) }])
+    const before = await raw.headToken()
+    const head = decodeZedToken(before)!
+    t.equal(head.revision.kind, 'snapshot')
+    const xmax = head.revision.kind === 'snapshot' ? head.revision.xmax : 0n
+    // Transactions still in progress at the head (the server's own, other clients') stay so.
+    const open = head.revision.kind === 'snapshot' ? [...head.revision.xip] : []
+    // Two past snapshots, each missing the other's transaction: what concurrent commits produce.
+    const a = pgLike(head.datastoreId, xmax, [...open, xmax - 2n])
+    const b = pgLike(head.datastoreId, xmax, [...open, xmax - 1n])
+    t.equal(compareTokens(decodeZedToken(a), decodeZedToken(b)), 'concurrent')
 
-  // The first head lookup answers from before both (as SpiceDB's shared lookup can).
-  const stale = pgLike(head.datastoreId, xmax - 3n, open.filter((x) => x < xmax - 3n))
-  let lookups = 0
-  const engine = Object.assign(Object.create(raw) as typeof raw, {
-    headToken: () => (lookups++ === 0 ? Promise.resolve(stale) : raw.headToken()),
-  })
-  const store = new MemoryZedTokenStore()
-  await store.record(a)
-  await store.record(b)
-  const ryw = new ReadYourWritesEngine(engine, store)
-  const removed = await ryw.deleteRelationships({ resourceType: 'doc', resourceId: 'd3' })
-  t.ok(removed.deletedAt)
-  const answer = await ryw.check([{ resource: { type: 'doc', id: 'd3' }, permission: 'view', subject: { type: 'user', id: 'u' } }], READ_YOUR_WRITES)
-  t.equal(answer.results[0]!.permissionship, 'no_permission', 'the delete is seen')
-  // The delete's token covers both crafted tokens, so no head lookup was needed for this read.
-  t.same(ryw.stats, { headLookups: 0, staleHeads: 0, reasked: 0 })
+    // The first head lookup answers from before both (as SpiceDB's shared lookup can).
+    const stale = pgLike(
+      head.datastoreId,
+      xmax - 3n,
+      open.filter((x) => x < xmax - 3n),
+    )
+    let lookups = 0
+    const engine = Object.assign(Object.create(raw) as typeof raw, {
+      headToken: () => (lookups++ === 0 ? Promise.resolve(stale) : raw.headToken()),
+    })
+    const store = new MemoryZedTokenStore()
+    await store.record(a)
+    await store.record(b)
+    const ryw = new ReadYourWritesEngine(engine, store)
+    const removed = await ryw.deleteRelationships({ resourceType: 'doc', resourceId: 'd3' })
+    t.ok(removed.deletedAt)
+    const answer = await ryw.check([{ resource: { type: 'doc', id: 'd3' }, permission: 'view', subject: { type: 'user', id: 'u' } }], READ_YOUR_WRITES)
+    t.equal(answer.results[0]!.permissionship, 'no_permission', 'the delete is seen')
+    // The delete's token covers both crafted tokens, so no head lookup was needed for this read.
+    t.same(ryw.stats, { headLookups: 0, staleHeads: 0, reasked: 0 })
 
-  // Without a covering write: the frontier is {a, b}; the stale head is refused, the next accepted.
-  const fresh = new MemoryZedTokenStore()
-  await fresh.record(a)
-  await fresh.record(b)
-  const ryw2 = new ReadYourWritesEngine(engine, fresh)
-  const seen = await ryw2.check([{ resource: { type: 'doc', id: 'd1' }, permission: 'view', subject: { type: 'user', id: 'u' } }], READ_YOUR_WRITES)
-  t.equal(seen.results[0]!.permissionship, 'has_permission')
-  t.same(ryw2.stats, { headLookups: 2, staleHeads: 1, reasked: 0 }, 'one stale head refused, one verified')
-  t.equal((await fresh.frontier()).length, 1, 'the verified head collapsed the frontier')
-})
+    // Without a covering write: the frontier is {a, b}; the stale head is refused, the next accepted.
+    const fresh = new MemoryZedTokenStore()
+    await fresh.record(a)
+    await fresh.record(b)
+    const ryw2 = new ReadYourWritesEngine(engine, fresh)
+    const seen = await ryw2.check([{ resource: { type: 'doc', id: 'd1' }, permission: 'view', subject: { type: 'user', id: 'u' } }], READ_YOUR_WRITES)
+    t.equal(seen.results[0]!.permissionship, 'has_permission')
+    t.same(ryw2.stats, { headLookups: 2, staleHeads: 1, reasked: 0 }, 'one stale head refused, one verified')
+    t.equal((await fresh.frontier()).length, 1, 'the verified head collapsed the frontier')
+  })

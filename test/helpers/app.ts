@@ -41,7 +41,10 @@ export async function buildTestApp(t: Test, options: Omit<BuildAppOptions, 'conf
     // suite's own work can keep the loop 99.5% busy, and a 503 GW_OVERLOADED is not what is tested
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
     OVERLOAD_MAX_ELU_PERMILLE: '0',
-    ...process.env, REDIS_URL: undefined, SPICEDB_ENDPOINT: undefined, EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
+    ...process.env,
+    REDIS_URL: undefined,
+    SPICEDB_ENDPOINT: undefined,
+    EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
   }
   let server: { endpoints: string[]; presharedKey: string; describe: string; startMs: number; close(): Promise<void> } | undefined
   if (testEngine() === 'remote' && !options.engine) {
@@ -52,7 +55,10 @@ export async function buildTestApp(t: Test, options: Omit<BuildAppOptions, 'conf
       SPICEDB_INSECURE: 'true',
     })
   }
-  announce(t, options.engine ? `injected (${options.engine.description})` : (server ? `${server.describe}, ready in ${server.startMs} ms` : 'embedded (in-process)'))
+  announce(
+    t,
+    options.engine ? `injected (${options.engine.description})` : server ? `${server.describe}, ready in ${server.startMs} ms` : 'embedded (in-process)',
+  )
   let app: TestApp
   try {
     app = await buildApp({ logger: false, ...options, config: loadConfig(env) })

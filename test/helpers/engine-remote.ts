@@ -99,7 +99,10 @@ export async function createDatabase(bin: string, base: string): Promise<TestDat
     uri: withDatabase(base, name),
     drop: () => psql(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined),
     cutOff: () =>
-      psql(base, `ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false; SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${name}'`).then(() => undefined),
+      psql(
+        base,
+        `ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false; SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${name}'`,
+      ).then(() => undefined),
     restore: () => psql(base, `ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`).then(() => undefined),
   }
 }
@@ -216,9 +219,7 @@ export async function startSpiceDb(bin: string, datastoreUri: string, presharedK
     clearTimeout(timer)
   }
   try {
-    await waitUntilServing(endpoint, presharedKey, () =>
-      proc.exitCode !== null ? `spicedb exited with ${proc.exitCode}: ${err}` : undefined,
-    )
+    await waitUntilServing(endpoint, presharedKey, () => (proc.exitCode !== null ? `spicedb exited with ${proc.exitCode}: ${err}` : undefined))
   } catch (e) {
     await stop('SIGKILL')
     throw e

@@ -20,7 +20,11 @@ export async function post(app: TestApp, payload: unknown) {
 /** Sends events as one batch and fails the test unless all are applied. */
 export async function apply(t: Test, app: TestApp, ...events: object[]) {
   const res = await post(app, { events })
-  t.equal(res.statusCode, 200, `applied ${events.length} event(s) from ${(events[0] as { type: string }).type}${res.statusCode === 200 ? '' : ` -> ${res.body}`}`)
+  t.equal(
+    res.statusCode,
+    200,
+    `applied ${events.length} event(s) from ${(events[0] as { type: string }).type}${res.statusCode === 200 ? '' : ` -> ${res.body}`}`,
+  )
   return res.json() as { results: { id: string; status: string; writtenAt: string }[] }
 }
 

@@ -42,8 +42,7 @@ async function read(app: TestApp, u: Universe): Promise<State> {
   return new Map(keys.map(([type, id], i) => [`${type}:${id}`, found[i]!]))
 }
 
-const usersIn = (rels: Relationship[], relation: string) =>
-  rels.filter((r) => r.relation === relation && r.subject.type === 'user').map((r) => r.subject.id)
+const usersIn = (rels: Relationship[], relation: string) => rels.filter((r) => r.relation === relation && r.subject.type === 'user').map((r) => r.subject.id)
 
 /** the organization an object belongs to, or undefined when it has no existence tuple */
 const orgOf = (rels: Relationship[]) => rels.find((r) => r.relation === 'organization')?.subject.id
@@ -53,7 +52,10 @@ export async function invariantViolations(app: TestApp, u: Universe, options: { 
   const state = await read(app, u)
   const out: string[] = []
   const org = (id: string) => state.get(`organization:${id}`) ?? []
-  const rolesOf = (orgId: string, userId: string) => org(orgId).filter((r) => r.subject.id === userId && ROLES.includes(r.relation)).map((r) => r.relation)
+  const rolesOf = (orgId: string, userId: string) =>
+    org(orgId)
+      .filter((r) => r.subject.id === userId && ROLES.includes(r.relation))
+      .map((r) => r.relation)
 
   for (const id of u.organizations) {
     const rels = org(id)
@@ -84,7 +86,11 @@ export async function invariantViolations(app: TestApp, u: Universe, options: { 
       }
     }
   }
-  for (const [type, ids] of [['program', u.programs], ['group', u.groups], ['course', u.courses]] as const) {
+  for (const [type, ids] of [
+    ['program', u.programs],
+    ['group', u.groups],
+    ['course', u.courses],
+  ] as const) {
     for (const id of ids ?? []) {
       const rels = state.get(`${type}:${id}`)!
       if (!orgOf(rels) && rels.length > 0) out.push(`I7 ${type}:${id} was deleted but keeps ${rels.map(formatRelationship).join(', ')}`)

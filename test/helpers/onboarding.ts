@@ -26,7 +26,7 @@ export function business(orgs = 10, clients = CLIENTS): object[] {
 
 /** a seeded generator, so every run asks the same questions */
 export function random(seed: number) {
-  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+  return () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
 }
 
 /** Checks over the business: an object and a user of the same organization half the time, another one's otherwise. */
@@ -53,9 +53,14 @@ export function sampledChecks(orgs: number, n: number) {
 export async function bulkCheck(app: TestApp, items: object[]): Promise<string[]> {
   const out: string[] = []
   for (let i = 0; i < items.length; i += 100) {
-    const res = await app.inject({ method: 'POST', url: '/v1/check/bulk', payload: { items: items.slice(i, i + 100), consistency: { mode: 'fully_consistent' } } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/check/bulk',
+      payload: { items: items.slice(i, i + 100), consistency: { mode: 'fully_consistent' } },
+    })
     if (res.statusCode !== 200) throw new Error(res.body)
-    for (const r of res.json().results as { permissionship: string; error?: unknown }[]) out.push(r.error ? `error ${JSON.stringify(r.error)}` : r.permissionship)
+    for (const r of res.json().results as { permissionship: string; error?: unknown }[])
+      out.push(r.error ? `error ${JSON.stringify(r.error)}` : r.permissionship)
   }
   return out
 }
@@ -95,4 +100,3 @@ export async function check(app: TestApp, resource: string, permission: string, 
   const res = await app.inject({ method: 'POST', url: '/v1/check', payload: { resource, permission, subject } })
   return res.json().allowed as boolean
 }
-

@@ -54,7 +54,8 @@ export const leftA =
     // An add that needs nothing from the person (a group membership) may land after the removal.
     const left = applied[1 - which] && allowedAdd ? held.filter((h) => !h.endsWith(allowedAdd(id))) : held
     for (const permission of ['view', 'coach', 'notify']) {
-      if (await allowed(app, `client:${id('a1')}`, permission, `user:${id(who)}`)) left.push(`I8 user:${id(who)} is still allowed ${permission} on client:${id('a1')}`)
+      if (await allowed(app, `client:${id('a1')}`, permission, `user:${id(who)}`))
+        left.push(`I8 user:${id(who)} is still allowed ${permission} on client:${id('a1')}`)
     }
     return left
   }
@@ -63,9 +64,10 @@ export const leftA =
 export const privilegesWithoutRole = async (app: TestApp, id: Ids) => {
   const mine = (await relationshipsOf(app, 'organization', id('A'))).filter((r) => r.subject.id === id('X'))
   const roles = mine.filter((r) => ['owner', 'admin', 'coach', 'author', 'member'].includes(r.relation))
-  return mine.length > 0 && roles.length === 0 ? [`I8 user:${id('X')} holds ${mine.map((r) => r.relation).join(', ')} in organization:${id('A')} without a role`] : []
+  return mine.length > 0 && roles.length === 0
+    ? [`I8 user:${id('X')} holds ${mine.map((r) => r.relation).join(', ')} in organization:${id('A')} without a role`]
+    : []
 }
 
 export const deactivate = (id: Ids, who = 'X') => ev('user.deactivated', { organizationId: id('A'), userId: id(who) })
 export const pair = (id: Ids, level: string, client = 'a1') => ev('pairing.set', { clientId: id(client), coachId: id('X'), level })
-

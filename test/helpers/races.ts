@@ -77,7 +77,12 @@ export async function runRace(t: Test, apps: TestApp[], race: Race, rounds = ROU
     let settled = false
     const sent = round % 4 < 2 ? [send(a, first), send(b, second)] : [send(b, second), send(a, first)].reverse()
     const both = Promise.all(sent).finally(() => (settled = true))
-    const observed = race.observe ? observeUntil(() => settled, () => race.observe!(apps[0]!, id)) : Promise.resolve([])
+    const observed = race.observe
+      ? observeUntil(
+          () => settled,
+          () => race.observe!(apps[0]!, id),
+        )
+      : Promise.resolve([])
     const [responses, during] = await Promise.all([both, observed])
     const problems: string[] = [...new Set(during)].map((v) => `while in flight: ${v}`)
     for (const [i, res] of responses.entries()) {
@@ -93,9 +98,7 @@ export async function runRace(t: Test, apps: TestApp[], race: Race, rounds = ROU
       tally.violations.push(...problems.map((p) => `round ${round}: ${p}`))
     }
   }
-  t.comment(
-    `${race.name}: ${tally.violatingRounds}/${rounds} rounds broke an invariant; both applied in ${tally.bothApplied}, one in ${tally.oneApplied}`,
-  )
+  t.comment(`${race.name}: ${tally.violatingRounds}/${rounds} rounds broke an invariant; both applied in ${tally.bothApplied}, one in ${tally.oneApplied}`)
   return tally
 }
 

@@ -143,7 +143,11 @@ export async function createThenUse(t: Test, creator: TestApp, user: TestApp) {
     Array.from({ length: LOOPS }, async (_, i) => {
       for (let r = 0; r < rounds; r++) {
         const clientId = `c-${i}-${r}`
-        const created = await inject(creator, { method: 'POST', url: '/v1/events', payload: ev('client.created', { clientId, organizationId: 'acme', primaryCoachId: 'rob' }) })
+        const created = await inject(creator, {
+          method: 'POST',
+          url: '/v1/events',
+          payload: ev('client.created', { clientId, organizationId: 'acme', primaryCoachId: 'rob' }),
+        })
         if (created.statusCode !== 200) {
           refusals.push(`client.created: ${created.statusCode} ${created.body}`)
           continue

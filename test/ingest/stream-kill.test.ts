@@ -25,9 +25,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { randomBytes } from 'node:crypto'
 import { requirePart } from '../helpers/app.js'
-import {
-  certificate, deadLetters, groupState, publishMany, redisUrl, testRedis, uniqueEvents, waitFor,
-} from '../fixtures/stream-support.js'
+import { certificate, deadLetters, groupState, publishMany, redisUrl, testRedis, uniqueEvents, waitFor } from '../fixtures/stream-support.js'
 import type { OutcomeReport } from '../../src/ingest/stream-consumer.js'
 import type { Config } from '../../src/config.js'
 
@@ -102,15 +100,20 @@ t.test('SIGKILL mid-stream, then a second consumer: every event applied once in 
   for (const key of inFlight) await redis.pexpire(key, 1)
 
   const b = startWorker(t, 'worker-b', events, { WORKER_CLAIM_IDLE_MS: '1000', WORKER_CLAIM_INTERVAL_MS: '250' })
-  await waitFor('the group to drain', async () => {
-    const s = await groupState(redis, events.stream, events.group)
-    return s.pending === 0 && s.lag === 0 && b.outcomes.length > 0
-  }, 90_000)
+  await waitFor(
+    'the group to drain',
+    async () => {
+      const s = await groupState(redis, events.stream, events.group)
+      return s.pending === 0 && s.lag === 0 && b.outcomes.length > 0
+    },
+    90_000,
+  )
   await waitFor('worker B to listen', () => b.address, 30_000)
 
   t.same(await deadLetters(redis, events.deadLetterStream), [], 'nothing was dead-lettered')
   t.same(
-    b.outcomes.filter((o) => o.outcome !== 'applied' && o.outcome !== 'duplicate'), [],
+    b.outcomes.filter((o) => o.outcome !== 'applied' && o.outcome !== 'duplicate'),
+    [],
     'B had no failures or retries',
   )
   const appliedB = ids(b, 'applied')
@@ -121,9 +124,17 @@ t.test('SIGKILL mid-stream, then a second consumer: every event applied once in 
   t.same(lost, [], 'every event was applied by A or B, or found already applied by B')
 
   const handledByB = new Set(b.outcomes.map((o) => o.messageId))
-  t.same([...orphanMessageIds].filter((id) => !handledByB.has(id)), [], 'B took over every message A left pending')
+  t.same(
+    [...orphanMessageIds].filter((id) => !handledByB.has(id)),
+    [],
+    'B took over every message A left pending',
+  )
   const dupMessages = b.outcomes.filter((o) => o.outcome === 'duplicate').map((o) => o.messageId)
-  t.same(dupMessages.filter((m) => !orphanMessageIds.has(m)), [], 'B answered duplicate only for messages A held')
+  t.same(
+    dupMessages.filter((m) => !orphanMessageIds.has(m)),
+    [],
+    'B answered duplicate only for messages A held',
+  )
   const unreported = [...dupB].filter((id) => !appliedA.has(id))
   t.ok(unreported.length <= 1, `at most the one event in flight at the kill was applied by A unreported (${unreported.length})`)
 

@@ -59,7 +59,11 @@ t.test('a datastore outage longer than maxDeliveries backoff dead-letters nothin
 
   t.ok(retriesWhileDown > 0, `the outage was real: ${retriesWhileDown} attempts failed while the database was cut off`)
   t.same(await deadLetters(redis, events.deadLetterStream), [], 'nothing dead-lettered')
-  t.same(outcomes.filter((o) => o.outcome === 'dead_lettered'), [], 'no dead-letter outcome')
+  t.same(
+    outcomes.filter((o) => o.outcome === 'dead_lettered'),
+    [],
+    'no dead-letter outcome',
+  )
   t.same([...new Set(outcomes.map((o) => o.deliveries))], [1], 'no attempt during the outage counted a delivery')
   const s = await groupState(redis, events.stream, events.group)
   t.equal(s.pending, 0, 'nothing left pending')
@@ -70,5 +74,9 @@ t.test('a datastore outage longer than maxDeliveries backoff dead-letters nothin
     payload: { items: Array.from({ length: EVENTS }, (_, i) => ({ resource: `certificate:${x}-c${i}`, permission: 'retrieve', subject: `user:${x}-u${i}` })) },
   })
   t.equal(checks.statusCode, 200)
-  t.same(checks.json().results.map((r: { allowed: boolean }) => r.allowed), Array(EVENTS).fill(true), 'every event answers its check')
+  t.same(
+    checks.json().results.map((r: { allowed: boolean }) => r.allowed),
+    Array(EVENTS).fill(true),
+    'every event answers its check',
+  )
 })

@@ -9,7 +9,16 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { buildTestApp, requirePart } from '../helpers/app.js'
 import {
-  certificate, deadLetters, freePort, groupState, PrivateRedis, publishMany, redisServerAvailable, testRedis, uniqueEvents, waitFor,
+  certificate,
+  deadLetters,
+  freePort,
+  groupState,
+  PrivateRedis,
+  publishMany,
+  redisServerAvailable,
+  testRedis,
+  uniqueEvents,
+  waitFor,
 } from '../fixtures/stream-support.js'
 import type { OutcomeReport } from '../../src/ingest/stream-consumer.js'
 
@@ -30,7 +39,13 @@ t.test('the consumer survives a Redis restart, with and without persistence', as
   const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => certificate(x, from + i))
   const applied = () => new Set(outcomes.filter((o) => o.outcome === 'applied' || o.outcome === 'duplicate').map((o) => o.eventId))
   const allowed = async (i: number) =>
-    (await app.inject({ method: 'POST', url: '/v1/check', payload: { resource: `certificate:${x}-c${i}`, permission: 'retrieve', subject: `user:${x}-u${i}` } })).json().allowed as boolean
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/check',
+        payload: { resource: `certificate:${x}-c${i}`, permission: 'retrieve', subject: `user:${x}-u${i}` },
+      })
+    ).json().allowed as boolean
 
   // A poison message first, so the dead-letter stream exists before the restart.
   await redis.xadd(events.stream, '*', 'event', '{not json')

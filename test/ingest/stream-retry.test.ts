@@ -11,9 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { buildTestApp, requirePart } from '../helpers/app.js'
 import { createEngine } from '../../src/engine/index.js'
 import { loadConfig } from '../../src/config.js'
-import {
-  certificate, deadLetters, groupState, publish, redisUrl, testRedis, uniqueEvents, waitFor,
-} from '../fixtures/stream-support.js'
+import { certificate, deadLetters, groupState, publish, redisUrl, testRedis, uniqueEvents, waitFor } from '../fixtures/stream-support.js'
 import type { OutcomeReport } from '../../src/ingest/stream-consumer.js'
 
 t.test('a transient failure is retried, then dead-lettered after maxDeliveries with its error', async (t) => {
@@ -41,12 +39,21 @@ t.test('a transient failure is retried, then dead-lettered after maxDeliveries w
   await waitFor('both dead-lettered', async () => (await deadLetters(redis, events.deadLetterStream)).length === 2, 30_000)
 
   const mine = outcomes.filter((o) => o.messageId === failing)
-  t.same(mine.map((o) => [o.outcome, o.deliveries]), [['retry', 1], ['retry', 2], ['dead_lettered', 3]],
-    'retried on deliveries 1 and 2, dead-lettered on the third')
+  t.same(
+    mine.map((o) => [o.outcome, o.deliveries]),
+    [
+      ['retry', 1],
+      ['retry', 2],
+      ['dead_lettered', 3],
+    ],
+    'retried on deliveries 1 and 2, dead-lettered on the third',
+  )
   t.ok(Date.now() - started >= 100 + 200, 'with backoff between deliveries')
   const firstBehind = outcomes.findIndex((o) => o.messageId === behind)
-  t.ok(firstBehind > outcomes.findIndex((o) => o.messageId === failing && o.outcome === 'dead_lettered'),
-    'the message behind was not attempted before the failing one was settled')
+  t.ok(
+    firstBehind > outcomes.findIndex((o) => o.messageId === failing && o.outcome === 'dead_lettered'),
+    'the message behind was not attempted before the failing one was settled',
+  )
 
   const [dead] = await deadLetters(redis, events.deadLetterStream)
   t.match(dead!.fields, {
@@ -82,7 +89,11 @@ t.test('a message whose consumers keep dying is dead-lettered without another at
   })
   await waitFor('the claim', () => outcomes.length === 1)
   t.match(outcomes[0], { outcome: 'dead_lettered', messageId: id, deliveries: 4, code: 'GW_STREAM_UNACKNOWLEDGED' })
-  const res = await app.inject({ method: 'POST', url: '/v1/check', payload: { resource: `certificate:${x}-c0`, permission: 'retrieve', subject: `user:${x}-u0` } })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/check',
+    payload: { resource: `certificate:${x}-c0`, permission: 'retrieve', subject: `user:${x}-u0` },
+  })
   t.equal(res.json().allowed, false, 'it was not applied')
   t.equal((await groupState(redis, events.stream, events.group)).pending, 0)
 })

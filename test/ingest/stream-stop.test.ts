@@ -49,11 +49,26 @@ t.test('a message waiting on another delivery when the app closes stays pending,
   await app.close()
   t.comment(`the consumer stopped in ${stopMs} ms with the message waiting`)
   t.ok(stopMs >= 0 && stopMs < 2000, 'stopping did not wait for the claim holder nor for its own grace (5 s)')
-  t.same(outcomes.filter((o) => o.messageId === id && o.outcome !== 'retry'), [], 'neither acknowledged nor dead-lettered')
+  t.same(
+    outcomes.filter((o) => o.messageId === id && o.outcome !== 'retry'),
+    [],
+    'neither acknowledged nor dead-lettered',
+  )
   t.same(await deadLetters(redis, events.deadLetterStream), [], 'the dead-letter stream is empty')
   const pending = (await redis.xpending(events.stream, events.group, '-', '+', 10)) as [string, string, number, number][]
-  t.same(pending.map((p) => p[0]), [id, ...behind], 'the messages stay pending for the next consumer')
-  t.same(pending.map((p) => p[3]), [1, 0, 0, 0], 'the one attempted counts its delivery; those never started do not')
-  t.ok(pending.slice(1).every((p) => p[2] >= 30_000), 'those never started are claimable by another replica at once (idle >= claim idle time)')
+  t.same(
+    pending.map((p) => p[0]),
+    [id, ...behind],
+    'the messages stay pending for the next consumer',
+  )
+  t.same(
+    pending.map((p) => p[3]),
+    [1, 0, 0, 0],
+    'the one attempted counts its delivery; those never started do not',
+  )
+  t.ok(
+    pending.slice(1).every((p) => p[2] >= 30_000),
+    'those never started are claimable by another replica at once (idle >= claim idle time)',
+  )
   await redis.del(`trellis:event:anonymous:${held.id}`)
 })

@@ -6,9 +6,7 @@
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import { buildTestApp, requirePart, type TestApp } from '../helpers/app.js'
-import {
-  certificate, deadLetters, groupState, publish, publishMany, redisUrl, testRedis, uniqueEvents, waitFor,
-} from '../fixtures/stream-support.js'
+import { certificate, deadLetters, groupState, publish, publishMany, redisUrl, testRedis, uniqueEvents, waitFor } from '../fixtures/stream-support.js'
 import type { OutcomeReport } from '../../src/ingest/stream-consumer.js'
 import type { Config } from '../../src/config.js'
 import { RedisIdempotencyStore } from '../../src/stores/redis-idempotency.js'
@@ -51,7 +49,10 @@ t.test('events published with XADD are applied and checks see them', async (t) =
   await waitFor('four outcomes', () => outcomes.length >= 4)
   await drained(t, events, redis)
 
-  t.same(outcomes.map((o) => o.outcome), ['applied', 'applied', 'applied', 'duplicate'])
+  t.same(
+    outcomes.map((o) => o.outcome),
+    ['applied', 'applied', 'applied', 'duplicate'],
+  )
   t.ok(await allowed(app, `program:p${x}`, 'run', `user:ana${x}`), 'the facilitator runs the program')
   t.ok(await allowed(app, `program:p${x}`, 'edit_content', `user:olivia${x}`), 'the org owner edits its content')
   t.notOk(await allowed(app, `program:p${x}`, 'edit_content', `user:ana${x}`), 'the facilitator does not')
@@ -85,7 +86,11 @@ t.test('poison messages reach the dead-letter stream at once; valid ones never d
     // I1: the primary coach cannot be set to none without naming a replacement (409).
     { raw: { id: `${x}-p4`, type: 'pairing.set', data: { clientId: `c${x}`, coachId: `rob${x}`, level: 'none' } }, code: /^GW_/, why: 'invariant I1' },
     // The actor holds no privilege in this organization (403).
-    { raw: { id: `${x}-p5`, type: 'organization.member_added', actor: `user:mia${x}`, data: { organizationId: org, userId: `eve${x}`, role: 'admin' } }, code: /^GW_FORBIDDEN$/, why: 'actor not allowed' },
+    {
+      raw: { id: `${x}-p5`, type: 'organization.member_added', actor: `user:mia${x}`, data: { organizationId: org, userId: `eve${x}`, role: 'admin' } },
+      code: /^GW_FORBIDDEN$/,
+      why: 'actor not allowed',
+    },
   ]
   // Interleaved so that a poison message must not hold back or disturb the valid ones.
   const order = [valid[0], valid[1], poison[0], valid[2], poison[1], poison[2], poison[3], valid[3], poison[4]]
@@ -111,8 +116,16 @@ t.test('poison messages reach the dead-letter stream at once; valid ones never d
   })
   t.equal(byOriginal.get(noEventField)?.code, 'GW_STREAM_NO_EVENT')
 
-  t.same(outcomes.filter((o) => o.outcome === 'applied').map((o) => o.eventId), valid.map((v) => v.id), 'every valid event applied, in order')
-  t.same(outcomes.filter((o) => o.outcome === 'retry'), [], 'permanent failures are never retried')
+  t.same(
+    outcomes.filter((o) => o.outcome === 'applied').map((o) => o.eventId),
+    valid.map((v) => v.id),
+    'every valid event applied, in order',
+  )
+  t.same(
+    outcomes.filter((o) => o.outcome === 'retry'),
+    [],
+    'permanent failures are never retried',
+  )
   t.ok(await allowed(app, `client:c${x}`, 'notify', `user:rob${x}`), 'the refused pairing changed nothing: rob is still primary')
   t.notOk(await allowed(app, `organization:${org}`, 'administer', `user:eve${x}`), 'the refused member_added wrote nothing')
   t.ok(await allowed(app, `certificate:cert${x}`, 'retrieve', `user:mia${x}`))
@@ -138,7 +151,10 @@ t.test('two gateways share the group and each message is handled once', async (t
 
   const handled = [...seen[0]!, ...seen[1]!]
   t.equal(handled.length, N, 'one outcome per message, no redelivery')
-  t.ok(handled.every((o) => o.outcome === 'applied'), 'all applied, no duplicates')
+  t.ok(
+    handled.every((o) => o.outcome === 'applied'),
+    'all applied, no duplicates',
+  )
   t.equal(new Set(handled.map((o) => o.eventId)).size, N, 'every event handled exactly once')
   t.ok(seen[0]!.length > 0 && seen[1]!.length > 0, `both consumers worked (${seen[0]!.length} + ${seen[1]!.length})`)
   // Each gateway's engine holds what it applied, and not what the other applied.
@@ -177,14 +193,26 @@ t.test('one read is applied as a REST batch is: an event held up holds up only t
   const app = await streamApp(t, events, outcomes)
 
   await waitFor("the other organization's events applied while the first is held", () =>
-    other.every((e) => outcomes.some((o) => o.eventId === e.id && o.outcome === 'applied')))
-  t.same(outcomes.filter((o) => o.eventId === held.id || o.eventId === sameOrg.id), [], 'the held event and the one of its organization behind it wait')
+    other.every((e) => outcomes.some((o) => o.eventId === e.id && o.outcome === 'applied')),
+  )
+  t.same(
+    outcomes.filter((o) => o.eventId === held.id || o.eventId === sameOrg.id),
+    [],
+    'the held event and the one of its organization behind it wait',
+  )
   t.ok(await allowed(app, `organization:${orgB}`, 'administer', `user:bob${x}`))
 
   clearInterval(renew)
   await claims.release(scopedKey('anonymous', held.id), claim.token)
   await waitFor('the held event and the one behind it applied', () => outcomes.length === 4)
-  t.same(outcomes.slice(2).map((o) => [o.eventId, o.outcome]), [[held.id, 'applied'], [sameOrg.id, 'applied']], 'in stream order within the organization')
+  t.same(
+    outcomes.slice(2).map((o) => [o.eventId, o.outcome]),
+    [
+      [held.id, 'applied'],
+      [sameOrg.id, 'applied'],
+    ],
+    'in stream order within the organization',
+  )
   t.ok(await allowed(app, `organization:${orgA}`, 'administer', `user:ann${x}`))
   await drained(t, events, redis)
   t.same(await deadLetters(redis, events.deadLetterStream), [])

@@ -22,7 +22,10 @@ t.test("a caller's safe x-request-id is returned and logged", async (t) => {
     const res = await app.inject({ method: 'POST', url: '/v1/check', payload: check, headers: { 'x-request-id': id } })
     t.equal(res.statusCode, 200)
     t.equal(res.headers['x-request-id'], id, `kept: ${id.slice(0, 20)}`)
-    t.ok(lines.some((l) => l.msg === 'request' && l.reqId === id), 'the log line carries it')
+    t.ok(
+      lines.some((l) => l.msg === 'request' && l.reqId === id),
+      'the log line carries it',
+    )
   }
 })
 
@@ -34,7 +37,11 @@ t.test('an unsafe or oversized x-request-id is replaced, and error answers carry
     t.not(id, bad, `replaced: ${JSON.stringify(bad.slice(0, 12))}`)
     t.match(id, /^[0-9a-f]{12}-\d+$/)
   }
-  for (const [method, url, status] of [['GET', '/v1/nowhere', 404], ['POST', '/v1/check', 400], ['GET', '/healthz', 200]] as const) {
+  for (const [method, url, status] of [
+    ['GET', '/v1/nowhere', 404],
+    ['POST', '/v1/check', 400],
+    ['GET', '/healthz', 200],
+  ] as const) {
     const res = await app.inject({ method, url, payload: method === 'POST' ? { resource: 'nope' } : undefined })
     t.equal(res.statusCode, status)
     t.match(res.headers['x-request-id'], /^[0-9a-f]{12}-\d+$/, `${method} ${url} answers with its id`)
@@ -66,9 +73,13 @@ t.test('the id reaches SpiceDB in gRPC metadata: its log names the call with it'
   if (!requirePart(t, 'the spicedb binary (SPICEDB_BIN)', Boolean(bin))) return
   const endpoint = `127.0.0.1:${await freePort()}`
   const key = 'request-id-test-key'
-  const proc = spawn(bin!, ['serve-testing', `--grpc-addr=${endpoint}`, '--readonly-grpc-enabled=false', '--http-enabled=false', '--log-format=json', '--log-level=info'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const proc = spawn(
+    bin!,
+    ['serve-testing', `--grpc-addr=${endpoint}`, '--readonly-grpc-enabled=false', '--http-enabled=false', '--log-format=json', '--log-level=info'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let log = ''
   proc.stdout!.on('data', (b: Buffer) => (log += b.toString()))
   proc.stderr!.on('data', (b: Buffer) => (log += b.toString()))
@@ -92,7 +103,16 @@ t.test('the id reaches SpiceDB in gRPC metadata: its log names the call with it'
   })
   t.equal(lookup.statusCode, 200, lookup.body)
   await new Promise((r) => setTimeout(r, 200))
-  const calls = log.split('\n').filter((l) => l.includes('"finished call"')).map((l) => JSON.parse(l) as Record<string, string>)
-  t.ok(calls.some((c) => c.requestID === id && /CheckPermission|CheckBulkPermissions/.test(c['grpc.method'] ?? '')), `SpiceDB logged the check under ${id}`)
-  t.ok(calls.some((c) => c.requestID === `${id}-lookup` && c['grpc.method'] === 'LookupResources'), 'and the lookup under its own id')
+  const calls = log
+    .split('\n')
+    .filter((l) => l.includes('"finished call"'))
+    .map((l) => JSON.parse(l) as Record<string, string>)
+  t.ok(
+    calls.some((c) => c.requestID === id && /CheckPermission|CheckBulkPermissions/.test(c['grpc.method'] ?? '')),
+    `SpiceDB logged the check under ${id}`,
+  )
+  t.ok(
+    calls.some((c) => c.requestID === `${id}-lookup` && c['grpc.method'] === 'LookupResources'),
+    'and the lookup under its own id',
+  )
 })

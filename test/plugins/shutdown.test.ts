@@ -43,18 +43,27 @@ t.test('SIGTERM mid-batch: the batch stops at an event boundary and reports, the
   const answeredMs = Date.now() - termAt
   const exit = await gw.exited
   const exitMs = Date.now() - termAt
-  t.comment(`answered ${answeredMs} ms after SIGTERM, exited after ${exitMs} ms; ${body.details?.results?.length} applied, ${body.details?.notApplied?.length} not`)
+  t.comment(
+    `answered ${answeredMs} ms after SIGTERM, exited after ${exitMs} ms; ${body.details?.results?.length} applied, ${body.details?.notApplied?.length} not`,
+  )
 
   t.equal(status, 503, 'the batch answers instead of being cut')
   t.equal(body.code, 'GW_SHUTTING_DOWN')
   t.same(exit, { code: 0, signal: null }, 'the process exits 0')
   const applied = body.details.results.map((r) => r.id)
   t.ok(applied.length > 0 && body.details.notApplied.length > 0, 'stopped mid-way')
-  t.same([...applied, ...body.details.notApplied], batch.map((e) => e.id), 'applied then not applied, in batch order, every id once')
+  t.same(
+    [...applied, ...body.details.notApplied],
+    batch.map((e) => e.id),
+    'applied then not applied, in batch order, every id once',
+  )
   t.ok(body.details.results.every((r) => r.status === 'applied'))
   t.equal(body.details.failedIndex, applied.length)
   t.ok(answeredMs < 5000, `answered within 5 s of SIGTERM (${answeredMs} ms)`)
 
-  const expected = batch.slice(0, applied.length).map((e) => `certificate:${e.data.certificateId}#learner@user:${e.data.learnerId}`).sort()
+  const expected = batch
+    .slice(0, applied.length)
+    .map((e) => `certificate:${e.data.certificateId}#learner@user:${e.data.learnerId}`)
+    .sort()
   t.same(await relationshipsOf(reader, ['certificate']), expected, 'the state holds exactly the events reported applied')
 })

@@ -119,12 +119,27 @@ t.test("with a SpiceDB server, SpiceDB's spans share the caller's trace id", asy
   t.teardown(receiver.close)
   const endpoint = `127.0.0.1:${await freePort()}`
   const key = randomBytes(12).toString('hex')
-  const spicedb = spawn(bin!, [
-    'serve', `--grpc-addr=${endpoint}`, `--grpc-preshared-key=${key}`, '--datastore-engine=memory',
-    '--http-enabled=false', '--metrics-enabled=false', '--dispatch-cluster-enabled=false', '--telemetry-endpoint=',
-    '--skip-release-check', '--log-level=warn', '--grpc-shutdown-grace-period=1s',
-    '--otel-provider=otlphttp', `--otel-endpoint=127.0.0.1:${receiver.port}`, '--otel-insecure', '--otel-sample-ratio=1',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const spicedb = spawn(
+    bin!,
+    [
+      'serve',
+      `--grpc-addr=${endpoint}`,
+      `--grpc-preshared-key=${key}`,
+      '--datastore-engine=memory',
+      '--http-enabled=false',
+      '--metrics-enabled=false',
+      '--dispatch-cluster-enabled=false',
+      '--telemetry-endpoint=',
+      '--skip-release-check',
+      '--log-level=warn',
+      '--grpc-shutdown-grace-period=1s',
+      '--otel-provider=otlphttp',
+      `--otel-endpoint=127.0.0.1:${receiver.port}`,
+      '--otel-insecure',
+      '--otel-sample-ratio=1',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
   let stderr = ''
   spicedb.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)))
   const exited = new Promise((resolve) => spicedb.once('exit', resolve))
@@ -145,5 +160,8 @@ t.test("with a SpiceDB server, SpiceDB's spans share the caller's trace id", asy
   await exited
   const id = Buffer.from(trace, 'hex')
   t.ok(receiver.bodies.length > 0, 'SpiceDB exported spans')
-  t.ok(receiver.bodies.some((b) => b.includes(id)), "a SpiceDB span carries the caller's trace id")
+  t.ok(
+    receiver.bodies.some((b) => b.includes(id)),
+    "a SpiceDB span carries the caller's trace id",
+  )
 })

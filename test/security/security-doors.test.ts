@@ -79,7 +79,11 @@ const doorsApp = (t: Parameters<typeof buildTestApp>[0]) =>
 
 t.test('the document lists the contract routes, health open and every other route secured', async (t) => {
   t.ok(secured.length >= 12, `${secured.length} secured operations`)
-  for (const p of ['/healthz', '/readyz']) t.ok(ops.find((o) => o.path === p && o.open), `${p} is open`)
+  for (const p of ['/healthz', '/readyz'])
+    t.ok(
+      ops.find((o) => o.path === p && o.open),
+      `${p} is open`,
+    )
   t.same(doc.components.securitySchemes.apiKey, { ...doc.components.securitySchemes.apiKey, type: 'http', scheme: 'bearer' })
   const paths = doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>
   for (const o of secured) {

@@ -34,7 +34,7 @@ t.test('a lookup cursor cannot choose the clock', async (t) => {
     'the old unsigned format': b64({ c: '', n: '2100-01-01T00:00:00Z' }),
     'a signed cursor with its clock moved': `${b64({ ...page, n: '2100-01-01T00:00:00Z' })}.${mac}`,
     'a signed cursor with its MAC cut': payload,
-    'garbage': 'not-a-cursor',
+    garbage: 'not-a-cursor',
   }
   for (const [what, cursor] of Object.entries(forgeries)) {
     const res = await ask(cursor)
@@ -150,7 +150,11 @@ t.test('every operation whose body takes a context is in the table above', async
     }
   }
   t.ok(taking.length >= ROUTES.length, `${taking.length} operations take a context`)
-  t.same(taking.filter((p) => !ROUTES.some(([url]) => url === p)), [], 'none missing from the table')
+  t.same(
+    taking.filter((p) => !ROUTES.some(([url]) => url === p)),
+    [],
+    'none missing from the table',
+  )
 })
 
 t.test('a subject that is the permission itself is refused, not allowed', async (t) => {

@@ -44,17 +44,47 @@ function attacks(guard: string): { what: string; method: 'POST' | 'DELETE'; payl
   const write = (operation: string, relationship: string) => ({ updates: [harmless, { operation, relationship }] })
   const precondition = (filter: object) => ({ updates: [harmless], preconditions: [{ operation: 'must_match', filter }] })
   return [
-    ...['touch', 'create', 'delete'].map((op) => ({ what: `${op} a guard`, method: 'POST' as const, payload: write(op, guard), field: 'updates.1.relationship' })),
-    { what: 'touch a new guard version', method: 'POST', payload: write('touch', `${resource}#version@internal_guard:forged`), field: 'updates.1.relationship' },
+    ...['touch', 'create', 'delete'].map((op) => ({
+      what: `${op} a guard`,
+      method: 'POST' as const,
+      payload: write(op, guard),
+      field: 'updates.1.relationship',
+    })),
+    {
+      what: 'touch a new guard version',
+      method: 'POST',
+      payload: write('touch', `${resource}#version@internal_guard:forged`),
+      field: 'updates.1.relationship',
+    },
     { what: 'an internal type as subject', method: 'POST', payload: write('touch', `user:ana#manager@${subject}`), field: 'updates.1.relationship' },
     { what: 'a precondition on a guard', method: 'POST', payload: precondition({ resource }), field: 'preconditions.0.filter.resource' },
-    { what: 'a precondition on the type', method: 'POST', payload: precondition({ resourceType: 'internal_guard' }), field: 'preconditions.0.filter.resourceType' },
-    { what: 'a precondition on an internal subject', method: 'POST', payload: precondition({ resourceType: 'user', subject }), field: 'preconditions.0.filter.subject' },
+    {
+      what: 'a precondition on the type',
+      method: 'POST',
+      payload: precondition({ resourceType: 'internal_guard' }),
+      field: 'preconditions.0.filter.resourceType',
+    },
+    {
+      what: 'a precondition on an internal subject',
+      method: 'POST',
+      payload: precondition({ resourceType: 'user', subject }),
+      field: 'preconditions.0.filter.subject',
+    },
     { what: 'delete a guard by resource', method: 'DELETE', payload: { filter: { resource } }, field: 'filter.resource' },
-    { what: 'delete by type and id', method: 'DELETE', payload: { filter: { resourceType: 'internal_guard', resourceId: id, relation: 'version' } }, field: 'filter.resourceType' },
+    {
+      what: 'delete by type and id',
+      method: 'DELETE',
+      payload: { filter: { resourceType: 'internal_guard', resourceId: id, relation: 'version' } },
+      field: 'filter.resourceType',
+    },
     { what: 'delete every guard', method: 'DELETE', payload: { filter: { resourceType: 'internal_guard' } }, field: 'filter.resourceType', byType: true },
     { what: 'delete by internal subject', method: 'DELETE', payload: { filter: { resourceType: 'internal_guard', subject } }, field: 'filter.resourceType' },
-    { what: 'delete a delete-filter precondition', method: 'DELETE', payload: { filter: { resource: 'user:ana' }, preconditions: [{ operation: 'must_not_match', filter: { resource } }] }, field: 'preconditions.0.filter.resource' },
+    {
+      what: 'delete a delete-filter precondition',
+      method: 'DELETE',
+      payload: { filter: { resource: 'user:ana' }, preconditions: [{ operation: 'must_not_match', filter: { resource } }] },
+      field: 'preconditions.0.filter.resource',
+    },
   ]
 }
 
@@ -67,13 +97,19 @@ t.test('no key writes, deletes or requires an internal type, whatever its scopes
       t.equal(res.statusCode, 403, `${key} key, ${a.what}: 403 (${res.body})`)
       // a key that may write meets the rule itself; the others are stopped by their scope first
       // (a delete by type alone needs admin too)
-      if (key === 'full' || (key === 'write' && !a.byType)) t.match(res.json(), { code: 'GW_INTERNAL_TYPE', field: a.field, message: /internal_guard/ }, `${key} key, ${a.what}: names ${a.field}`)
+      if (key === 'full' || (key === 'write' && !a.byType))
+        t.match(res.json(), { code: 'GW_INTERNAL_TYPE', field: a.field, message: /internal_guard/ }, `${key} key, ${a.what}: names ${a.field}`)
     }
   }
   t.same(await readGuards(app, true), before, 'every guard as it was')
   const mia = await app.inject({ method: 'GET', url: '/v1/relationships?resource=user:ana', headers: as('ops') })
   t.same(mia.json().relationships, [], 'and the harmless update beside them was not written either')
-  const ok = await app.inject({ method: 'POST', url: '/v1/relationships', headers: as('write'), payload: { updates: [{ operation: 'touch', relationship: 'user:ana#manager@user:mia' }] } })
+  const ok = await app.inject({
+    method: 'POST',
+    url: '/v1/relationships',
+    headers: as('write'),
+    payload: { updates: [{ operation: 'touch', relationship: 'user:ana#manager@user:mia' }] },
+  })
   t.equal(ok.statusCode, 200, 'a write of public types still lands')
 })
 

@@ -64,10 +64,12 @@ t.test('5xx bodies carry a fixed message and the request id, never engine text',
 
   // A bulk item the engine fails is answered alone (allowed: false, error) and counted too.
   const beforeBulk = await metric()
-  const bulk = await post(app, '/v1/check/bulk', { items: [
-    { resource: 'program:p1', permission: 'run', subject: 'user:ana' },
-    { resource: 'program:p1', permission: 'fly', subject: 'user:ana' },
-  ] })
+  const bulk = await post(app, '/v1/check/bulk', {
+    items: [
+      { resource: 'program:p1', permission: 'run', subject: 'user:ana' },
+      { resource: 'program:p1', permission: 'fly', subject: 'user:ana' },
+    ],
+  })
   t.equal(bulk.status, 200, 'the bulk call answers')
   t.equal(bulk.body.results[0].allowed, true, 'the good item is answered')
   t.equal(bulk.body.results[1].allowed, false, 'the failed item is not allowed')

@@ -38,7 +38,11 @@ t.test('an event without an actor needs platform; the 403 names the event; nothi
   t.equal(mixed.statusCode, 403)
   t.match(mixed.json().message, /events\[1\] has no actor/)
   const again = await events(app, 'full', { events: batch })
-  t.same(again.json().results.map((r: { status: string }) => r.status), ['applied', 'applied'], 'the refused batch applied nothing')
+  t.same(
+    again.json().results.map((r: { status: string }) => r.status),
+    ['applied', 'applied'],
+    'the refused batch applied nothing',
+  )
 
   const withActor = await events(app, 'app', ev('organization.member_added', { organizationId: 'acme', userId: 'alex', role: 'author' }, 'user:olivia'))
   t.equal(withActor.statusCode, 200, 'an event with an actor needs only events')
@@ -72,7 +76,13 @@ t.test('500 wrong keys in a burst from one address: 429s with retry-after; other
   const app = await buildTestApp(t, { overrides: { apiKeys: [entry('app', 'check')] } })
   const burst = await Promise.all(
     Array.from({ length: 500 }, (_, i) =>
-      app.inject({ method: 'POST', url: '/v1/check', payload: check, remoteAddress: '10.9.0.1', headers: { authorization: `Bearer guess-${i}-0123456789abcdef` } }),
+      app.inject({
+        method: 'POST',
+        url: '/v1/check',
+        payload: check,
+        remoteAddress: '10.9.0.1',
+        headers: { authorization: `Bearer guess-${i}-0123456789abcdef` },
+      }),
     ),
   )
   const limited = burst.filter((r) => r.statusCode === 429)
@@ -92,7 +102,9 @@ t.test('500 wrong keys in a burst from one address: 429s with retry-after; other
 
 t.test('requests per key: over the limit that key gets 429, named; another key is served', async (t) => {
   const legacy = 'legacy-unnamed-key-0123456789'
-  const app = await buildTestApp(t, { overrides: { apiKeys: [entry('app', 'check'), entry('other'), legacy], rateLimit: { windowSeconds: 60, authFailures: 300, perKey: 3 } } })
+  const app = await buildTestApp(t, {
+    overrides: { apiKeys: [entry('app', 'check'), entry('other'), legacy], rateLimit: { windowSeconds: 60, authFailures: 300, perKey: 3 } },
+  })
   const codes = []
   for (let i = 0; i < 5; i++) codes.push((await app.inject({ method: 'POST', url: '/v1/check', payload: check, headers: auth('app') })).statusCode)
   t.same(codes, [200, 200, 200, 429, 429])
@@ -211,7 +223,11 @@ t.test('API_KEYS_FILE errors name the line, not its content', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'trellis-keys-'))
   const file = path.join(dir, 'keys')
   writeFileSync(file, `ok check ${sha('x')}\nbilling check ${MARK}\n`)
-  const refusal = (apiKeysFile: string) => buildTestApp(t, { overrides: { apiKeysFile } }).then(() => undefined, (err: Error) => err)
+  const refusal = (apiKeysFile: string) =>
+    buildTestApp(t, { overrides: { apiKeysFile } }).then(
+      () => undefined,
+      (err: Error) => err,
+    )
   const bad = await refusal(file)
   t.ok(bad instanceof ConfigError)
   t.match(bad?.message, /invalid setting API_KEYS_FILE line 2: the third field must be a SHA-256/)

@@ -17,7 +17,12 @@ const QUESTIONS: [string, object][] = [
 
 t.test('a check key gets 403 on expand and explain; an audit key sees the relationship behind the answer', async (t) => {
   const app = await buildTestApp(t, { overrides: { apiKeys } })
-  const written = await app.inject({ method: 'POST', url: '/v1/relationships', headers: as('admin'), payload: { updates: [{ operation: 'touch', relationship: 'user:ana#manager@user:mia' }] } })
+  const written = await app.inject({
+    method: 'POST',
+    url: '/v1/relationships',
+    headers: as('admin'),
+    payload: { updates: [{ operation: 'touch', relationship: 'user:ana#manager@user:mia' }] },
+  })
   t.equal(written.statusCode, 200, written.body)
 
   const check = await app.inject({ method: 'POST', url: '/v1/check', headers: as('checker'), payload: QUESTIONS[1]![1] })

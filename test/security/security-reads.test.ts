@@ -51,16 +51,18 @@ t.test('the default bound serves a large organization whole', async (t) => {
   t.equal(res.body.subjects.length, 300)
 })
 
-
 /** Sends a JSON POST over a real socket; `leaveAfterMs` destroys the socket that long after sending. */
 function send(port: number, path: string, body: unknown, leaveAfterMs?: number): Promise<{ status?: number; ms: number }> {
   const payload = JSON.stringify(body)
   const started = performance.now()
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-      res.resume()
-      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started }))
-    })
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started }))
+      },
+    )
     req.on('error', () => resolve({ ms: performance.now() - started }))
     req.end(payload)
     if (leaveAfterMs !== undefined) setTimeout(() => req.destroy(), leaveAfterMs)

@@ -33,7 +33,15 @@ t.test('two gateways over one Redis, one restarted mid-way: every record from bo
   await Promise.all([seedOrg(t, a, 'north'), seedOrg(t, b, 'south')])
 
   const fire = (app: TestApp, org: string, from: number, n: number) =>
-    Promise.all(Array.from({ length: n }, (_, i) => app.inject({ method: 'POST', url: '/v1/events', payload: ev('client.created', { clientId: `${org}-${from + i}`, organizationId: org, primaryCoachId: 'rob' }) })))
+    Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        app.inject({
+          method: 'POST',
+          url: '/v1/events',
+          payload: ev('client.created', { clientId: `${org}-${from + i}`, organizationId: org, primaryCoachId: 'rob' }),
+        }),
+      ),
+    )
   const first = await Promise.all([fire(a, 'north', 0, 40), fire(b, 'south', 0, 40)])
   // gateway a shuts down (its engine with it); a new one takes its place on the same Redis
   await a.close()
@@ -41,11 +49,18 @@ t.test('two gateways over one Redis, one restarted mid-way: every record from bo
   await seedOrg(t, a2, 'north')
   const second = await Promise.all([fire(a2, 'north', 40, 40), fire(b, 'south', 40, 40)])
   const answers = [...first.flat(), ...second.flat()]
-  t.ok(answers.every((r) => r.statusCode === 200), 'every event applied')
+  t.ok(
+    answers.every((r) => r.statusCode === 200),
+    'every event applied',
+  )
 
   const fromA2 = await trail(a2)
   const fromB = await trail(b)
-  t.same(fromA2.map((r) => r.id), fromB.map((r) => r.id), 'both gateways read the same trail')
+  t.same(
+    fromA2.map((r) => r.id),
+    fromB.map((r) => r.id),
+    'both gateways read the same trail',
+  )
   const eventIds = fromB.flatMap((r) => (r.event ? [r.event.id] : []))
   t.equal(fromB.length, 15 + 160, 'fifteen seeding events and 160 clients, one record each')
   t.equal(new Set(eventIds).size, eventIds.length, 'no event recorded twice')
@@ -62,11 +77,20 @@ t.test('retention: records older than AUDIT_RETENTION_DAYS are trimmed, the stre
   })
   // an old record, as if written 40 days ago
   const old = Date.now() - 40 * 24 * 3600 * 1000
-  for (let i = 0; i < 300; i++) await redis.xadd(stream, `${old}-${i}`, 'r', JSON.stringify({ uid: `old${i}`, at: new Date(old).toISOString(), source: 'engine', changes: [], zedToken: 'x' }))
+  for (let i = 0; i < 300; i++)
+    await redis.xadd(
+      stream,
+      `${old}-${i}`,
+      'r',
+      JSON.stringify({ uid: `old${i}`, at: new Date(old).toISOString(), source: 'engine', changes: [], zedToken: 'x' }),
+    )
   const app = await buildTestApp(t, { overrides: { redisUrl: url, audit: { stream, retentionDays: 30 } } })
   await seedOrg(t, app)
   const left = await trail(app)
-  t.ok(left.every((r) => r.source === 'rest'), 'the 40-day-old records are gone')
+  t.ok(
+    left.every((r) => r.source === 'rest'),
+    'the 40-day-old records are gone',
+  )
   t.equal(left.length, 5, 'five records: the seeding events')
   t.equal(await redis.xlen(stream), 5)
 })
@@ -105,5 +129,12 @@ t.test('events from the Redis stream consumer are audited once, as the stream do
   await publish(redis, events.stream, { id: `${x}-2`, type: 'certificate.awarded', data: { certificateId: `c${x}`, learnerId: 'lee' } })
   await waitFor('three outcomes', () => outcomes.length >= 3)
   const records = await trail(app)
-  t.same(records.map((r) => [r.source, r.event?.id]), [['stream', `${x}-1`], ['stream', `${x}-2`]], 'one record per applied event; the duplicate none')
+  t.same(
+    records.map((r) => [r.source, r.event?.id]),
+    [
+      ['stream', `${x}-1`],
+      ['stream', `${x}-2`],
+    ],
+    'one record per applied event; the duplicate none',
+  )
 })

@@ -52,7 +52,7 @@ t.test('redis store: a failed apply releases the claim; another delivery never s
   t.same(await store.claim('k'), { state: 'done', writtenAt: 'zed-1' })
 })
 
-t.test('redis store: a live holder renews its short lease; a dead holder\'s claim lapses', async (t) => {
+t.test("redis store: a live holder renews its short lease; a dead holder's claim lapses", async (t) => {
   if (!requirePart(t, 'redis', Boolean(url))) return
   const redis = new Redis(url!)
   t.teardown(() => redis.quit())
@@ -103,10 +103,14 @@ t.test('redis store: the payload fingerprint is kept with the id; same id, other
   t.equal((await replica.events.apply({ ...event, data: { groupId: 'g3', organizationId: 'acme' } }, { keyName: 'k2' })).status, 'applied')
   // Records written before fingerprints were kept (done:<writtenAt>) still answer duplicate.
   await redis.set(`trellis:event:anonymous:legacy-${event.id}`, `done:${first.writtenAt}`, 'EX', 60)
-  t.same((await post(app, { ...event, id: `legacy-${event.id}` })).json().results[0], { id: `legacy-${event.id}`, status: 'duplicate', writtenAt: first.writtenAt })
+  t.same((await post(app, { ...event, id: `legacy-${event.id}` })).json().results[0], {
+    id: `legacy-${event.id}`,
+    status: 'duplicate',
+    writtenAt: first.writtenAt,
+  })
 })
 
-t.test('redis store: a crashed holder\'s claim is taken over within about 2 s', async (t) => {
+t.test("redis store: a crashed holder's claim is taken over within about 2 s", async (t) => {
   if (!requirePart(t, 'redis', Boolean(url))) return
   const redis = new Redis(url!)
   t.teardown(() => redis.quit())

@@ -34,7 +34,14 @@ t.test('defaults', async (t) => {
     checkCacheMax: 100_000,
     redisAllowDataLoss: false,
     idempotencyTtlSeconds: 7 * 24 * 3600,
-    events: { streamEnabled: false, stream: 'trellis:events', deadLetterStream: 'trellis:events:dead', group: 'trellis', maxDeliveries: 5, batchConcurrency: 128 },
+    events: {
+      streamEnabled: false,
+      stream: 'trellis:events',
+      deadLetterStream: 'trellis:events:dead',
+      group: 'trellis',
+      maxDeliveries: 5,
+      batchConcurrency: 128,
+    },
     bodyLimitBytes: 1024 * 1024,
     maxBulkItems: 1000,
     lookupSubjectsMax: 10_000,
@@ -58,14 +65,45 @@ t.test('defaults', async (t) => {
 
 t.test('numbers and switches are read from their settings', async (t) => {
   const c = loadConfig({
-    PORT: '9090', SPICEDB_TIMEOUT_MS: '250', CHECK_CACHE_MAX: '0', IDEMPOTENCY_TTL_SECONDS: '60', EVENTS_MAX_DELIVERIES: '2', EVENTS_BATCH_CONCURRENCY: '1',
-    BODY_LIMIT_BYTES: '2048', MAX_BULK_ITEMS: '10', LOOKUP_SUBJECTS_MAX: '7', REQUEST_TIMEOUT_MS: '0', CONNECTION_TIMEOUT_MS: '5', CONTEXT_MAX_BYTES: '100',
-    RATE_LIMIT_WINDOW_SECONDS: '1', RATE_LIMIT_AUTH_FAILURES: '0', RATE_LIMIT_PER_KEY: '3', AUDIT_RETENTION_DAYS: '1', AUDIT_MAX_RECORDS: '50',
-    METRICS_PUBLIC: 'false', REDIS_ALLOW_DATA_LOSS: 'true', LOG_LEVEL: 'silent', HOST: '0.0.0.0', AUDIT_STREAM: 'a:s', EVENTS_STREAM: 'e:s',
+    PORT: '9090',
+    SPICEDB_TIMEOUT_MS: '250',
+    CHECK_CACHE_MAX: '0',
+    IDEMPOTENCY_TTL_SECONDS: '60',
+    EVENTS_MAX_DELIVERIES: '2',
+    EVENTS_BATCH_CONCURRENCY: '1',
+    BODY_LIMIT_BYTES: '2048',
+    MAX_BULK_ITEMS: '10',
+    LOOKUP_SUBJECTS_MAX: '7',
+    REQUEST_TIMEOUT_MS: '0',
+    CONNECTION_TIMEOUT_MS: '5',
+    CONTEXT_MAX_BYTES: '100',
+    RATE_LIMIT_WINDOW_SECONDS: '1',
+    RATE_LIMIT_AUTH_FAILURES: '0',
+    RATE_LIMIT_PER_KEY: '3',
+    AUDIT_RETENTION_DAYS: '1',
+    AUDIT_MAX_RECORDS: '50',
+    METRICS_PUBLIC: 'false',
+    REDIS_ALLOW_DATA_LOSS: 'true',
+    LOG_LEVEL: 'silent',
+    HOST: '0.0.0.0',
+    AUDIT_STREAM: 'a:s',
+    EVENTS_STREAM: 'e:s',
   })
   t.match(c, {
-    port: 9090, engineTimeoutMs: 250, checkCacheMax: 0, idempotencyTtlSeconds: 60, bodyLimitBytes: 2048, maxBulkItems: 10, lookupSubjectsMax: 7,
-    requestTimeoutMs: 0, connectionTimeoutMs: 5, contextMaxBytes: 100, metricsPublic: false, redisAllowDataLoss: true, logLevel: 'silent', host: '0.0.0.0',
+    port: 9090,
+    engineTimeoutMs: 250,
+    checkCacheMax: 0,
+    idempotencyTtlSeconds: 60,
+    bodyLimitBytes: 2048,
+    maxBulkItems: 10,
+    lookupSubjectsMax: 7,
+    requestTimeoutMs: 0,
+    connectionTimeoutMs: 5,
+    contextMaxBytes: 100,
+    metricsPublic: false,
+    redisAllowDataLoss: true,
+    logLevel: 'silent',
+    host: '0.0.0.0',
     events: { maxDeliveries: 2, batchConcurrency: 1, stream: 'e:s' },
     rateLimit: { windowSeconds: 1, authFailures: 0, perKey: 3 },
     audit: { retentionDays: 1, maxRecords: 50, stream: 'a:s' },
@@ -75,14 +113,23 @@ t.test('numbers and switches are read from their settings', async (t) => {
   t.equal(loadConfig({ REDIS_URL: 'redis://r:1', EVENTS_STREAM_ENABLED: 'false' }).events.streamEnabled, false)
   t.equal(loadConfig({ PORT: '0' }).port, 0)
   t.same(loadConfig({}).overload, { maxEventLoopDelayMs: 2000, maxEventLoopUtilization: 0.995 }, 'load shedding on by default')
-  t.same(loadConfig({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OVERLOAD_MAX_ELU_PERMILLE: '0' }).overload, { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 }, '0 turns a bound off')
+  t.same(
+    loadConfig({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OVERLOAD_MAX_ELU_PERMILLE: '0' }).overload,
+    { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
+    '0 turns a bound off',
+  )
   t.throws(() => loadConfig({ OVERLOAD_MAX_ELU_PERMILLE: '1001' }), /OVERLOAD_MAX_ELU_PERMILLE/)
   t.equal(loadConfig({ PORT: '65535' }).port, 65535)
 })
 
 t.test('engines', async (t) => {
   t.same(loadConfig(REMOTE).engine, { kind: 'remote', endpoints: ['spicedb:50051'], presharedKey: 'psk-0123456789', insecure: false })
-  t.same(loadConfig({ ...REMOTE, SPICEDB_ENDPOINT: 'a:1,b:2', SPICEDB_INSECURE: 'true' }).engine, { kind: 'remote', endpoints: ['a:1', 'b:2'], presharedKey: 'psk-0123456789', insecure: true })
+  t.same(loadConfig({ ...REMOTE, SPICEDB_ENDPOINT: 'a:1,b:2', SPICEDB_INSECURE: 'true' }).engine, {
+    kind: 'remote',
+    endpoints: ['a:1', 'b:2'],
+    presharedKey: 'psk-0123456789',
+    insecure: true,
+  })
   t.same(loadConfig({ SPICEDB_DATASTORE_ENGINE: 'memory' }).engine, { kind: 'embedded' })
   t.same(loadConfig({ SPICEDB_DATASTORE_ENGINE: 'postgres', SPICEDB_DATASTORE_URI: 'postgres://db/x', REDIS_URL: 'redis://r:1' }).engine, {
     kind: 'embedded',
@@ -117,7 +164,11 @@ t.test('WORKERS: more than one needs a shared engine and Redis', async (t) => {
   const memory = refusal(t, { WORKERS: '2' }, 'in-memory datastore')
   t.match(memory, /WORKERS/)
   t.match(memory, /SPICEDB_ENDPOINT|SPICEDB_DATASTORE_ENGINE/, 'says what would do')
-  const noRedis = refusal(t, { SPICEDB_ENDPOINT: 'spicedb:50051', SPICEDB_PRESHARED_KEY: 'psk-0123456789', EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true', WORKERS: '3' }, 'no Redis')
+  const noRedis = refusal(
+    t,
+    { SPICEDB_ENDPOINT: 'spicedb:50051', SPICEDB_PRESHARED_KEY: 'psk-0123456789', EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true', WORKERS: '3' },
+    'no Redis',
+  )
   t.match(noRedis, /WORKERS/)
   t.match(noRedis, /REDIS_URL/)
   if (availableParallelism() > 1) t.match(refusal(t, { WORKERS: 'auto' }, 'auto on memory'), /WORKERS/)
@@ -126,10 +177,29 @@ t.test('WORKERS: more than one needs a shared engine and Redis', async (t) => {
 
 t.test('bad settings are refused by name', async (t) => {
   const cases: Record<string, string> = {
-    PORT: 'eighty', LOG_LEVEL: 'loud', SPICEDB_INSECURE: 'yes', SPICEDB_TIMEOUT_MS: '-5', SPICEDB_DATASTORE_ENGINE: 'sqlite', REDIS_URL: 'localhost:6379',
-    IDEMPOTENCY_TTL_SECONDS: '1h', EVENTS_MAX_DELIVERIES: '0', EVENTS_BATCH_CONCURRENCY: '0', CHECK_CACHE_MAX: '1e6', BODY_LIMIT_BYTES: '1MB',
-    MAX_BULK_ITEMS: '0', LOOKUP_SUBJECTS_MAX: '0', CURSOR_SECRET: 'too-short', CONTEXT_MAX_BYTES: '0', API_KEYS: 'short', METRICS_PUBLIC: 'no',
-    RATE_LIMIT_WINDOW_SECONDS: '0', RATE_LIMIT_PER_KEY: 'lots', AUDIT_RETENTION_DAYS: '0', AUDIT_MAX_RECORDS: '0', TRUST_PROXY: 'everyone', EVENTS_STREAM_ENABLED: 'on',
+    PORT: 'eighty',
+    LOG_LEVEL: 'loud',
+    SPICEDB_INSECURE: 'yes',
+    SPICEDB_TIMEOUT_MS: '-5',
+    SPICEDB_DATASTORE_ENGINE: 'sqlite',
+    REDIS_URL: 'localhost:6379',
+    IDEMPOTENCY_TTL_SECONDS: '1h',
+    EVENTS_MAX_DELIVERIES: '0',
+    EVENTS_BATCH_CONCURRENCY: '0',
+    CHECK_CACHE_MAX: '1e6',
+    BODY_LIMIT_BYTES: '1MB',
+    MAX_BULK_ITEMS: '0',
+    LOOKUP_SUBJECTS_MAX: '0',
+    CURSOR_SECRET: 'too-short',
+    CONTEXT_MAX_BYTES: '0',
+    API_KEYS: 'short',
+    METRICS_PUBLIC: 'no',
+    RATE_LIMIT_WINDOW_SECONDS: '0',
+    RATE_LIMIT_PER_KEY: 'lots',
+    AUDIT_RETENTION_DAYS: '0',
+    AUDIT_MAX_RECORDS: '0',
+    TRUST_PROXY: 'everyone',
+    EVENTS_STREAM_ENABLED: 'on',
   }
   for (const [name, value] of Object.entries(cases)) {
     const m = refusal(t, { [name]: value }, `${name}=${value}`)

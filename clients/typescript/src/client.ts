@@ -8,7 +8,9 @@ import { TrellisError, errorFrom } from './errors.js'
 import type { SchemaConsistency, SchemaDomainEvent, paths } from './openapi.js'
 
 type Body<P extends keyof paths, M extends 'post' | 'delete'> = paths[P][M] extends { requestBody?: { content: { 'application/json': infer B } } } ? B : never
-type Ok<P extends keyof paths, M extends 'get' | 'post' | 'delete'> = paths[P][M] extends { responses: { 200: { content: { 'application/json': infer R } } } } ? R : never
+type Ok<P extends keyof paths, M extends 'get' | 'post' | 'delete'> = paths[P][M] extends { responses: { 200: { content: { 'application/json': infer R } } } }
+  ? R
+  : never
 
 export type Consistency = SchemaConsistency
 export type DomainEvent = SchemaDomainEvent

@@ -1,7 +1,16 @@
 export { TrellisClient, freshAs } from './client.js'
 export type {
-  CheckAnswer, CheckQuestion, Consistency, DomainEvent, EventResult, LookupResourcesQuestion, LookupSubjectsQuestion,
-  RelationshipFilter, ResourceHit, SubjectHit, TrellisClientOptions,
+  CheckAnswer,
+  CheckQuestion,
+  Consistency,
+  DomainEvent,
+  EventResult,
+  LookupResourcesQuestion,
+  LookupSubjectsQuestion,
+  RelationshipFilter,
+  ResourceHit,
+  SubjectHit,
+  TrellisClientOptions,
 } from './client.js'
 export { ERROR_CODES, TrellisError, isTrellisError, retryAfterSeconds, type ErrorCode } from './errors.js'
 export { decide, expressGuard, fastifyGuard, type Decision, type GuardOptions } from './middleware.js'

@@ -23,8 +23,7 @@ export interface GuardOptions<Req> {
 }
 
 export type Decision =
-  | { allowed: true; answer: CheckAnswer }
-  | { allowed: false; status: 403 | 503; body: { code: string; message: string }; retryAfter?: number }
+  { allowed: true; answer: CheckAnswer } | { allowed: false; status: 403 | 503; body: { code: string; message: string }; retryAfter?: number }
 
 export async function decide<Req>(client: TrellisClient, opts: GuardOptions<Req>, req: Req): Promise<Decision> {
   try {
@@ -45,7 +44,12 @@ export async function decide<Req>(client: TrellisClient, opts: GuardOptions<Req>
       return { allowed: false, status: 403, body: { code: 'FORBIDDEN', message: `the check was refused: ${err.code}` } }
     }
     const retryAfter = err instanceof TrellisError ? err.retryAfter : undefined
-    return { allowed: false, status: 503, body: { code: 'AUTHORIZATION_UNAVAILABLE', message: 'the permission check could not be made; retry' }, retryAfter: retryAfter ?? 1 }
+    return {
+      allowed: false,
+      status: 503,
+      body: { code: 'AUTHORIZATION_UNAVAILABLE', message: 'the permission check could not be made; retry' },
+      retryAfter: retryAfter ?? 1,
+    }
   }
 }
 

@@ -17,7 +17,10 @@ t.test('events in, checks out: concurrent checks become one bulk call', async (t
   t.equal(applied.length, business.length)
   t.ok(applied.every((r) => r.status === 'applied' && r.writtenAt))
   const again = await trellis.sendEvents(business)
-  t.ok(again.every((r) => r.status === 'duplicate'), 'the same ids again: duplicates, nothing applied twice')
+  t.ok(
+    again.every((r) => r.status === 'duplicate'),
+    'the same ids again: duplicates, nothing applied twice',
+  )
 
   const questions = [
     { resource: 'client:cassandra', permission: 'coach', subject: 'user:rob' },
@@ -26,20 +29,34 @@ t.test('events in, checks out: concurrent checks become one bulk call', async (t
     { resource: 'client:cassandra', permission: 'view', subject: 'user:nobody' },
   ]
   const answers = await Promise.all(questions.map((q) => trellis.check(q)))
-  t.same(answers.map((a) => a.allowed), [true, true, false, false])
+  t.same(
+    answers.map((a) => a.allowed),
+    [true, true, false, false],
+  )
   t.ok(answers.every((a) => a.checkedAt && a.permissionship))
   t.equal(trellis.calls['/v1/check/bulk'], 1, 'four concurrent checks, one bulk call')
   t.equal(trellis.calls['/v1/check'], undefined)
 
   const many = await trellis.checkMany(Array.from({ length: 250 }, (_, i) => ({ ...questions[i % 4]! })))
-  t.same(many.map((a) => a.allowed), Array.from({ length: 250 }, (_, i) => i % 4 < 2), 'answered in order')
+  t.same(
+    many.map((a) => a.allowed),
+    Array.from({ length: 250 }, (_, i) => i % 4 < 2),
+    'answered in order',
+  )
   t.equal(trellis.calls['/v1/check/bulk'], 1 + 3, '250 checks in bulk calls of at most 100')
 
   // one malformed question fails alone, with its typed error; the others are answered
-  const mixed = await Promise.allSettled([trellis.check(questions[0]!), trellis.check({ ...questions[1]!, resource: 'not a reference' }), trellis.check({ ...questions[0]!, permission: 'fly' })])
+  const mixed = await Promise.allSettled([
+    trellis.check(questions[0]!),
+    trellis.check({ ...questions[1]!, resource: 'not a reference' }),
+    trellis.check({ ...questions[0]!, permission: 'fly' }),
+  ])
   t.equal(mixed[0].status, 'fulfilled')
   t.ok(mixed[1].status === 'rejected' && isTrellisError(mixed[1].reason) && mixed[1].reason.status === 400 && mixed[1].reason.field?.includes('resource'))
-  t.ok(mixed[2].status === 'rejected' && isTrellisError(mixed[2].reason, 'GW_UNKNOWN_PERMISSION'), 'an item the bulk could not answer is asked alone for its own error')
+  t.ok(
+    mixed[2].status === 'rejected' && isTrellisError(mixed[2].reason, 'GW_UNKNOWN_PERMISSION'),
+    'an item the bulk could not answer is asked alone for its own error',
+  )
 
   const alone = new TrellisClient({ baseUrl: url, token: KEY, coalesce: false })
   await Promise.all(questions.map((q) => alone.check(q)))
@@ -51,7 +68,9 @@ t.test('lookups page by cursor as async iterators', async (t) => {
   const trellis = new TrellisClient({ baseUrl: url, token: KEY })
   await trellis.sendEvents(business)
   const clients = Array.from({ length: 23 }, (_, i) => ({
-    id: `extra-client-${i}`, type: 'client.created' as const, data: { clientId: `c${i}`, organizationId: 'acme', primaryCoachId: 'rob' },
+    id: `extra-client-${i}`,
+    type: 'client.created' as const,
+    data: { clientId: `c${i}`, organizationId: 'acme', primaryCoachId: 'rob' },
   }))
   await trellis.sendEvents(clients as DomainEvent[])
   const ids: string[] = []
@@ -79,7 +98,13 @@ t.test('typed errors from the ErrorCode enum', async (t) => {
 
 t.test('429 and 503 wait as retry-after says, then succeed', async (t) => {
   const { url } = await startGateway(t)
-  const proxy = await startProxy(t, url, (s, n) => (s.path === '/v1/check' && n === 1 ? { status: 503, headers: { 'retry-after': '1' } } : s.path === '/v1/check' && n === 2 ? { status: 429, headers: { 'retry-after': '0' } } : undefined))
+  const proxy = await startProxy(t, url, (s, n) =>
+    s.path === '/v1/check' && n === 1
+      ? { status: 503, headers: { 'retry-after': '1' } }
+      : s.path === '/v1/check' && n === 2
+        ? { status: 429, headers: { 'retry-after': '0' } }
+        : undefined,
+  )
   const trellis = new TrellisClient({ baseUrl: proxy.url, token: KEY })
   const started = Date.now()
   const answer = await trellis.check({ resource: 'client:x', permission: 'view', subject: 'user:y' })
@@ -102,7 +127,11 @@ t.test('an event batch whose answer was lost is sent again, and applied once', a
   const trellis = new TrellisClient({ baseUrl: proxy.url, token: KEY, retry: { baseDelayMs: 10 } })
   const results = await trellis.sendEvents(business.slice(0, 3))
   t.equal(proxy.seen.filter((s) => s.path === '/v1/events').length, 2, 'the first answer never came; sent again')
-  t.same(results.map((r) => r.status), ['duplicate', 'duplicate', 'duplicate'], 'the first attempt had applied them')
+  t.same(
+    results.map((r) => r.status),
+    ['duplicate', 'duplicate', 'duplicate'],
+    'the first attempt had applied them',
+  )
   const audit = await app.inject({ method: 'GET', url: '/v1/audit?object=organization:acme', headers: { authorization: `Bearer ${KEY}` } })
   t.equal(audit.json().records.filter((r: { event?: { id: string } }) => r.event?.id === business[0]!.id).length, 1, 'one audit record: applied once')
 })
@@ -118,7 +147,10 @@ t.test('consistency tokens are passed through, coalesced or not', async (t) => {
     { resource: 'client:cassandra', permission: 'coach', subject: 'user:nobody', consistency: fresh },
     { resource: 'client:cassandra', permission: 'coach', subject: 'user:rob' },
   ])
-  t.same(answers.map((a) => a.allowed), [true, false, true])
+  t.same(
+    answers.map((a) => a.allowed),
+    [true, false, true],
+  )
   const bulk = proxy.seen.find((s) => s.path === '/v1/check/bulk')!
   t.same(JSON.parse(bulk.body).consistency, fresh, 'the token went with the bulk call')
   const single = proxy.seen.find((s) => s.path === '/v1/check')!

@@ -31,7 +31,11 @@ export interface Seen {
  * Forwards to `target`. `fail(seen, n)` may answer instead: a status with headers, or `drop`
  * (the request reaches the gateway, then the caller's connection is cut before any answer).
  */
-export async function startProxy(t: Test, target: string, fail: (seen: Seen, n: number) => { status: number; headers?: Record<string, string> } | 'drop' | undefined) {
+export async function startProxy(
+  t: Test,
+  target: string,
+  fail: (seen: Seen, n: number) => { status: number; headers?: Record<string, string> } | 'drop' | undefined,
+) {
   const seen: Seen[] = []
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -42,11 +46,21 @@ export async function startProxy(t: Test, target: string, fail: (seen: Seen, n: 
       const verdict = fail(s, seen.length)
       if (verdict && verdict !== 'drop') {
         res.writeHead(verdict.status, { 'content-type': 'application/json', ...verdict.headers })
-        return res.end(JSON.stringify({ statusCode: verdict.status, code: verdict.status === 429 ? 'GW_RATE_LIMITED' : 'GW_ENGINE_UNAVAILABLE', error: 'x', message: 'from the test proxy' }))
+        return res.end(
+          JSON.stringify({
+            statusCode: verdict.status,
+            code: verdict.status === 429 ? 'GW_RATE_LIMITED' : 'GW_ENGINE_UNAVAILABLE',
+            error: 'x',
+            message: 'from the test proxy',
+          }),
+        )
       }
       const answer = await fetch(`${target}${req.url}`, {
         method: req.method,
-        headers: { ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) },
+        headers: {
+          ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}),
+          ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        },
         body: chunks.length ? Buffer.concat(chunks) : undefined,
       })
       const text = await answer.text()
@@ -56,6 +70,12 @@ export async function startProxy(t: Test, target: string, fail: (seen: Seen, n: 
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) }))
+  t.teardown(
+    () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(resolve)
+      }),
+  )
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
 }

@@ -33,10 +33,11 @@ t.test('a Fastify service refuses what the check refuses and serves what it allo
     },
     async (req) => ({ notes: `notes of ${req.params.id}` }),
   )
-  const get = (user: string | undefined, id = 'cassandra') => service.inject({ method: 'GET', url: `/clients/${id}/notes`, headers: user ? { 'x-user': user } : {} })
+  const get = (user: string | undefined, id = 'cassandra') =>
+    service.inject({ method: 'GET', url: `/clients/${id}/notes`, headers: user ? { 'x-user': user } : {} })
 
   const allowed = await get('rob')
-  t.equal(allowed.statusCode, 200, "rob coaches cassandra: the handler runs")
+  t.equal(allowed.statusCode, 200, 'rob coaches cassandra: the handler runs')
   t.same(allowed.json(), { notes: 'notes of cassandra' })
   const refused = await get('jeannine')
   t.equal(refused.statusCode, 403, 'jeannine only views: refused')

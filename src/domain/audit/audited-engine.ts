@@ -82,13 +82,15 @@ async function absentDeletes(engine: EnginePort, updates: RelationshipUpdate[]):
   }
   const absent = new Set<RelationshipUpdate>()
   if (byObject.size === 0 || byObject.size > MAX_OBJECTS_READ) return absent
-  await Promise.all([...byObject.values()].map(async (list) => {
-    const { resource } = list[0]!.relationship
-    const page = await engine.readRelationships({ resourceType: resource.type, resourceId: resource.id }, { limit: 1000 }, { mode: 'fully_consistent' })
-    if (page.cursor) return // more than one page: recorded as asked rather than read at length
-    const present = new Set(page.relationships.map(key))
-    for (const u of list) if (!present.has(key(u.relationship))) absent.add(u)
-  }))
+  await Promise.all(
+    [...byObject.values()].map(async (list) => {
+      const { resource } = list[0]!.relationship
+      const page = await engine.readRelationships({ resourceType: resource.type, resourceId: resource.id }, { limit: 1000 }, { mode: 'fully_consistent' })
+      if (page.cursor) return // more than one page: recorded as asked rather than read at length
+      const present = new Set(page.relationships.map(key))
+      for (const u of list) if (!present.has(key(u.relationship))) absent.add(u)
+    }),
+  )
   return absent
 }
 

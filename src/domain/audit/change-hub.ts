@@ -31,7 +31,8 @@ export function batchBytes(batch: ChangeBatch): number {
   let n = batch.token.length
   for (const c of batch.changes) {
     const r = c.relationship
-    n += 64 + r.resource.type.length + r.resource.id.length + r.relation.length + r.subject.type.length + r.subject.id.length + (r.subject.relation?.length ?? 0)
+    n +=
+      64 + r.resource.type.length + r.resource.id.length + r.relation.length + r.subject.type.length + r.subject.id.length + (r.subject.relation?.length ?? 0)
   }
   return n
 }

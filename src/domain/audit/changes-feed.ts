@@ -185,7 +185,7 @@ export async function runFeed(
     const start = hub.startsAfter
     if (hub.holds(token)) return true
     if (!start || token === start || !coversToken(token, start)) return false
-    for (const until = Date.now() + MEET_MS; Date.now() < until && !ended; ) {
+    for (const until = Date.now() + MEET_MS; Date.now() < until && !ended;) {
       await sleep(10)
       if (hub.holds(token)) return true
     }

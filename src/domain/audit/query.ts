@@ -57,7 +57,12 @@ export function recordMatches(r: AuditRecord, f: AuditFilter): boolean {
   if (f.actor && r.event?.actor !== f.actor) return false
   if (f.keyName && r.keyName !== f.keyName) return false
   if (!f.object && !f.subject) return true
-  return r.changes.some((c) => changeMatches(c, f)) || (f.object !== undefined && r.deleteFilter !== undefined && [f.object, `${f.object}#`, `${f.object}@`].some((p) => r.deleteFilter === f.object || r.deleteFilter!.startsWith(p)))
+  return (
+    r.changes.some((c) => changeMatches(c, f)) ||
+    (f.object !== undefined &&
+      r.deleteFilter !== undefined &&
+      [f.object, `${f.object}#`, `${f.object}@`].some((p) => r.deleteFilter === f.object || r.deleteFilter!.startsWith(p)))
+  )
 }
 
 export async function queryAudit(store: AuditScan, q: AuditQuery): Promise<{ records: AuditRecord[]; cursor?: string }> {

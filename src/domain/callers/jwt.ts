@@ -10,9 +10,15 @@ export const OidcEnv = {
   OIDC_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://\\S+$', description: "the identity provider's JWKS (signing keys), cached and refreshed" })),
   OIDC_ISSUER: Type.Optional(Type.String({ minLength: 1, description: 'the `iss` every token must carry' })),
   OIDC_AUDIENCE: Type.Optional(Type.String({ pattern: '^[^\\s,]+(,[^\\s,]+)*$', description: 'the `aud` a token must carry (one of these, comma-separated)' })),
-  OIDC_SCOPES_CLAIM: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:/-]{1,100}$', description: 'the claim holding scopes: a space-separated string or an array (default scope)' })),
-  OIDC_SCOPE_PREFIX: Type.Optional(Type.String({ pattern: '^[^\\s]{0,100}$', description: 'the prefix of our scopes in that claim, e.g. trellis: (default none)' })),
-  OIDC_CALLER_CLAIM: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:/-]{1,100}$', description: 'the claim naming the caller (default: client_id, azp, then sub)' })),
+  OIDC_SCOPES_CLAIM: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9_.:/-]{1,100}$', description: 'the claim holding scopes: a space-separated string or an array (default scope)' }),
+  ),
+  OIDC_SCOPE_PREFIX: Type.Optional(
+    Type.String({ pattern: '^[^\\s]{0,100}$', description: 'the prefix of our scopes in that claim, e.g. trellis: (default none)' }),
+  ),
+  OIDC_CALLER_CLAIM: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9_.:/-]{1,100}$', description: 'the claim naming the caller (default: client_id, azp, then sub)' }),
+  ),
 }
 
 export interface OidcSettings {

@@ -66,8 +66,7 @@ export const pairableVia = (held: Relationship[]): Relationship | undefined =>
   PAIRABLE_ROLES.map((role) => held.find((r) => r.relation === role)).find((r) => r !== undefined)
 
 /** I5: whether organization relations `before` made the person pairable and `after` no longer do */
-export const stopsBeingPairable = (before: Iterable<string>, after: Iterable<string>) =>
-  [...before].some(isPairableRole) && ![...after].some(isPairableRole)
+export const stopsBeingPairable = (before: Iterable<string>, after: Iterable<string>) => [...before].some(isPairableRole) && ![...after].some(isPairableRole)
 
 /** I6: among a person's organization relationships, the one that lets them co-author its courses, if any */
 export const coAuthorVia = (held: Relationship[]): Relationship | undefined => held.find((r) => isCoAuthorRole(r.relation))

@@ -20,7 +20,11 @@ export interface ImportGate {
 }
 
 export const importRunning = (what: string) => {
-  const err = new GatewayError('GW_IMPORT_RUNNING', 503, `${what === 'import' ? 'an' : 'a'} ${what} is running on this gateway: writes are refused until it ends; retry shortly`)
+  const err = new GatewayError(
+    'GW_IMPORT_RUNNING',
+    503,
+    `${what === 'import' ? 'an' : 'a'} ${what} is running on this gateway: writes are refused until it ends; retry shortly`,
+  )
   return err
 }
 

@@ -17,8 +17,7 @@ export interface EndLine {
   count: number
 }
 
-export const badLine = (line: number, message: string) =>
-  new GatewayError('GW_INVALID_LINE', 400, `line ${line}: ${message}`, `line ${line}`, { line })
+export const badLine = (line: number, message: string) => new GatewayError('GW_INVALID_LINE', 400, `line ${line}: ${message}`, `line ${line}`, { line })
 
 /** A relationship as one export line (with its newline). */
 export function formatLine(r: Relationship): string {

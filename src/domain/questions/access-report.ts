@@ -38,11 +38,10 @@ export async function accessReport(
     const { tree, expandedAt } = await expandFully(engine, resource, input.permission, first, { arrows, signal })
     const pinned: Consistency = at ?? (expandedAt ? { mode: 'at_least_as_fresh', token: expandedAt } : first)
     const holders = await holdersAtMost(limits, () =>
-      engine.lookupSubjects(
-        { resource, permission: input.permission, subjectType, context: withGatewayContext(undefined, now) },
-        pinned,
-        { signal, maxResults: limits.maxSubjects },
-      ),
+      engine.lookupSubjects({ resource, permission: input.permission, subjectType, context: withGatewayContext(undefined, now) }, pinned, {
+        signal,
+        maxResults: limits.maxSubjects,
+      }),
     )
     const paths = pathsBySubject(tree)
     const subjects = holders.subjects

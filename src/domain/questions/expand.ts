@@ -42,9 +42,7 @@ export async function expandFully(
     const walked = arrows && arrowRelation(t, parent, arrows)
     if (walked && 'children' in t) {
       node.relation = walked
-      node.subjects = await Promise.all(
-        t.children.map(async (c) => ({ subject: formatObject(c.expanded), tree: await convert(c, t) })),
-      )
+      node.subjects = await Promise.all(t.children.map(async (c) => ({ subject: formatObject(c.expanded), tree: await convert(c, t) })))
       return node
     }
     if ('children' in t) {

@@ -57,7 +57,9 @@ async function opened(type: string, id: string, permission: string, ctx: Ctx, ad
       else if (!(await opened(type, id, name, ctx, add, depth + 1))) add({ relation: `${type}:${id}#${name}`, result: 'no_permission' })
       continue
     }
-    const linked = await ctx.engine.readRelationships({ resourceType: type, resourceId: id, relation: name }, { limit: MAX_TARGETS }, ctx.at, { signal: ctx.signal })
+    const linked = await ctx.engine.readRelationships({ resourceType: type, resourceId: id, relation: name }, { limit: MAX_TARGETS }, ctx.at, {
+      signal: ctx.signal,
+    })
     for (const r of linked.relationships) {
       const s = r.subject
       if (ctx.arrows?.expressionOf(s.type, target) === undefined) add({ relation: `${s.type}:${s.id}#${target}`, result: 'no_permission' })

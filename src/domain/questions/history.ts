@@ -108,7 +108,8 @@ export class History {
     run: (at?: Consistency, now?: Date) => Promise<T>,
   ): Promise<T & { asOf?: Moment }> {
     if (asOf === undefined) return run()
-    if (consistency !== undefined) throw badRequest('asOf', 'cannot be combined with consistency: an asOf answer is read at exactly its revision', 'GW_VALIDATION')
+    if (consistency !== undefined)
+      throw badRequest('asOf', 'cannot be combined with consistency: an asOf answer is read at exactly its revision', 'GW_VALIDATION')
     const { moment, consistency: at } = await this.resolve(asOf)
     try {
       // caveats (section release times) are judged at that moment too

@@ -101,11 +101,10 @@ export async function lookupSubjects(
   const context = withGatewayContext(input.context, now)
   try {
     const res = await holdersAtMost(limits, () =>
-      engine.lookupSubjects(
-        { resource, permission: input.permission, subjectType: input.subjectType, context },
-        at ?? resolveConsistency(input.consistency),
-        { signal: limits.signal, maxResults: limits.maxSubjects },
-      ),
+      engine.lookupSubjects({ resource, permission: input.permission, subjectType: input.subjectType, context }, at ?? resolveConsistency(input.consistency), {
+        signal: limits.signal,
+        maxResults: limits.maxSubjects,
+      }),
     )
     return { subjects: res.subjects.sort((a, b) => a.id.localeCompare(b.id)) }
   } catch (err) {

@@ -67,7 +67,11 @@ export async function readRelationships(
 const MAX_ATTEMPTS = 20
 
 /** what a set of pins says, whatever order the reads returned it in */
-const signature = (pins: Precondition[]) => pins.map((p) => JSON.stringify(p)).sort().join('\n')
+const signature = (pins: Precondition[]) =>
+  pins
+    .map((p) => JSON.stringify(p))
+    .sort()
+    .join('\n')
 
 /**
  * Writes the updates with the caller's preconditions and the invariants' pins. If the write
@@ -113,7 +117,10 @@ async function guardedDelete(engine: EnginePort, filter: RelationshipFilter, pre
     }
   }
   if (found.length > MAX_GUARDED_DELETE) {
-    throw badRequest('filter', `matches ${found.length} relationships, some of which invariants govern; a judged delete is one atomic write of at most ${MAX_GUARDED_DELETE}: narrow the filter`)
+    throw badRequest(
+      'filter',
+      `matches ${found.length} relationships, some of which invariants govern; a judged delete is one atomic write of at most ${MAX_GUARDED_DELETE}: narrow the filter`,
+    )
   }
   const updates = found.map((relationship) => ({ operation: 'delete' as const, relationship }))
   return { deletedAt: await guardedWrite(engine, updates, preconditions), count: found.length }
@@ -154,11 +161,7 @@ export async function writeRelationships(
   }
 }
 
-export async function deleteRelationships(
-  engine: EnginePort,
-  input: { filter: FilterInput; preconditions?: PreconditionInput[] },
-  opts: WriteOptions = {},
-) {
+export async function deleteRelationships(engine: EnginePort, input: { filter: FilterInput; preconditions?: PreconditionInput[] }, opts: WriteOptions = {}) {
   const filter = parseFilter(input.filter, 'filter')
   refuseInternalFilter(filter, input.filter, 'filter')
   const preconditions = parsePreconditions(input.preconditions)

@@ -9,7 +9,16 @@
 import type { EnginePort, Precondition, Relationship, RelationshipFilter, RelationshipUpdate } from '../../engine/port.js'
 import { conflict } from '../wire/errors.js'
 import { PAIRING_RELATIONS } from '../events/contract/catalogue.js'
-import { coAuthorVia, crossesOrganizations, EXCLUSIVE_ROLES, isPairing, pairableVia, primariesOf, primaryCountHolds, stopsBeingPairable } from '../invariants/rules.js'
+import {
+  coAuthorVia,
+  crossesOrganizations,
+  EXCLUSIVE_ROLES,
+  isPairing,
+  pairableVia,
+  primariesOf,
+  primaryCountHolds,
+  stopsBeingPairable,
+} from '../invariants/rules.js'
 import {
   crossOrganization,
   notCoAuthorEligible,
@@ -51,14 +60,26 @@ export function matches(f: RelationshipFilter, r: Relationship): boolean {
 }
 
 const clientScope = (id: string): Scope => ({ key: `client:${id}`, filter: { resourceType: 'client', resourceId: id }, pinned: CLIENT_GOVERNED })
-const ownerScope = (id: string): Scope => ({ key: `owner:${id}`, filter: { resourceType: 'organization', resourceId: id, relation: 'owner' }, pinned: ['owner'] })
-const linkScope = (type: string, id: string): Scope => ({ key: `link:${type}:${id}`, filter: { resourceType: type, resourceId: id, relation: 'organization' }, pinned: ['organization'] })
+const ownerScope = (id: string): Scope => ({
+  key: `owner:${id}`,
+  filter: { resourceType: 'organization', resourceId: id, relation: 'owner' },
+  pinned: ['owner'],
+})
+const linkScope = (type: string, id: string): Scope => ({
+  key: `link:${type}:${id}`,
+  filter: { resourceType: type, resourceId: id, relation: 'organization' },
+  pinned: ['organization'],
+})
 const personScope = (type: string, id: string, userId: string, roles: readonly string[]): Scope => ({
   key: `person:${type}:${id}:${userId}`,
   filter: { resourceType: type, resourceId: id, subject: user(userId) },
   pinned: roles,
 })
-const pairingsScope = (userId: string): Scope => ({ key: `pairings:${userId}`, filter: { resourceType: 'client', subject: user(userId) }, pinned: PAIRING_RELATIONS })
+const pairingsScope = (userId: string): Scope => ({
+  key: `pairings:${userId}`,
+  filter: { resourceType: 'client', subject: user(userId) },
+  pinned: PAIRING_RELATIONS,
+})
 
 /**
  * What the judgement asks of a state: the relationships of a scope after the write (undefined,
@@ -154,14 +175,23 @@ export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
     const primaries = primariesOf(after).map((r) => r.subject.id)
     const org = after.find((r) => r.relation === 'organization')?.subject.id
     if (!primaryCountHolds(primaries.length, Boolean(org))) {
-      throw conflict('GW_PRIMARY_REQUIRED', `client:${c} would have ${primaries.length} primary coaches; a client has exactly one (I1). Replace the primary in one write: delete the old one and touch the new one together.`, {
-        client: `client:${c}`,
-        primaries: primaries.map((p) => `user:${p}`),
-      })
+      throw conflict(
+        'GW_PRIMARY_REQUIRED',
+        `client:${c} would have ${primaries.length} primary coaches; a client has exactly one (I1). Replace the primary in one write: delete the old one and touch the new one together.`,
+        {
+          client: `client:${c}`,
+          primaries: primaries.map((p) => `user:${p}`),
+        },
+      )
     }
     for (const r of after) {
       if (!isPairing(r.relation) || !view.isNew(r)) continue
-      if (!org) throw conflict('GW_NOT_PAIRABLE', `client:${c} belongs to no organization, so no one can be paired with it (I5); write its client:${c}#organization first or in the same write.`, { client: `client:${c}` })
+      if (!org)
+        throw conflict(
+          'GW_NOT_PAIRABLE',
+          `client:${c} belongs to no organization, so no one can be paired with it (I5); write its client:${c}#organization first or in the same write.`,
+          { client: `client:${c}` },
+        )
       const held = view.after(personScope('organization', org, r.subject.id, ORG_ROLES))
       if (view.wanted.size === 0 && !pairableVia(held ?? [])) throw notPairable(org, r.subject.id)
     }
@@ -171,7 +201,8 @@ export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
     const scope = ownerScope(o)
     const after = view.after(scope)
     if (!after) continue
-    if (after.length > 1) throw ownerTransferOnly(o, `organization:${o} would have ${after.length} owners, ${after.map((r) => `user:${r.subject.id}`).join(', ')}`)
+    if (after.length > 1)
+      throw ownerTransferOnly(o, `organization:${o} would have ${after.length} owners, ${after.map((r) => `user:${r.subject.id}`).join(', ')}`)
     const old = view.had(scope)[0]
     if (after.length === 0 && old) throw ownerUntouchable(o, old.subject.id, 'delete the ownership of')
   }
@@ -182,7 +213,8 @@ export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
     const after = view.after(scope)
     if (!after) continue
     const roles = relationsOf(after, roleSet)
-    if (roles.length > 1 && roles.includes('owner')) throw ownerTransferOnly(id, `user:${userId} is the owner of organization:${id} and cannot also hold ${roles.filter((r) => r !== 'owner').join(', ')}`)
+    if (roles.length > 1 && roles.includes('owner'))
+      throw ownerTransferOnly(id, `user:${userId} is the owner of organization:${id} and cannot also hold ${roles.filter((r) => r !== 'owner').join(', ')}`)
     if (roles.length > 1) throw oneRole(`${type}:${id}`, userId, roles)
     // I5: someone who stops being pairable in this organization keeps no pairing with its clients.
     if (type !== 'organization' || !stopsBeingPairable(relationsOf(view.had(scope), roleSet), roles)) continue
@@ -192,18 +224,22 @@ export function judge(view: JudgedState, updates: RelationshipUpdate[]): void {
     const primaryOf = inOrg.filter((r) => r.relation === 'primary').map((r) => r.resource.id)
     if (primaryOf.length > 0) throw primaryCoachOfClients(id, userId, primaryOf, 'take the coach role from')
     if (inOrg.length > 0) {
-      throw conflict('GW_NOT_PAIRABLE', `user:${userId} would stop being a coach of organization:${id} while paired with ${inOrg.map((r) => `client:${r.resource.id}`).join(', ')} (I5); delete those pairings in the same write.`, {
-        organization: `organization:${id}`,
-        user: `user:${userId}`,
-        clients: inOrg.map((r) => `client:${r.resource.id}`),
-      })
+      throw conflict(
+        'GW_NOT_PAIRABLE',
+        `user:${userId} would stop being a coach of organization:${id} while paired with ${inOrg.map((r) => `client:${r.resource.id}`).join(', ')} (I5); delete those pairings in the same write.`,
+        {
+          organization: `organization:${id}`,
+          user: `user:${userId}`,
+          clients: inOrg.map((r) => `client:${r.resource.id}`),
+        },
+      )
     }
   }
 
   for (const r of coAuthors) {
     const org = view.after(linkScope('course', r.resource.id))?.[0]?.subject.id
     if (!org) {
-      if (view.wanted.size === 0) throw notCoAuthorEligible(r.resource.id, '(none: write the course\'s organization first)', r.subject.id)
+      if (view.wanted.size === 0) throw notCoAuthorEligible(r.resource.id, "(none: write the course's organization first)", r.subject.id)
       continue
     }
     const roles = view.after(personScope('organization', org, r.subject.id, ORG_ROLES))
@@ -236,4 +272,3 @@ export async function guardWrite(engine: EnginePort, updates: RelationshipUpdate
   judge(view, updates)
   return plan.preconditions
 }
-

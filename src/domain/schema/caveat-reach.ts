@@ -39,8 +39,14 @@ export function caveatReach(schemaText: string): CaveatReach {
       if (rel.unknown.length) reaches.add(node)
       // a caveat, or a trait this reader does not know; expiration needs no context
       if (rel.subjects.some((a) => a.traits.some((t) => t !== 'expiration'))) reaches.add(node)
-      deps.set(node, rel.subjects.filter((a) => a.relation).map((a) => `${a.type}#${a.relation}`))
-      subjectTypes.set(node, rel.subjects.filter((a) => !a.relation).map((a) => a.type))
+      deps.set(
+        node,
+        rel.subjects.filter((a) => a.relation).map((a) => `${a.type}#${a.relation}`),
+      )
+      subjectTypes.set(
+        node,
+        rel.subjects.filter((a) => !a.relation).map((a) => a.type),
+      )
     }
     for (const perm of def.permissions) permissions.push({ node: `${type}#${perm.name}`, type, expr: perm.expression })
     // something this reader does not know inside a definition: keep `now` for the type
@@ -48,7 +54,10 @@ export function caveatReach(schemaText: string): CaveatReach {
   }
   for (const { node, type, expr } of permissions) {
     const d: string[] = []
-    for (const term of expr.replace(/[()+&]|-(?!>)/g, ' ').split(/\s+/).filter(Boolean)) {
+    for (const term of expr
+      .replace(/[()+&]|-(?!>)/g, ' ')
+      .split(/\s+/)
+      .filter(Boolean)) {
       if (term === 'nil') continue
       const m = TERM.exec(term)
       if (!m) {
@@ -67,7 +76,7 @@ export function caveatReach(schemaText: string): CaveatReach {
   }
   // Unknown targets reach (conservatively); then propagate until nothing changes.
   for (const d of deps.values()) for (const n of d) if (!deps.has(n)) reaches.add(n)
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false
     for (const [node, d] of deps) {
       if (!reaches.has(node) && d.some((n) => reaches.has(n))) {
@@ -102,6 +111,9 @@ export class NowOnlyWhereNeeded extends EngineLayer {
   }
 
   override check(items: CheckItem[], consistency: Consistency) {
-    return this.next.check(items.map((i) => withoutUnusedNow(i, this.reach)), consistency)
+    return this.next.check(
+      items.map((i) => withoutUnusedNow(i, this.reach)),
+      consistency,
+    )
   }
 }

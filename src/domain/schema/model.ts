@@ -110,7 +110,10 @@ function readDefinition(name: string, body: string): Definition {
           relation.unknown.push(alt)
           continue
         }
-        const traits = (m[4] ?? '').split(/\s+and\s+/).map((t) => t.trim()).filter(Boolean)
+        const traits = (m[4] ?? '')
+          .split(/\s+and\s+/)
+          .map((t) => t.trim())
+          .filter(Boolean)
         relation.subjects.push({ type: m[1]!, wildcard: m[2] === ':*', ...(m[3] ? { relation: m[3] } : {}), traits })
       }
       def.relations.push(relation)

@@ -21,7 +21,10 @@ export function indexSchema(schemaText: string): SchemaIndex {
   const relations = new Map<string, string[]>()
   const uses = new Map<string, SubjectUse[]>()
   for (const def of model.definitions.values()) {
-    relations.set(def.name, def.relations.map((r) => r.name))
+    relations.set(
+      def.name,
+      def.relations.map((r) => r.name),
+    )
     for (const relation of def.relations) {
       for (const subjectType of new Set(relation.subjects.map((a) => a.type))) {
         const list = uses.get(subjectType) ?? []

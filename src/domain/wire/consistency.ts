@@ -38,11 +38,7 @@ export const RESERVED_CONTEXT = ['now'] as const
  * The caveat context sent with every check and lookup: the caller's keys plus the gateway's
  * clock, so section release times are judged against the gateway's `now`, never the caller's.
  */
-export function withGatewayContext(
-  context: Record<string, unknown> | undefined,
-  now: Date,
-  field = 'context',
-): Record<string, unknown> {
+export function withGatewayContext(context: Record<string, unknown> | undefined, now: Date, field = 'context'): Record<string, unknown> {
   for (const key of RESERVED_CONTEXT) {
     if (context && Object.prototype.hasOwnProperty.call(context, key)) {
       throw badRequest(`${field}.${key}`, 'is supplied by the gateway and cannot be passed', 'GW_RESERVED_CONTEXT')

@@ -29,11 +29,9 @@ export class InvalidReferenceError extends GatewayError {
 export const badRequest = (field: string, message: string, code: ErrorCode = 'GW_INVALID_ARGUMENT') =>
   new GatewayError(code, 400, `${field}: ${message}`, field)
 
-export const conflict = (code: ErrorCode, message: string, details?: Record<string, unknown>) =>
-  new GatewayError(code, 409, message, undefined, details)
+export const conflict = (code: ErrorCode, message: string, details?: Record<string, unknown>) => new GatewayError(code, 409, message, undefined, details)
 
-export const forbidden = (message: string, details?: Record<string, unknown>) =>
-  new GatewayError('GW_FORBIDDEN', 403, message, undefined, details)
+export const forbidden = (message: string, details?: Record<string, unknown>) => new GatewayError('GW_FORBIDDEN', 403, message, undefined, details)
 
 /** 499 (as nginx logs it): the caller left before its answer; its engine work was cancelled */
 export const clientClosed = () => new GatewayError('GW_CLIENT_CLOSED', 499, 'the caller closed its connection before the answer')
@@ -49,8 +47,7 @@ export const resultTooLarge = (limit: number, setting: string) =>
     { limit, setting },
   )
 
-export const engineUnavailable = (message = 'the authorization engine is unavailable') =>
-  new GatewayError('GW_ENGINE_UNAVAILABLE', 503, message)
+export const engineUnavailable = (message = 'the authorization engine is unavailable') => new GatewayError('GW_ENGINE_UNAVAILABLE', 503, message)
 
 /**
  * A readiness probe's own finding (e.g. a Redis that would lose data), written by the gateway:

@@ -21,4 +21,3 @@ export function unwrapCursor(s: string): { consistency: Consistency; cursor: str
   }
   return undefined
 }
-

@@ -23,7 +23,20 @@
  * verified to cover them all (a stale one, from the shared lookup, is asked for again). The
  * verified token is recorded, which collapses the frontier for every later read.
  */
-import { EngineError, type CallOptions, type CheckItem, type Consistency, type EnginePort, type Relationship, type LookupResourcesRequest, type LookupSubjectsRequest, type ObjectRef, type Precondition, type RelationshipFilter, type RelationshipUpdate } from '../port.js'
+import {
+  EngineError,
+  type CallOptions,
+  type CheckItem,
+  type Consistency,
+  type EnginePort,
+  type Relationship,
+  type LookupResourcesRequest,
+  type LookupSubjectsRequest,
+  type ObjectRef,
+  type Precondition,
+  type RelationshipFilter,
+  type RelationshipUpdate,
+} from '../port.js'
 import { EngineLayer } from '../layer.js'
 import { compareTokens } from './revision.js'
 import { unwrapCursor, wrapCursor } from './read-cursor.js'
@@ -214,22 +227,57 @@ export class ReadYourWritesEngine extends EngineLayer {
   }
 
   override async check(items: CheckItem[], c: Consistency) {
-    return (await this.read(c, (x) => this.next.check(items, x), (r) => r.checkedAt)).answer
+    return (
+      await this.read(
+        c,
+        (x) => this.next.check(items, x),
+        (r) => r.checkedAt,
+      )
+    ).answer
   }
   override async checkWithTrace(item: CheckItem, c: Consistency, opts?: CallOptions) {
-    return (await this.read(c, (x) => this.next.checkWithTrace(item, x, opts), (r) => r.checkedAt)).answer
+    return (
+      await this.read(
+        c,
+        (x) => this.next.checkWithTrace(item, x, opts),
+        (r) => r.checkedAt,
+      )
+    ).answer
   }
   override lookupResources(req: LookupResourcesRequest, c: Consistency, opts?: CallOptions) {
-    return this.paged(req.cursor, c, (cursor, x) => this.next.lookupResources({ ...req, cursor }, x, opts), (r) => r.lookedUpAt)
+    return this.paged(
+      req.cursor,
+      c,
+      (cursor, x) => this.next.lookupResources({ ...req, cursor }, x, opts),
+      (r) => r.lookedUpAt,
+    )
   }
   override async lookupSubjects(req: LookupSubjectsRequest, c: Consistency, opts?: CallOptions) {
-    return (await this.read(c, (x) => this.next.lookupSubjects(req, x, opts), (r) => r.lookedUpAt)).answer
+    return (
+      await this.read(
+        c,
+        (x) => this.next.lookupSubjects(req, x, opts),
+        (r) => r.lookedUpAt,
+      )
+    ).answer
   }
   override async expand(resource: ObjectRef, permission: string, c: Consistency, opts?: CallOptions) {
-    return (await this.read(c, (x) => this.next.expand(resource, permission, x, opts), (r) => r.expandedAt)).answer
+    return (
+      await this.read(
+        c,
+        (x) => this.next.expand(resource, permission, x, opts),
+        (r) => r.expandedAt,
+      )
+    ).answer
   }
   override readRelationships(filter: RelationshipFilter, page: { limit?: number; cursor?: string }, c: Consistency, opts?: CallOptions) {
-    return this.paged(page.cursor, c, (cursor, x) => this.next.readRelationships(filter, { ...page, cursor }, x, opts), (r) => r.readAt, true)
+    return this.paged(
+      page.cursor,
+      c,
+      (cursor, x) => this.next.readRelationships(filter, { ...page, cursor }, x, opts),
+      (r) => r.readAt,
+      true,
+    )
   }
 
   override writeRelationships(updates: RelationshipUpdate[], preconditions?: Precondition[]) {

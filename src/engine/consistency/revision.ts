@@ -72,7 +72,7 @@ function repeated(values: (bigint | Uint8Array)[] | undefined): bigint[] {
   const out: bigint[] = []
   for (const v of values ?? []) {
     if (typeof v === 'bigint') out.push(v)
-    else for (const r = new Reader(v); !r.done; ) out.push(r.varint())
+    else for (const r = new Reader(v); !r.done;) out.push(r.varint())
   }
   return out
 }

@@ -97,11 +97,7 @@ export class DecisionCache {
     // Kept only when no write started, ran or finished while it was computed, and the answer is
     // of a revision at least as new as the last write (SpiceDB's shared head lookup can answer a
     // fully consistent check from before it; such an answer is passed on, not kept).
-    const keep =
-      startClean &&
-      this.generation === startGeneration &&
-      this.usable() &&
-      (!this.lastWrite || coversToken(answer.checkedAt, this.lastWrite))
+    const keep = startClean && this.generation === startGeneration && this.usable() && (!this.lastWrite || coversToken(answer.checkedAt, this.lastWrite))
     let next = 0
     const out = results.map((r) => r ?? answer.results[next++]!)
     if (keep) {

@@ -89,13 +89,9 @@ const unauthorized = (message = 'missing or unknown API key or token: send Autho
   new GatewayError('GW_UNAUTHORIZED', 401, message)
 
 export const missingScope = (caller: Caller, scopes: readonly Scope[], why?: string) =>
-  new GatewayError(
-    'GW_MISSING_SCOPE',
-    403,
-    `key ${caller.keyName} lacks the scope ${scopes.join(' or ')}${why ? `, needed for ${why}` : ''}`,
-    undefined,
-    { required: scopes },
-  )
+  new GatewayError('GW_MISSING_SCOPE', 403, `key ${caller.keyName} lacks the scope ${scopes.join(' or ')}${why ? `, needed for ${why}` : ''}`, undefined, {
+    required: scopes,
+  })
 
 function scopeRefusal(caller: Caller, route: RouteScope): GatewayError | undefined {
   if (route === 'public' || route === 'any-key') return undefined
@@ -117,8 +113,7 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
     // no credential: the API is open (no keys configured) or the route is public
     return this.credential ? holdAuthorization(this.credential, { everyMs: reauthMs, onLost }) : () => undefined
   })
-  const scopeOf = (req: FastifyRequest) =>
-    req.is404 ? undefined : routeScopeOf(req.routeOptions.url, req.routeOptions.config, metricsPublic)
+  const scopeOf = (req: FastifyRequest) => (req.is404 ? undefined : routeScopeOf(req.routeOptions.url, req.routeOptions.config, metricsPublic))
 
   app.addHook('onRequest', async (req, reply) => {
     const route = scopeOf(req)
@@ -129,7 +124,11 @@ async function authPlugin(app: FastifyInstance, opts: AuthOptions) {
     const hash = presented === undefined ? undefined : sha256(presented)
     const key = hash === undefined ? undefined : app.apiKeys.findHash(hash)
     // a key, or else an OIDC token (plugins/app/oidc.ts)
-    const caller = key ? { keyName: key.name, scopes: key.scopes } : presented && app.oidc && looksLikeJwt(presented) ? await app.oidc.verify(presented) : undefined
+    const caller = key
+      ? { keyName: key.name, scopes: key.scopes }
+      : presented && app.oidc && looksLikeJwt(presented)
+        ? await app.oidc.verify(presented)
+        : undefined
     if (!caller) {
       await app.callerLimits.failed(req, reply)
       reply.header('www-authenticate', 'Bearer')

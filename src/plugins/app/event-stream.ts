@@ -50,7 +50,13 @@ async function eventStreamPlugin(app: FastifyInstance, opts: EventStreamPluginOp
     // A failure while the engine is down is the outage's, not the message's (not counted).
     // Asked fully consistent: SpiceDB answers ReadSchema (ping) from its caches with its
     // datastore down, so a Postgres restart looked like an engine that answers.
-    engineUp: opts.engineUp ?? (() => app.engine.headToken().then(() => true, () => false)),
+    engineUp:
+      opts.engineUp ??
+      (() =>
+        app.engine.headToken().then(
+          () => true,
+          () => false,
+        )),
     // each read is ordered as a REST batch is: events that cannot affect each other run together
     order: (raws) => app.events.order(raws),
     concurrency: app.events.concurrency,

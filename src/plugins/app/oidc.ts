@@ -39,7 +39,9 @@ const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 
 /** the provider's keys could not be had: not the token's fault */
 const providerDown = (err: unknown) =>
-  err instanceof errors.JWKSTimeout || (err instanceof Error && !(err instanceof errors.JOSEError)) || (err instanceof errors.JOSEError && err.code === 'ERR_JWKS_INVALID')
+  err instanceof errors.JWKSTimeout ||
+  (err instanceof Error && !(err instanceof errors.JOSEError)) ||
+  (err instanceof errors.JOSEError && err.code === 'ERR_JWKS_INVALID')
 
 async function oidcPlugin(app: FastifyInstance, opts: OidcOptions) {
   app.decorate('oidc', undefined)

@@ -90,10 +90,12 @@ async function limiters(scope: FastifyInstance, opts: RateLimitSettings, redis?:
     nameSpace: 'trellis:rate-limit:',
     ...(redis ? { redis } : { store: MemoryStore }),
   })
-  const wrap = (create: ReturnType<FastifyInstance['createRateLimit']>): Limiter => async (req) => {
-    const r = await create(req)
-    return r.isAllowed ? { exceeded: false, ttlMs: 0 } : { exceeded: r.isExceeded, ttlMs: r.ttl }
-  }
+  const wrap =
+    (create: ReturnType<FastifyInstance['createRateLimit']>): Limiter =>
+    async (req) => {
+      const r = await create(req)
+      return r.isAllowed ? { exceeded: false, ttlMs: 0 } : { exceeded: r.isExceeded, ttlMs: r.ttl }
+    }
   return {
     failures: wrap(scope.createRateLimit({ max: opts.authFailures, keyGenerator: (req) => `auth-failures:${normalizeIP(req.ip)}` })),
     perKey: wrap(scope.createRateLimit({ max: opts.perKey, keyGenerator: (req) => `key:${req.caller?.keyName ?? 'anonymous'}` })),

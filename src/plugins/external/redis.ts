@@ -51,7 +51,8 @@ async function redisPlugin(app: FastifyInstance, opts: RedisPluginOptions) {
   }
   try {
     const found = await problem()
-    if (found.problem && !allowDataLoss) throw new ConfigError(`Redis at ${redacted(opts.url)} would lose the events stream and the idempotency records: ${found.problem}. ${PERSISTENCE_ADVICE}`)
+    if (found.problem && !allowDataLoss)
+      throw new ConfigError(`Redis at ${redacted(opts.url)} would lose the events stream and the idempotency records: ${found.problem}. ${PERSISTENCE_ADVICE}`)
     if (found.problem) app.log.warn({ persistence: found.p }, `REDIS_ALLOW_DATA_LOSS=true: ${found.problem}`)
     else if (found.caution) app.log.warn({ persistence: found.p }, found.caution)
   } catch (err) {

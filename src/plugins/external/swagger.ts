@@ -67,7 +67,7 @@ async function swaggerPlugin(app: FastifyInstance) {
         { name: 'relationships', description: 'direct relationship administration' },
         { name: 'schema', description: 'the authorization model in force' },
         { name: 'audit', description: 'who changed access, and the changes feed' },
-        { name: 'onboarding', description: 'export, import and reconcile a platform\'s relationships' },
+        { name: 'onboarding', description: "export, import and reconcile a platform's relationships" },
         { name: 'operations', description: 'health and readiness' },
       ],
     },

@@ -11,9 +11,7 @@ const AuditRecord = Type.Object({
   keyName: Type.Optional(Type.String({ description: 'the API key name (never the key); absent for the event stream consumer' })),
   source: Type.String({ description: 'the door: `rest` or `stream` (events), `relationships`, `engine`' }),
   event: Type.Optional(Type.Object({ id: Type.String(), type: Type.String(), actor: Type.Optional(Type.String()) })),
-  changes: Type.Array(
-    Type.Object({ operation: Type.String({ description: 'touch, create or delete' }), relationship: Type.String() }),
-  ),
+  changes: Type.Array(Type.Object({ operation: Type.String({ description: 'touch, create or delete' }), relationship: Type.String() })),
   deleteFilter: Type.Optional(Type.String({ description: 'a delete by filter: the filter (changes list what matched it just before)' })),
   deletedCount: Type.Optional(Type.Integer()),
   zedToken: Type.String({ description: 'the ZedToken of the write' }),
@@ -50,7 +48,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             until: Type.Optional(Time),
             cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}-[0-9]{1,20}$' })),
             limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', description: '1 to 1000 (default 100)' })),
-            order: Type.Optional(StringEnum(['oldest', 'newest'], { description: '`oldest` first (default) or `newest` first; the cursor then reads on towards older records' })),
+            order: Type.Optional(
+              StringEnum(['oldest', 'newest'], { description: '`oldest` first (default) or `newest` first; the cursor then reads on towards older records' }),
+            ),
             format: Type.Optional(StringEnum(['json', 'csv'])),
           },
           { additionalProperties: false },
@@ -60,7 +60,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             description: 'JSON; with format=csv, text/csv with one row per change',
             content: {
               'application/json': { schema: Type.Object({ records: Type.Array(AuditRecord), cursor: Type.Optional(Type.String()) }) },
-              'text/csv': { schema: Type.String({ description: 'id,at,key,source,event_id,event_type,actor,operation,relationship,zedtoken; one row per change' }) },
+              'text/csv': {
+                schema: Type.String({ description: 'id,at,key,source,event_id,event_type,actor,operation,relationship,zedtoken; one row per change' }),
+              },
             },
           },
           ...errorResponses,

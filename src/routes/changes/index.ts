@@ -32,16 +32,45 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
   // a resume token must be this datastore's: one from elsewhere (another datastore, an
   // in-memory engine before a restart) is refused, not echoed back as the feed's start
   let datastoreId: Promise<string | undefined> | undefined
-  const ownDatastore = () => (datastoreId ??= app.engine.headToken().then((t) => decodeZedToken(t)?.datastoreId, () => ((datastoreId = undefined), undefined)))
+  const ownDatastore = () =>
+    (datastoreId ??= app.engine.headToken().then(
+      (t) => decodeZedToken(t)?.datastoreId,
+      () => ((datastoreId = undefined), undefined),
+    ))
   const perKey = new Map<string, number>()
   let total = 0
   const registers = [app.metrics.registry]
   // what an operator watches for (and the tests read): feeds open, the Watches they cost, why they end
   // open feeds: app.metrics.openFeeds (plugins/app/metrics.ts)
-  new client.Gauge({ name: 'trellis_changes_watches_open', help: "engine Watches the changes feeds hold open: the hub's one, and catch-ups of old resumes", registers, collect() { this.set(hub.stats.open) } })
-  new client.Counter({ name: 'trellis_changes_watches_opened_total', help: 'engine Watches the changes feeds opened', registers, collect() { this.reset(); this.inc(hub.stats.opened) } })
-  const ended = new client.Counter({ name: 'trellis_changes_feeds_ended_total', help: 'changes feeds that ended, by why (closed by the reader, dropped as too slow, engine error, key revoked)', labelNames: ['end'], registers })
-  const refused = new client.Counter({ name: 'trellis_changes_feeds_refused_total', help: 'changes feeds refused at a cap (per_key: FEEDS_MAX_PER_KEY, total: FEEDS_MAX)', labelNames: ['cap'], registers })
+  new client.Gauge({
+    name: 'trellis_changes_watches_open',
+    help: "engine Watches the changes feeds hold open: the hub's one, and catch-ups of old resumes",
+    registers,
+    collect() {
+      this.set(hub.stats.open)
+    },
+  })
+  new client.Counter({
+    name: 'trellis_changes_watches_opened_total',
+    help: 'engine Watches the changes feeds opened',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(hub.stats.opened)
+    },
+  })
+  const ended = new client.Counter({
+    name: 'trellis_changes_feeds_ended_total',
+    help: 'changes feeds that ended, by why (closed by the reader, dropped as too slow, engine error, key revoked)',
+    labelNames: ['end'],
+    registers,
+  })
+  const refused = new client.Counter({
+    name: 'trellis_changes_feeds_refused_total',
+    help: 'changes feeds refused at a cap (per_key: FEEDS_MAX_PER_KEY, total: FEEDS_MAX)',
+    labelNames: ['cap'],
+    registers,
+  })
   // /readyz says when the datastore cannot watch (degraded: checks still work)
   const watchSupport = new WatchSupport(app.engine)
   app.readinessProbes.push({ name: 'changes', optional: true, check: () => watchSupport.check() })
@@ -103,7 +132,8 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
         const decoded = decodeZedToken(after)
         if (!decoded) throw badRequest(field, 'not a ZedToken this gateway handed out; reconnect without it to start at the head')
         const own = await ownDatastore()
-        if (own !== undefined && decoded.datastoreId !== own) throw badRequest(field, "a ZedToken of another datastore (or of an in-memory engine before a restart); reconnect without it to start at the head")
+        if (own !== undefined && decoded.datastoreId !== own)
+          throw badRequest(field, 'a ZedToken of another datastore (or of an in-memory engine before a restart); reconnect without it to start at the head')
       }
       // Open feeds are capped per key and in all, counted before the stream starts: an idle
       // feed costs a socket and up to its queue bound (maxBufferedBytes) in this process.
@@ -114,7 +144,9 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
         reply.header('retry-after', String(RETRY_AFTER_SECONDS))
         throw rateLimited(
           RETRY_AFTER_SECONDS,
-          total >= limits.maxTotal ? `${limits.maxTotal} changes feeds are open, the most this gateway holds (FEEDS_MAX)` : `key ${who} has ${mine} changes feeds open, the most one key may (FEEDS_MAX_PER_KEY)`,
+          total >= limits.maxTotal
+            ? `${limits.maxTotal} changes feeds are open, the most this gateway holds (FEEDS_MAX)`
+            : `key ${who} has ${mine} changes feeds open, the most one key may (FEEDS_MAX_PER_KEY)`,
         )
       }
       total++
@@ -130,7 +162,12 @@ const routes: FastifyPluginAsyncTypebox<{ feed?: Partial<FeedOptions>; limits?: 
       req.raw.on('close', () => controller.abort())
       reply.hijack()
       // connection: close, so a feed that ends (shutdown, a dropped reader) takes its socket with it
-      reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'close' })
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-accel-buffering': 'no',
+        connection: 'close',
+      })
       const keepAuthorized = (onLost: Parameters<typeof req.keepAuthorized>[0]) => req.keepAuthorized(onLost)
       const running = runFeed({ hub, engine: app.engine }, reply.raw, { types, after }, controller.signal, { ...feed, keepAuthorized })
       feeds.set(controller, running)

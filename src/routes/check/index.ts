@@ -63,10 +63,7 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
       schema: {
         tags: ['questions'],
         summary: 'Many checks in one call, answered in the order asked',
-        body: Type.Object(
-          { items: Type.Array(BulkItem, { minItems: 1 }), consistency: Type.Optional(Consistency) },
-          { additionalProperties: false },
-        ),
+        body: Type.Object({ items: Type.Array(BulkItem, { minItems: 1 }), consistency: Type.Optional(Consistency) }, { additionalProperties: false }),
         response: {
           200: Type.Object({
             results: Type.Array(

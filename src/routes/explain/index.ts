@@ -26,9 +26,7 @@ import { Path } from '../../schemas/tree.js'
 const Attempt = Type.Object({
   relation: Type.String(),
   result: Type.String(),
-  caveat: Type.Optional(
-    Type.Object({ name: Type.String(), result: Type.String(), missing: Type.Optional(Type.Array(Type.String())) }),
-  ),
+  caveat: Type.Optional(Type.Object({ name: Type.String(), result: Type.String(), missing: Type.Optional(Type.Array(Type.String())) })),
 })
 
 /**
@@ -46,10 +44,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['questions'],
         summary: 'The whole tree of who holds a permission, recursively expanded',
-        body: Type.Object(
-          { resource: ObjectRefString, permission: PermissionName, consistency: Type.Optional(Consistency) },
-          { additionalProperties: false },
-        ),
+        body: Type.Object({ resource: ObjectRefString, permission: PermissionName, consistency: Type.Optional(Consistency) }, { additionalProperties: false }),
         response: { 200: Type.Object({ tree: Type.Ref('ExpandNode'), expandedAt: ZedToken }), ...errorResponses },
       },
     },
@@ -137,7 +132,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const limits = { signal: clientGone(reply), maxSubjects: app.config.lookupSubjectsMax }
-      const report = await app.history.answer(req.query.asOf, undefined, (at, then) => accessReport(app.engine, req.query, then ?? app.clock(), arrows, limits, at))
+      const report = await app.history.answer(req.query.asOf, undefined, (at, then) =>
+        accessReport(app.engine, req.query, then ?? app.clock(), arrows, limits, at),
+      )
       if (req.query.format !== 'csv') return report
       const when = report.asOf ? `-${report.asOf.asOf.replace(/[^0-9TZ]/g, '')}` : ''
       const name = `access-${report.resource.replace(/[^a-zA-Z0-9_-]/g, '_')}-${report.permission}${when}.csv`

@@ -56,9 +56,7 @@ const routes: FastifyPluginAsync = async (app) => {
   // the page asks for a key up front when keys are configured (it says no more than a 401 would)
   const page = index.body.toString('utf8').replace('data-key-required="false"', `data-key-required="${app.apiKeys.enabled}"`)
 
-  app.get('/explorer', { schema: { hide: true } }, async (_req, reply) =>
-    reply.headers(SECURITY_HEADERS).type(index.type).send(page),
-  )
+  app.get('/explorer', { schema: { hide: true } }, async (_req, reply) => reply.headers(SECURITY_HEADERS).type(index.type).send(page))
 
   app.get<{ Params: { name: string } }>('/explorer/assets/:name', { schema: { hide: true } }, async (req, reply) => {
     const asset = req.params.name === 'index.html' ? undefined : assets.get(req.params.name)

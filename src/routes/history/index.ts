@@ -46,7 +46,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           {
             resource: ObjectRefString,
             permission: PermissionName,
-            since: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: 'ISO-8601 time; absent: the oldest recorded write still within retention' })),
+            since: Type.Optional(
+              Type.String({ minLength: 10, maxLength: 40, description: 'ISO-8601 time; absent: the oldest recorded write still within retention' }),
+            ),
             until: Type.Optional(AsOf),
             subjectType: Type.Optional(TypeName),
             cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}-[0-9]{1,20}$', description: 'from the previous answer' })),

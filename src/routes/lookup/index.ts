@@ -45,9 +45,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             permission: PermissionName,
             subject: SubjectRefString,
             context: Type.Optional(Context),
-            limit: Type.Optional(
-              Type.Integer({ minimum: 1, maximum: MAX_LOOKUP_LIMIT, description: `page size; absent: pages of ${MAX_LOOKUP_LIMIT}` }),
-            ),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LOOKUP_LIMIT, description: `page size; absent: pages of ${MAX_LOOKUP_LIMIT}` })),
             cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'from the previous page (signed; any edit is refused)' })),
             consistency: Type.Optional(Consistency),
             asOf: Type.Optional(AsOf),
@@ -68,7 +66,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) =>
       // as of a moment, caveats are judged at that moment; a cursor keeps its first page's clock either way
       app.history.answer(req.body.asOf, req.body.consistency, (at, then) =>
-        lookupResources(app.engine, req.body, then ?? app.clock(), cursors, clientGone(reply), at, req.body.asOf)),
+        lookupResources(app.engine, req.body, then ?? app.clock(), cursors, clientGone(reply), at, req.body.asOf),
+      ),
   )
 
   app.post(

@@ -80,7 +80,8 @@ const routes: FastifyPluginAsyncTypebox<{ maxBulkItems: number }> = async (app, 
     async (req, reply) => {
       const { asOf, ...query } = req.query
       return app.history.answer(asOf, undefined, (at) =>
-        readRelationships(app.engine, { ...query, limit: query.limit ? Number(query.limit) : MAX_READ_LIMIT }, clientGone(reply), at))
+        readRelationships(app.engine, { ...query, limit: query.limit ? Number(query.limit) : MAX_READ_LIMIT }, clientGone(reply), at),
+      )
     },
   )
 

@@ -15,11 +15,24 @@ t.test('an event lists only the relationships it really wrote or deleted', async
   await apply(t, app, paired)
   const moved = ev('pairing.set', { clientId: 'cassandra', coachId: 'cara', level: 'coaching' }, 'user:olivia')
   await apply(t, app, moved)
-  const records = (await app.inject({ method: 'GET', url: '/v1/audit?object=client:cassandra' })).json().records as { event?: { id: string }; changes: { operation: string; relationship: string }[] }[]
+  const records = (await app.inject({ method: 'GET', url: '/v1/audit?object=client:cassandra' })).json().records as {
+    event?: { id: string }
+    changes: { operation: string; relationship: string }[]
+  }[]
   const visible = (id: string) =>
-    records.find((r) => r.event?.id === id)!.changes.filter((c) => !c.relationship.startsWith('internal_')).map((c) => `${c.operation} ${c.relationship}`)
-  t.same(visible(created.id).sort(), ['touch client:cassandra#organization@organization:acme', 'touch client:cassandra#primary@user:rob'],
-    'a new client: the pairing levels its plan deletes in case rob held them are not listed (he held none)')
+    records
+      .find((r) => r.event?.id === id)!
+      .changes.filter((c) => !c.relationship.startsWith('internal_'))
+      .map((c) => `${c.operation} ${c.relationship}`)
+  t.same(
+    visible(created.id).sort(),
+    ['touch client:cassandra#organization@organization:acme', 'touch client:cassandra#primary@user:rob'],
+    'a new client: the pairing levels its plan deletes in case rob held them are not listed (he held none)',
+  )
   t.same(visible(paired.id), ['touch client:cassandra#view_only@user:cara'], 'a first pairing deleted nothing')
-  t.same(visible(moved.id).sort(), ['delete client:cassandra#view_only@user:cara', 'touch client:cassandra#coaching@user:cara'], 'a level change deleted the old level only')
+  t.same(
+    visible(moved.id).sort(),
+    ['delete client:cassandra#view_only@user:cara', 'touch client:cassandra#coaching@user:cara'],
+    'a level change deleted the old level only',
+  )
 })

@@ -30,9 +30,16 @@ t.test('order=newest: the newest of 1,502 writes first, then older pages', async
     seen.push(...page.records)
     cursor = page.cursor
   }
-  t.same(seen.map((r) => r.changes[0]!.relationship), [...written].reverse(), 'every write once, newest to oldest')
+  t.same(
+    seen.map((r) => r.changes[0]!.relationship),
+    [...written].reverse(),
+    'every write once, newest to oldest',
+  )
   const ids = seen.map((r) => r.id)
-  t.ok(ids.every((id, i) => i === 0 || compare(id, ids[i - 1]!) < 0), 'ids strictly descending')
+  t.ok(
+    ids.every((id, i) => i === 0 || compare(id, ids[i - 1]!) < 0),
+    'ids strictly descending',
+  )
   const oldest = await read('limit=1')
   t.equal(oldest.records[0]!.changes[0]!.relationship, written[0], 'without order the trail reads oldest first, as before')
   const bad = await app.inject({ method: 'GET', url: '/v1/audit?object=program:p1&order=latest' })

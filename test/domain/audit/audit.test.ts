@@ -32,18 +32,19 @@ async function trail(app: TestApp, query = ''): Promise<Rec[]> {
   throw new Error('trail did not end')
 }
 
-const events = (app: TestApp, key: keyof typeof KEYS, payload: object) =>
-  app.inject({ method: 'POST', url: '/v1/events', headers: as(key), payload })
+const events = (app: TestApp, key: keyof typeof KEYS, payload: object) => app.inject({ method: 'POST', url: '/v1/events', headers: as(key), payload })
 
 t.test('every write door leaves exactly one record with who, what and the ZedToken', async (t) => {
   const app = await buildTestApp(t, { overrides: { apiKeys } })
-  const seeded = await events(app, 'platform', { events: [
-    ev('organization.created', { organizationId: 'acme', ownerId: 'olivia' }),
-    ev('organization.member_added', { organizationId: 'acme', userId: 'rob', role: 'coach' }),
-    ev('organization.member_added', { organizationId: 'acme', userId: 'cara', role: 'coach' }),
-    // a coach: /v1/relationships only pairs coaches with clients (I5)
-    ev('organization.member_added', { organizationId: 'acme', userId: 'vic', role: 'coach' }),
-  ] })
+  const seeded = await events(app, 'platform', {
+    events: [
+      ev('organization.created', { organizationId: 'acme', ownerId: 'olivia' }),
+      ev('organization.member_added', { organizationId: 'acme', userId: 'rob', role: 'coach' }),
+      ev('organization.member_added', { organizationId: 'acme', userId: 'cara', role: 'coach' }),
+      // a coach: /v1/relationships only pairs coaches with clients (I5)
+      ev('organization.member_added', { organizationId: 'acme', userId: 'vic', role: 'coach' }),
+    ],
+  })
   t.equal(seeded.statusCode, 200)
   const created = ev('client.created', { clientId: 'cassandra', organizationId: 'acme', primaryCoachId: 'rob' }, 'user:olivia')
   const one = await events(app, 'ops', created)
@@ -54,11 +55,19 @@ t.test('every write door leaves exactly one record with who, what and the ZedTok
   const refused = await events(app, 'ops', ev('pairing.set', { clientId: 'cassandra', coachId: 'rob', level: 'primary' }, 'user:rob'))
   t.equal(refused.statusCode, 403, 'a refused event writes nothing')
 
-  const written = await app.inject({ method: 'POST', url: '/v1/relationships', headers: as('ops'), payload: { updates: [
-    { operation: 'touch', relationship: 'client:cassandra#view_only@user:vic' },
-  ] } })
+  const written = await app.inject({
+    method: 'POST',
+    url: '/v1/relationships',
+    headers: as('ops'),
+    payload: { updates: [{ operation: 'touch', relationship: 'client:cassandra#view_only@user:vic' }] },
+  })
   t.equal(written.statusCode, 200, written.body)
-  const deleted = await app.inject({ method: 'DELETE', url: '/v1/relationships', headers: as('ops'), payload: { filter: { resource: 'client:cassandra', relation: 'view_only' } } })
+  const deleted = await app.inject({
+    method: 'DELETE',
+    url: '/v1/relationships',
+    headers: as('ops'),
+    payload: { filter: { resource: 'client:cassandra', relation: 'view_only' } },
+  })
   t.equal(deleted.statusCode, 200)
   const none = await app.inject({ method: 'DELETE', url: '/v1/relationships', headers: as('ops'), payload: { filter: { resource: 'client:nobody' } } })
   t.equal(none.json().count, 0, 'a delete that matched nothing changed nothing')
@@ -68,26 +77,57 @@ t.test('every write door leaves exactly one record with who, what and the ZedTok
   t.notMatch(JSON.stringify(all), /key-0123456789abcdef/, 'no key appears in the trail')
 
   const about = await trail(app, '&object=client:cassandra')
-  t.same(about.map((r) => r.event?.type ?? r.source), ['client.created', 'pairing.set', 'relationships', 'relationships'])
+  t.same(
+    about.map((r) => r.event?.type ?? r.source),
+    ['client.created', 'pairing.set', 'relationships', 'relationships'],
+  )
   const [c, p, w, d] = about as [Rec, Rec, Rec, Rec]
-  t.match(c, { keyName: 'ops', source: 'rest', event: { id: created.id, type: 'client.created', actor: 'user:olivia' }, zedToken: one.json().results[0].writtenAt })
-  t.ok(c.changes.some((x) => x.relationship === 'client:cassandra#primary@user:rob'), 'the primary written')
-  t.ok(p.changes.some((x) => x.operation === 'delete' && x.relationship === 'client:cassandra#primary@user:rob'), 'the old primary deleted')
-  t.ok(p.changes.some((x) => x.relationship === 'client:cassandra#coaching@user:rob'), 'and demoted to coaching (I1)')
-  t.match(w, { keyName: 'ops', source: 'relationships', changes: [{ operation: 'touch', relationship: 'client:cassandra#view_only@user:vic' }], zedToken: written.json().writtenAt })
+  t.match(c, {
+    keyName: 'ops',
+    source: 'rest',
+    event: { id: created.id, type: 'client.created', actor: 'user:olivia' },
+    zedToken: one.json().results[0].writtenAt,
+  })
+  t.ok(
+    c.changes.some((x) => x.relationship === 'client:cassandra#primary@user:rob'),
+    'the primary written',
+  )
+  t.ok(
+    p.changes.some((x) => x.operation === 'delete' && x.relationship === 'client:cassandra#primary@user:rob'),
+    'the old primary deleted',
+  )
+  t.ok(
+    p.changes.some((x) => x.relationship === 'client:cassandra#coaching@user:rob'),
+    'and demoted to coaching (I1)',
+  )
+  t.match(w, {
+    keyName: 'ops',
+    source: 'relationships',
+    changes: [{ operation: 'touch', relationship: 'client:cassandra#view_only@user:vic' }],
+    zedToken: written.json().writtenAt,
+  })
   // pairings are governed (I1, I5): the delete by filter is judged and written as exactly the
   // relationships it matched, so its record lists them (a plain delete also names the filter)
   t.match(d, { keyName: 'ops', source: 'relationships', zedToken: deleted.json().deletedAt })
   t.same(d.changes, [{ operation: 'delete', relationship: 'client:cassandra#view_only@user:vic' }])
 
   const rob = await trail(app, '&subject=user:rob')
-  t.same(rob.map((r) => r.event?.type), ['organization.member_added', 'client.created', 'pairing.set'])
-  t.same((await trail(app, '&actor=user:olivia')).map((r) => r.event?.type), ['client.created', 'pairing.set'])
+  t.same(
+    rob.map((r) => r.event?.type),
+    ['organization.member_added', 'client.created', 'pairing.set'],
+  )
+  t.same(
+    (await trail(app, '&actor=user:olivia')).map((r) => r.event?.type),
+    ['client.created', 'pairing.set'],
+  )
   t.equal((await trail(app, '&key=platform')).length, 4)
 
   const later = await trail(app, `&since=${encodeURIComponent(w.at)}`)
   t.ok(later.length >= 2 && later.every((r) => r.at >= w.at), 'since')
-  t.ok((await trail(app, `&until=${encodeURIComponent(c.at)}`)).every((r) => r.at <= c.at), 'until')
+  t.ok(
+    (await trail(app, `&until=${encodeURIComponent(c.at)}`)).every((r) => r.at <= c.at),
+    'until',
+  )
 
   const paged: Rec[] = []
   let cursor = ''
@@ -98,15 +138,27 @@ t.test('every write door leaves exactly one record with who, what and the ZedTok
     if (!body.cursor) break
     cursor = `&cursor=${body.cursor}`
   }
-  t.same(paged.map((r) => r.id), about.map((r) => r.id), 'a cursor pages through, nothing twice')
+  t.same(
+    paged.map((r) => r.id),
+    about.map((r) => r.id),
+    'a cursor pages through, nothing twice',
+  )
 
   const csv = await app.inject({ method: 'GET', url: '/v1/audit?object=client:cassandra&format=csv', headers: as('auditor') })
   t.match(csv.headers['content-type'], /text\/csv/)
   const rows = csv.body.trim().split('\n')
   t.equal(rows[0], 'id,at,key,source,event_id,event_type,actor,operation,relationship,zedtoken')
-  t.equal(rows.length - 1, about.reduce((n, r) => n + r.changes.length, 0), 'one row per change')
+  t.equal(
+    rows.length - 1,
+    about.reduce((n, r) => n + r.changes.length, 0),
+    'one row per change',
+  )
 
-  for (const [url, field] of [['/v1/audit?since=yesterday', 'since'], ['/v1/audit?object=client', 'querystring.object'], ['/v1/audit?cursor=x', 'querystring.cursor']] as const) {
+  for (const [url, field] of [
+    ['/v1/audit?since=yesterday', 'since'],
+    ['/v1/audit?object=client', 'querystring.object'],
+    ['/v1/audit?cursor=x', 'querystring.cursor'],
+  ] as const) {
     const bad = await app.inject({ method: 'GET', url, headers: as('auditor') })
     t.equal(bad.statusCode, 400, url)
     t.match(bad.json().field, field)
@@ -123,8 +175,16 @@ t.test('concurrent writes through every door: one record per applied write, none
   const answers = await Promise.all([
     ...sent.map((e) => app.inject({ method: 'POST', url: '/v1/events', payload: e })),
     // the same client's pairing, raced: each applied one is one record
-    ...Array.from({ length: 20 }, (_, i) => app.inject({ method: 'POST', url: '/v1/events', payload: ev('pairing.set', { clientId: 'c0', coachId: i % 2 ? 'rob' : 'cara', level: 'primary' }) })),
-    ...Array.from({ length: 20 }, (_, i) => app.inject({ method: 'POST', url: '/v1/relationships', payload: { updates: [{ operation: 'touch', relationship: `client:c${i}#view_only@user:v${i}` }] } })),
+    ...Array.from({ length: 20 }, (_, i) =>
+      app.inject({ method: 'POST', url: '/v1/events', payload: ev('pairing.set', { clientId: 'c0', coachId: i % 2 ? 'rob' : 'cara', level: 'primary' }) }),
+    ),
+    ...Array.from({ length: 20 }, (_, i) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/relationships',
+        payload: { updates: [{ operation: 'touch', relationship: `client:c${i}#view_only@user:v${i}` }] },
+      }),
+    ),
     // a duplicate of each of the first ten: never a second record
     ...sent.slice(0, 10).map((e) => app.inject({ method: 'POST', url: '/v1/events', payload: e })),
   ])

@@ -37,7 +37,9 @@ async function listen(app: TestApp): Promise<number> {
 }
 
 const touch = (app: TestApp, id: string) =>
-  app.engine.writeRelationships([{ operation: 'touch', relationship: { resource: { type: 'user', id }, relation: 'manager', subject: { type: 'user', id: 'm' } } }])
+  app.engine.writeRelationships([
+    { operation: 'touch', relationship: { resource: { type: 'user', id }, relation: 'manager', subject: { type: 'user', id: 'm' } } },
+  ])
 
 // reauthSeconds is far away: only the key ring's change notification can end the feed in time
 const build = (t: Test, file: string) =>
@@ -67,7 +69,10 @@ t.test('a key removed from API_KEYS_FILE ends its open feed with an error event 
 
   await touch(app, 'after')
   await kept.waitFor((e) => e.some((x) => x.event === 'change' && x.data.includes('user:after')))
-  t.notOk(revoked.events.some((x) => x.data.includes('user:after')), 'nothing after the removal reached the revoked feed')
+  t.notOk(
+    revoked.events.some((x) => x.data.includes('user:after')),
+    'nothing after the removal reached the revoked feed',
+  )
   const again = await app.inject({ method: 'GET', url: '/v1/changes', headers: { ...bearer(cacheKey), accept: 'text/event-stream' } })
   t.equal(again.statusCode, 401, 'and it cannot open another')
   kept.close()
@@ -95,14 +100,20 @@ t.test('without a reload notification, the periodic re-check (FEEDS_REAUTH_SECON
   write(`cache audit ${sha(cacheKey)}\n`)
   // the file is not polled within the test, and the ring's change notification is lost: only
   // the periodic re-check is left to notice that the key ring changed
-  const app = await buildTestApp(t, { overrides: { apiKeys: [], apiKeysFile: file, feeds: { maxPerKey: 16, maxTotal: 256, reauthSeconds: 1 } }, apiKeysPollMs: 3_600_000 })
+  const app = await buildTestApp(t, {
+    overrides: { apiKeys: [], apiKeysFile: file, feeds: { maxPerKey: 16, maxTotal: 256, reauthSeconds: 1 } },
+    apiKeysPollMs: 3_600_000,
+  })
   Object.assign(app.apiKeys, { onChange: () => () => undefined })
   const port = await listen(app)
   const feed = readSse(port, '/v1/changes', bearer(cacheKey))
   t.equal(await feed.status, 200)
   await feed.waitFor((e) => e.some((x) => x.event === 'ready'))
   await new Promise((r) => setTimeout(r, 1500))
-  t.notOk(feed.events.some((x) => x.event === 'error'), 'a key still valid keeps its feed across re-checks')
+  t.notOk(
+    feed.events.some((x) => x.event === 'error'),
+    'a key still valid keeps its feed across re-checks',
+  )
   write('')
   t.ok(app.apiKeys.reload(), 'the key ring no longer holds the key')
   const at = Date.now()

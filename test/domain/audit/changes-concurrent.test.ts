@@ -25,7 +25,9 @@ t.test('concurrent writers, a reader that drops out and resumes: every change ex
     const writes = Array.from({ length: PER_ROUND }, (_, i) => {
       const r = `user:r${round}-${i}#manager@user:m`
       expected.push(r)
-      return app.engine.writeRelationships([{ operation: 'touch', relationship: { resource: { type: 'user', id: `r${round}-${i}` }, relation: 'manager', subject: { type: 'user', id: 'm' } } }])
+      return app.engine.writeRelationships([
+        { operation: 'touch', relationship: { resource: { type: 'user', id: `r${round}-${i}` }, relation: 'manager', subject: { type: 'user', id: 'm' } } },
+      ])
     })
     // cut the reader off part-way through the burst
     await feed.waitFor((e) => relationshipsOf(e).length >= PER_ROUND / 4, 20_000).catch(() => undefined)
@@ -42,5 +44,9 @@ t.test('concurrent writers, a reader that drops out and resumes: every change ex
   seen = [...seen, ...relationshipsOf(tail.events)]
   const missing = expected.filter((r) => !seen.includes(r))
   const twice = seen.length - new Set(seen).size
-  t.same({ missing: missing.length, twice }, { missing: 0, twice: 0 }, `${expected.length} concurrent writes over ${ROUNDS + 1} connections: ${missing.length} missed, ${twice} seen twice`)
+  t.same(
+    { missing: missing.length, twice },
+    { missing: 0, twice: 0 },
+    `${expected.length} concurrent writes over ${ROUNDS + 1} connections: ${missing.length} missed, ${twice} seen twice`,
+  )
 })

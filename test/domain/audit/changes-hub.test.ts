@@ -68,12 +68,14 @@ t.test('past the cap per key, and past the cap in all: 429 GW_RATE_LIMITED with 
   // over the socket, not inject: a feed that is not refused streams and never completes
   const refused = (who: string) =>
     new Promise<{ statusCode: number; headers: http.IncomingHttpHeaders; json: () => unknown }>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/v1/changes', headers: { ...auth(who), accept: 'text/event-stream' } }, (res) => {
-        let body = ''
-        if (res.statusCode === 200) res.destroy()
-        res.setEncoding('utf8').on('data', (d: string) => (body += d))
-        res.on('close', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, json: () => JSON.parse(body || '{}') }))
-      }).on('error', reject)
+      http
+        .get({ host: '127.0.0.1', port, path: '/v1/changes', headers: { ...auth(who), accept: 'text/event-stream' } }, (res) => {
+          let body = ''
+          if (res.statusCode === 200) res.destroy()
+          res.setEncoding('utf8').on('data', (d: string) => (body += d))
+          res.on('close', () => resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, json: () => JSON.parse(body || '{}') }))
+        })
+        .on('error', reject)
     })
   const a1 = open('a')
   const a2 = open('a')
@@ -120,8 +122,17 @@ t.test('every feed shares one engine Watch, each filtering its own types; the Wa
   await new Promise((r) => setTimeout(r, 200))
   t.equal(counts.opened, 1, `${feeds.length} feeds, one engine watch`)
   t.same([await metric(app, 'trellis_changes_feeds_open'), await metric(app, 'trellis_changes_watches_open')], [feeds.length, 1], '/metrics says so too')
-  for (const u of users) t.same(relationshipsOf(u.events), Array.from({ length: 10 }, (_, i) => `user:u${i}#manager@user:m`), 'users only, in order')
-  t.same(relationshipsOf(clients.events), Array.from({ length: 10 }, (_, i) => `client:c${i}#primary@user:m`), 'clients only, in order')
+  for (const u of users)
+    t.same(
+      relationshipsOf(u.events),
+      Array.from({ length: 10 }, (_, i) => `user:u${i}#manager@user:m`),
+      'users only, in order',
+    )
+  t.same(
+    relationshipsOf(clients.events),
+    Array.from({ length: 10 }, (_, i) => `client:c${i}#primary@user:m`),
+    'clients only, in order',
+  )
   t.equal(relationshipsOf(all.events).length, 20, 'no filter: everything')
   for (const f of feeds) {
     f.close()
@@ -214,14 +225,21 @@ t.test('a reader that never reads is dropped with a final event once its backlog
   let batches = 0
   const writeBatch = (tag: string) =>
     app.engine.writeRelationships(
-      Array.from({ length: PER }, (_, i) => ({ operation: 'touch' as const, relationship: { resource: { type: 'user', id: `${long}${tag}-${i}` }, relation: 'manager', subject: { type: 'user', id: 'm' } } })),
+      Array.from({ length: PER }, (_, i) => ({
+        operation: 'touch' as const,
+        relationship: { resource: { type: 'user', id: `${long}${tag}-${i}` }, relation: 'manager', subject: { type: 'user', id: 'm' } },
+      })),
     )
   // up to about 40 MiB: far past any kernel's buffering of one socket
   while ((await metric(app, 'trellis_changes_feeds_ended_total', 'end="dropped"')) === 0 && batches < 90) {
     await writeBatch(`b${batches++}`)
     await healthy.waitFor((e) => e.filter((x) => x.event === 'change').length >= batches)
   }
-  t.equal(await metric(app, 'trellis_changes_feeds_ended_total', 'end="dropped"'), 1, `the stalled reader was dropped after ${batches} batches of ${PER} changes (${((batches * PER * 960) / 2 ** 20).toFixed(1)} MiB)`)
+  t.equal(
+    await metric(app, 'trellis_changes_feeds_ended_total', 'end="dropped"'),
+    1,
+    `the stalled reader was dropped after ${batches} batches of ${PER} changes (${((batches * PER * 960) / 2 ** 20).toFixed(1)} MiB)`,
+  )
   t.equal(await metric(app, 'trellis_changes_feeds_open'), 1, 'and no longer counts as open')
   let text = ''
   socket.setEncoding('utf8')
@@ -232,7 +250,11 @@ t.test('a reader that never reads is dropped with a final event once its backlog
   await healthy.waitFor((e) => e.filter((x) => x.event === 'change').length >= batches + 1)
   t.equal(relationshipsOf(healthy.events).length, (batches + 1) * PER, 'the reading feed got every change, and was not dropped')
   t.notOk(healthy.events.some((e) => e.event === 'dropped'))
-  const last = text.split('\n\n').filter((b) => b.includes('event: ')).at(-1) ?? ''
+  const last =
+    text
+      .split('\n\n')
+      .filter((b) => b.includes('event: '))
+      .at(-1) ?? ''
   t.match(last, /event: dropped/, 'the stalled reader, reading again, finds a final dropped event')
   t.match(JSON.parse(/data: (.*)/.exec(last)![1]!), { reason: /slow reader/, resumeFrom: /.+/ })
   t.notOk(text.includes(`${long}after-`), 'nothing written after the drop reached it')

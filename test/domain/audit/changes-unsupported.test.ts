@@ -22,7 +22,8 @@ t.test('on Postgres without track_commit_timestamp the feed and /readyz say what
   if (!requirePart(t, 'the spicedb binary (SPICEDB_BIN)', Boolean(bin))) return
   const port = 15400 + (process.pid % 500)
   const env = { ...process.env, TRELLIS_PG_DIR: `/tmp/trellis-pg-nots-${process.pid}`, TRELLIS_PG_PORT: String(port), TRELLIS_PG_TRACK_COMMIT_TIMESTAMP: 'off' }
-  const pg = (cmd: string) => execFileSync('bash', [path.join(root, 'scripts/postgres.sh'), cmd], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
+  const pg = (cmd: string) =>
+    execFileSync('bash', [path.join(root, 'scripts/postgres.sh'), cmd], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
   const url = pg('start').trim().split('\n').at(-1)!
   t.teardown(() => void pg('stop'))
   const db = await createDatabase(bin!, url)
@@ -45,9 +46,12 @@ t.test('on Postgres without track_commit_timestamp the feed and /readyz say what
   const status = await feed.status
   await feed.ended
   t.equal(status, 501, 'refused before the stream starts')
-  t.notOk(feed.events.some((e) => e.event === 'ready'), 'no `ready` first')
+  t.notOk(
+    feed.events.some((e) => e.event === 'ready'),
+    'no `ready` first',
+  )
   const refused = await app.inject({ method: 'GET', url: '/v1/changes?types=client', headers: { accept: 'text/event-stream' } })
   t.equal(refused.statusCode, 501)
   t.match(refused.json(), { code: 'GW_ENGINE_UNSUPPORTED', message: /datastore cannot serve Watch.*track_commit_timestamp=on/ }, refused.body)
-  t.notMatch(refused.body, /types/, 'the caller\'s `types` is not blamed')
+  t.notMatch(refused.body, /types/, "the caller's `types` is not blamed")
 })

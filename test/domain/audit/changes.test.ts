@@ -50,7 +50,10 @@ t.test('a reader that disconnects and resumes from its last id misses nothing an
   const all = seen()
   t.equal(all.length, N, `${N} relationships seen across both connections (${relationshipsOf(first.events).length} + ${relationshipsOf(second.events).length})`)
   t.same([...new Set(all)].sort(), [...expected].sort(), 'each exactly once, and only the watched type')
-  t.ok(second.events.every((e) => e.id), 'every event carries its ZedToken as id')
+  t.ok(
+    second.events.every((e) => e.id),
+    'every event carries its ZedToken as id',
+  )
   t.match(second.events[0], { event: 'ready', id: lastId }, 'the resumed feed starts where the reader left off')
   const changes = [...first.events, ...second.events].filter((e) => e.event === 'change')
   t.equal(new Set(changes.map((e) => e.id)).size, changes.length, 'no revision twice')

@@ -37,7 +37,9 @@ t.test('as of T1, T2, T3: who held view then, and what changed between', async (
   const app = await buildTestApp(t)
   const started = new Date(Date.now() - 1000).toISOString()
   const created = ev('organization.created', { organizationId: 'acme', ownerId: 'olivia' })
-  await apply(t, app,
+  await apply(
+    t,
+    app,
     created,
     ev('organization.member_added', { organizationId: 'acme', userId: 'adam', role: 'admin' }),
     ev('organization.member_added', { organizationId: 'acme', userId: 'rob', role: 'coach' }),
@@ -61,7 +63,11 @@ t.test('as of T1, T2, T3: who held view then, and what changed between', async (
   t.same(atT2, ['user:olivia', 'user:adam', 'user:rob', 'user:cara', 'user:vic'])
   t.same(atT3, ['user:olivia', 'user:rob', 'user:cara', 'user:vic'])
 
-  for (const [at, expected] of [[T1, atT1], [T2, atT2], [T3, atT3]] as const) {
+  for (const [at, expected] of [
+    [T1, atT1],
+    [T2, atT2],
+    [T3, atT3],
+  ] as const) {
     const r = await report(app, at)
     t.same(r.subjects.map((s) => s.subject).sort(), [...expected].sort(), `as of ${at}: exactly who held view then`)
     t.equal(r.reportedAt, r.asOf.revision, 'read at the revision it names')
@@ -77,11 +83,26 @@ t.test('as of T1, T2, T3: who held view then, and what changed between', async (
   t.equal((await check(T2, 'user:vic')).allowed, true, 'vic could view at T2')
   t.equal((await check(T3, 'user:adam')).allowed, false, 'adam could not at T3')
   t.equal((await check(T2, 'user:adam')).allowed, true, 'adam could at T2')
-  const lookup = await app.inject({ method: 'POST', url: '/v1/lookup/subjects', payload: { resource: CLIENT, permission: 'view', subjectType: 'user', asOf: T1 } })
-  t.same(lookup.json().subjects.map((s: { id: string }) => `user:${s.id}`).sort(), [...atT1].sort(), 'lookup subjects as of T1')
+  const lookup = await app.inject({
+    method: 'POST',
+    url: '/v1/lookup/subjects',
+    payload: { resource: CLIENT, permission: 'view', subjectType: 'user', asOf: T1 },
+  })
+  t.same(
+    lookup
+      .json()
+      .subjects.map((s: { id: string }) => `user:${s.id}`)
+      .sort(),
+    [...atT1].sort(),
+    'lookup subjects as of T1',
+  )
   // what cara could reach, and the relationships of the client, as of each time (the explorer's other views)
   const reach = async (asOf: string) => {
-    const res = await app.inject({ method: 'POST', url: '/v1/lookup/resources', payload: { subject: 'user:cara', resourceType: 'client', permission: 'view', asOf } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/lookup/resources',
+      payload: { subject: 'user:cara', resourceType: 'client', permission: 'view', asOf },
+    })
     t.equal(res.statusCode, 200, res.body)
     return res.json().resources.map((r: { id: string }) => r.id)
   }
@@ -103,7 +124,13 @@ t.test('as of T1, T2, T3: who held view then, and what changed between', async (
 
   const changes = await app.inject({ method: 'GET', url: `/v1/access-changes?resource=${CLIENT}&permission=view&since=${T1}&until=${T3}` })
   t.equal(changes.statusCode, 200, changes.body)
-  const list = changes.json().changes as { at: string; subject: string; change: string; via: string[][]; write: { event?: string; type?: string; actor?: string } }[]
+  const list = changes.json().changes as {
+    at: string
+    subject: string
+    change: string
+    via: string[][]
+    write: { event?: string; type?: string; actor?: string }
+  }[]
   t.same(
     list.map((c) => [c.subject, c.change, c.write.event, c.write.type]),
     [
@@ -113,11 +140,20 @@ t.test('as of T1, T2, T3: who held view then, and what changed between', async (
     ],
     'every gain and loss, in time order, with the event that caused it',
   )
-  t.ok(list[0]!.via.some((p) => p.some((step) => step.startsWith('organization:acme#admin@user:vic'))), `vic's came through the organization: ${JSON.stringify(list[0]!.via)}`)
-  t.ok(list[1]!.via.some((p) => p.includes('client:cassandra#coaching@user:cara')), 'cara by the pairing')
+  t.ok(
+    list[0]!.via.some((p) => p.some((step) => step.startsWith('organization:acme#admin@user:vic'))),
+    `vic's came through the organization: ${JSON.stringify(list[0]!.via)}`,
+  )
+  t.ok(
+    list[1]!.via.some((p) => p.includes('client:cassandra#coaching@user:cara')),
+    'cara by the pairing',
+  )
   t.ok(list[2]!.via.length > 0, 'a loss shows the path it was held by before')
   t.equal(list[0]!.write.actor, 'user:olivia')
-  t.ok(list.every((c, i) => i === 0 || c.at >= list[i - 1]!.at), 'in time order')
+  t.ok(
+    list.every((c, i) => i === 0 || c.at >= list[i - 1]!.at),
+    'in time order',
+  )
 
   const csv = await app.inject({ method: 'GET', url: `/v1/access-changes?resource=${CLIENT}&permission=view&since=${T1}&until=${T3}&format=csv` })
   t.match(csv.headers['content-type'], /^text\/csv/)
@@ -125,7 +161,11 @@ t.test('as of T1, T2, T3: who held view then, and what changed between', async (
   t.match(csv.body, new RegExp(`user:adam,lost,.*,${deactivated.id},user\\.deactivated,user:olivia`))
 
   const one = await app.inject({ method: 'GET', url: `/v1/access-changes?resource=${CLIENT}&permission=view&since=${T2}&until=${T3}` })
-  t.same(one.json().changes.map((c: { subject: string }) => c.subject), ['user:adam'], 'a narrower window: only what changed in it')
+  t.same(
+    one.json().changes.map((c: { subject: string }) => c.subject),
+    ['user:adam'],
+    'a narrower window: only what changed in it',
+  )
 
   // outside what is retained: 422 naming the setting, never an answer of another moment
   const old = await report(app, '2020-01-01T00:00:00Z').catch((e: Error) => e)
@@ -140,16 +180,26 @@ t.test('as of T1, T2, T3: who held view then, and what changed between', async (
   const since = await app.inject({ method: 'GET', url: `/v1/access-changes?resource=${CLIENT}&permission=view&since=2020-01-01T00:00:00Z` })
   t.equal(since.statusCode, 422)
   t.equal(since.json().field, 'since')
-  const future = await app.inject({ method: 'POST', url: '/v1/check', payload: { resource: CLIENT, permission: 'view', subject: 'user:rob', asOf: '2999-01-01T00:00:00Z' } })
+  const future = await app.inject({
+    method: 'POST',
+    url: '/v1/check',
+    payload: { resource: CLIENT, permission: 'view', subject: 'user:rob', asOf: '2999-01-01T00:00:00Z' },
+  })
   t.equal(future.statusCode, 400, 'the future is not history')
-  const both = await app.inject({ method: 'POST', url: '/v1/check', payload: { resource: CLIENT, permission: 'view', subject: 'user:rob', asOf: T1, consistency: { mode: 'fully_consistent' } } })
+  const both = await app.inject({
+    method: 'POST',
+    url: '/v1/check',
+    payload: { resource: CLIENT, permission: 'view', subject: 'user:rob', asOf: T1, consistency: { mode: 'fully_consistent' } },
+  })
   t.equal(both.statusCode, 400, 'asOf with consistency is refused')
   t.equal(both.json().field, 'asOf')
 })
 
 t.test('access changes are bounded: a cursor where HISTORY_MAX_REVISIONS stops, and the rest on the next call', async (t) => {
   const app = await buildTestApp(t, { overrides: { history: { retentionMs: 90 * 86_400_000, maxRevisions: 2, maxScanned: 50_000 } } })
-  await apply(t, app,
+  await apply(
+    t,
+    app,
     ev('organization.created', { organizationId: 'acme', ownerId: 'olivia' }),
     ev('client.created', { clientId: 'cassandra', organizationId: 'acme', primaryCoachId: 'olivia' }),
   )
@@ -158,16 +208,24 @@ t.test('access changes are bounded: a cursor where HISTORY_MAX_REVISIONS stops, 
   // a write to another organization cannot change who views this client... but the schema says it may (same types): replayed, no change
   const first = (await app.inject({ method: 'GET', url: `/v1/access-changes?resource=${CLIENT}&permission=view&since=${T1}` })).json()
   t.equal(first.revisions, 2)
-  t.same(first.changes.map((c: { subject: string }) => c.subject), ['user:a1', 'user:a2'])
+  t.same(
+    first.changes.map((c: { subject: string }) => c.subject),
+    ['user:a1', 'user:a2'],
+  )
   t.ok(first.cursor, 'more follows')
   const next = (await app.inject({ method: 'GET', url: `/v1/access-changes?resource=${CLIENT}&permission=view&since=${T1}&cursor=${first.cursor}` })).json()
-  t.same(next.changes.map((c: { subject: string }) => c.subject), ['user:a3'])
+  t.same(
+    next.changes.map((c: { subject: string }) => c.subject),
+    ['user:a3'],
+  )
   t.notOk(next.cursor)
 })
 
 t.test('access changes skip the writes that cannot reach the object, and HISTORY_MAX_SCANNED bounds what one call reads', async (t) => {
   const app = await buildTestApp(t, { overrides: { history: { retentionMs: 90 * 86_400_000, maxRevisions: 200, maxScanned: 3 } } })
-  await apply(t, app,
+  await apply(
+    t,
+    app,
     ev('organization.created', { organizationId: 'acme', ownerId: 'olivia' }),
     ev('client.created', { clientId: 'cassandra', organizationId: 'acme', primaryCoachId: 'olivia' }),
     ev('organization.created', { organizationId: 'globex', ownerId: 'gina' }),
@@ -190,11 +248,17 @@ t.test('access changes skip the writes that cannot reach the object, and HISTORY
   const next = await get(`&cursor=${first.cursor}`)
   t.equal(next.scanned, 2)
   t.equal(next.revisions, 1, 'only the write to acme is replayed')
-  t.same(next.changes.map((c) => `${c.change} ${c.subject}`), ['gained user:a1'])
+  t.same(
+    next.changes.map((c) => `${c.change} ${c.subject}`),
+    ['gained user:a1'],
+  )
   t.notOk(next.cursor)
 
   // the same window on gus: globex's admins gained, acme's write skipped
   const gus = await app.inject({ method: 'GET', url: `/v1/access-changes?resource=client:gus&permission=view&since=${T1}` })
-  t.same(gus.json().changes.map((c: { subject: string }) => c.subject), ['user:g1', 'user:g2', 'user:g3'])
+  t.same(
+    gus.json().changes.map((c: { subject: string }) => c.subject),
+    ['user:g1', 'user:g2', 'user:g3'],
+  )
   t.equal(gus.json().revisions, 3)
 })

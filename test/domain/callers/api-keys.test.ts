@@ -42,5 +42,6 @@ t.test('API_KEYS_FILE lines: name scopes hash, comments, rotation under one name
 t.test('bearer: the scheme, case-insensitive, one token', async (t) => {
   t.equal(bearer(`Bearer ${K}`), K)
   t.equal(bearer(`bearer ${K}`), K)
-  for (const h of [undefined, '', 'Bearer', 'Bearer ', `Basic ${K}`, `Bearer ${K} extra`, `Bearer\t${K}`, ` Bearer ${K}`]) t.equal(bearer(h), undefined, JSON.stringify(h))
+  for (const h of [undefined, '', 'Bearer', 'Bearer ', `Basic ${K}`, `Bearer ${K} extra`, `Bearer\t${K}`, ` Bearer ${K}`])
+    t.equal(bearer(h), undefined, JSON.stringify(h))
 })

@@ -25,12 +25,15 @@ t.test('the periodic re-check ends a hold that no notification announced', async
 
 t.test("a credential's expiry ends the hold at that moment, whatever the period", async (t) => {
   const expiresAt = Date.now() + 150
-  const credential: Credential = { recheck: () => (Date.now() >= expiresAt ? new GatewayError('GW_UNAUTHORIZED', 401, 'the token expired') : undefined), expiresAt }
+  const credential: Credential = {
+    recheck: () => (Date.now() >= expiresAt ? new GatewayError('GW_UNAUTHORIZED', 401, 'the token expired') : undefined),
+    expiresAt,
+  }
   const at: number[] = []
   holdAuthorization(credential, { everyMs: 60_000, onLost: () => at.push(Date.now()) })
   // ended by the expiry, not by the minute-long period: no time bound finer than that, since a
   // loaded machine fires timers late
-  for (const until = Date.now() + 20_000; at.length === 0 && Date.now() < until; ) await wait(20)
+  for (const until = Date.now() + 20_000; at.length === 0 && Date.now() < until;) await wait(20)
   t.equal(at.length, 1, 'lost once')
   t.ok(at[0]! >= expiresAt, 'not before the expiry')
   t.ok(at[0]! - expiresAt < 30_000, `long before the next periodic re-check (lost ${at[0]! - expiresAt} ms after expiry)`)
@@ -51,6 +54,13 @@ t.test('a change notification re-checks at once; stop unsubscribes; a throwing c
   stop()
 
   const thrown: string[] = []
-  holdAuthorization({ recheck: () => { throw new GatewayError('GW_ENGINE_UNAVAILABLE', 503, 'x') } }, { everyMs: 60_000, onLost: (r) => thrown.push(r.code) })
+  holdAuthorization(
+    {
+      recheck: () => {
+        throw new GatewayError('GW_ENGINE_UNAVAILABLE', 503, 'x')
+      },
+    },
+    { everyMs: 60_000, onLost: (r) => thrown.push(r.code) },
+  )
   t.same(thrown, ['GW_ENGINE_UNAVAILABLE'], 'a failing check is never "allowed"')
 })

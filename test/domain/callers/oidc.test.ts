@@ -54,7 +54,12 @@ const checkAs = (app: TestApp, credential: string) =>
     payload: { resource: 'program:p1', permission: 'run', subject: 'user:ana' },
   })
 
-async function oidcApp(t: Test, jwksUrl: string, extra: Record<string, string> = {}, rateLimit?: { windowSeconds: number; authFailures: number; perKey: number }) {
+async function oidcApp(
+  t: Test,
+  jwksUrl: string,
+  extra: Record<string, string> = {},
+  rateLimit?: { windowSeconds: number; authFailures: number; perKey: number },
+) {
   const config = loadConfig({ API_KEYS: KEY, OIDC_JWKS_URL: jwksUrl, OIDC_ISSUER: ISSUER, OIDC_AUDIENCE: `other,${AUDIENCE}`, ...extra })
   return buildTestApp(t, { overrides: { apiKeys: config.apiKeys, oidc: config.oidc, ...(rateLimit ? { rateLimit } : {}) }, oidc: { cooldownMs: 0 } })
 }
@@ -74,10 +79,34 @@ t.test('a valid token passes; one failing any check is 401; one without the scop
     ['wrong audience', await token(good, {}, { aud: 'someone-else' })],
     ['expired', await token(good, {}, { exp: Math.floor(Date.now() / 1000) - 120 })],
     ['forged signature', await token(forger)],
-    ['HMAC with a made-up secret', await new SignJWT({ scope: 'check', client_id: 'x' }).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').sign(new TextEncoder().encode('0123456789abcdef0123456789abcdef'))],
-    ['unsigned (alg none)', `${Buffer.from(JSON.stringify({ alg: 'none', kid: 'k1' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, scope: 'check', client_id: 'x', exp: Math.floor(Date.now() / 1000) + 300 })).toString('base64url')}.`],
-    ['a tampered payload', (await token(good)).replace(/\.([^.]+)\./, (_m, p: string) => `.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), scope: 'admin' })).toString('base64url')}.`)],
-    ['no expiry', await new SignJWT({ scope: 'check', client_id: 'x' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).sign(good.privateKey)],
+    [
+      'HMAC with a made-up secret',
+      await new SignJWT({ scope: 'check', client_id: 'x' })
+        .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode('0123456789abcdef0123456789abcdef')),
+    ],
+    [
+      'unsigned (alg none)',
+      `${Buffer.from(JSON.stringify({ alg: 'none', kid: 'k1' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: ISSUER, aud: AUDIENCE, scope: 'check', client_id: 'x', exp: Math.floor(Date.now() / 1000) + 300 })).toString('base64url')}.`,
+    ],
+    [
+      'a tampered payload',
+      (await token(good)).replace(
+        /\.([^.]+)\./,
+        (_m, p: string) => `.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), scope: 'admin' })).toString('base64url')}.`,
+      ),
+    ],
+    [
+      'no expiry',
+      await new SignJWT({ scope: 'check', client_id: 'x' })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .sign(good.privateKey),
+    ],
   ]
   for (const [why, credential] of refusals) {
     const res = await checkAs(app, credential)
@@ -143,6 +172,11 @@ t.test('OIDC settings: the JWKS URL needs an issuer and an audience', async (t) 
   t.throws(() => loadConfig({ OIDC_ISSUER: 'i' }), /OIDC_JWKS_URL/)
   t.throws(() => loadConfig({ OIDC_JWKS_URL: 'not a url', OIDC_ISSUER: 'i', OIDC_AUDIENCE: 'a' }), /OIDC_JWKS_URL/)
   t.same(loadConfig({ OIDC_JWKS_URL: 'https://idp/jwks', OIDC_ISSUER: 'i', OIDC_AUDIENCE: 'a,b' }).oidc, {
-    jwksUrl: 'https://idp/jwks', issuer: 'i', audience: ['a', 'b'], scopesClaim: 'scope', scopePrefix: '', callerClaim: undefined,
+    jwksUrl: 'https://idp/jwks',
+    issuer: 'i',
+    audience: ['a', 'b'],
+    scopesClaim: 'scope',
+    scopePrefix: '',
+    callerClaim: undefined,
   })
 })

@@ -12,7 +12,13 @@ t.test('an actor without the governing permission is refused with 403 and nothin
   const pairing = { clientId: 'c1', coachId: 'cara', level: 'primary' }
   const body = await refused(t, app, ev('pairing.set', pairing, 'user:rob'), 403, 'GW_FORBIDDEN')
   t.match(body.message, /manage_pairing/)
-  await refused(t, app, ev('organization.privileges_set', { organizationId: 'acme', userId: 'cara', privileges: ['manage_pairings'] }, 'user:rob'), 403, 'GW_FORBIDDEN')
+  await refused(
+    t,
+    app,
+    ev('organization.privileges_set', { organizationId: 'acme', userId: 'cara', privileges: ['manage_pairings'] }, 'user:rob'),
+    403,
+    'GW_FORBIDDEN',
+  )
   await refused(t, app, ev('organization.ownership_transferred', { organizationId: 'acme', newOwnerId: 'adam' }, 'user:adam'), 403, 'GW_FORBIDDEN')
   await refused(t, app, ev('certificate.awarded', { certificateId: 'z', learnerId: 'mia' }, 'user:olivia'), 403, 'GW_FORBIDDEN')
   await refused(t, app, ev('organization.created', { organizationId: 'new', ownerId: 'zed' }, 'user:rob'), 403, 'GW_FORBIDDEN')

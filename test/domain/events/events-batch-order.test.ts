@@ -72,7 +72,7 @@ function feed(k: number): object[] {
 /** The feeds interleaved at random (seeded), each keeping its own order. */
 function interleave(seed: number): object[] {
   let x = seed
-  const random = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  const random = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
   const feeds = Array.from({ length: ORGS }, (_, k) => feed(k))
   const out: object[] = []
   while (feeds.some((f) => f.length > 0)) {
@@ -124,14 +124,26 @@ t.test('events that depend on an earlier one in the same batch see it, with othe
   ]
   const res = await post(app, { events })
   t.equal(res.statusCode, 200, res.body.slice(0, 500))
-  t.same(res.json().results.map((r: { id: string }) => r.id), events.map((e) => e.id), 'results in the order sent')
+  t.same(
+    res.json().results.map((r: { id: string }) => r.id),
+    events.map((e) => e.id),
+    'results in the order sent',
+  )
   const client = await app.engine.readRelationships({ resourceType: 'client', resourceId: 'c1' }, {}, { mode: 'fully_consistent' })
   const on = (who: string) => client.relationships.filter((r) => r.subject.id === who).map((r) => r.relation)
   t.same(on('cara'), ['primary'], 'the later primary won')
   t.same(on('rob'), [], 'rob, demoted to coaching, then moved out of the coaching pool, lost the pairing (I1, I8)')
   t.ok(await can(app, 'client:c1', 'coach', 'user:cara'))
-  const roles = await app.engine.readRelationships({ resourceType: 'program', resourceId: 'p1', subject: { type: 'user', id: 'lea' } }, {}, { mode: 'fully_consistent' })
-  t.same(roles.relationships.map((r) => r.relation), ['tutor'], 'the later role replaced the earlier one')
+  const roles = await app.engine.readRelationships(
+    { resourceType: 'program', resourceId: 'p1', subject: { type: 'user', id: 'lea' } },
+    {},
+    { mode: 'fully_consistent' },
+  )
+  t.same(
+    roles.relationships.map((r) => r.relation),
+    ['tutor'],
+    'the later role replaced the earlier one',
+  )
 })
 
 t.test('a refusal stops the batch: what depends on it is not applied, what is reported applied is applied', async (t) => {
@@ -163,7 +175,8 @@ t.test('a refusal stops the batch: what depends on it is not applied, what is re
   t.notOk(reported.includes(events[3]!.id), 'the dependent event is not reported applied')
   t.same([...reported, ...body.details.notApplied].sort(), events.map((e) => e.id).sort(), 'every event is either reported applied or named not applied')
   const exists = async (id: string) =>
-    (await app.engine.readRelationships({ resourceType: 'program', resourceId: id, relation: 'organization' }, {}, { mode: 'fully_consistent' })).relationships.length > 0
+    (await app.engine.readRelationships({ resourceType: 'program', resourceId: id, relation: 'organization' }, {}, { mode: 'fully_consistent' })).relationships
+      .length > 0
   t.ok(await exists('r0-p'))
   t.ok(await exists('r1-p'))
   t.notOk(await exists('r0-q'), 'the event after the refusal in its organization was not applied')

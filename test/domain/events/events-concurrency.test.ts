@@ -24,7 +24,10 @@ t.test('I1 under concurrency: 50 concurrent pairing.set making different coaches
   const app = await buildTestApp(t)
   await seedCoaches(t, app)
   const res = await Promise.all(COACHES.map((c) => post(app, ev('pairing.set', { clientId: 'c1', coachId: c, level: 'primary' }))))
-  t.same(res.map((r) => r.statusCode), COACHES.map(() => 200))
+  t.same(
+    res.map((r) => r.statusCode),
+    COACHES.map(() => 200),
+  )
   const { primary, coaching } = await pairings(app)
   t.equal(primary.length, 1, 'exactly one primary')
   t.equal(coaching.length, 50, 'every other coach was demoted to coaching, none lost')
@@ -35,7 +38,10 @@ t.test('two gateways on one engine: preconditions and re-planning serialize the 
   const b = await buildTestApp(t, { engine: a.engine })
   await seedCoaches(t, a)
   const res = await Promise.all(COACHES.map((c, i) => post(i % 2 ? a : b, ev('pairing.set', { clientId: 'c1', coachId: c, level: 'primary' }))))
-  t.same(res.map((r) => r.statusCode), COACHES.map(() => 200))
+  t.same(
+    res.map((r) => r.statusCode),
+    COACHES.map(() => 200),
+  )
   const { primary, coaching } = await pairings(a)
   t.equal(primary.length, 1)
   t.equal(coaching.length, 50)
@@ -47,7 +53,11 @@ t.test('translateEvent alone (no in-process serialization): 50 concurrent primar
   const deps = { engine: app.engine, schema: indexSchema(app.schemaText), clock: () => new Date() }
   const events = COACHES.map((c) => parseEvent(ev('pairing.set', { clientId: 'c1', coachId: c, level: 'primary' })))
   const settled = await Promise.allSettled(events.map((e) => translateEvent(deps, e)))
-  t.same(settled.filter((s) => s.status === 'rejected'), [], 'every event landed after re-planning')
+  t.same(
+    settled.filter((s) => s.status === 'rejected'),
+    [],
+    'every event landed after re-planning',
+  )
   const { primary, coaching } = await pairings(app)
   t.equal(primary.length, 1)
   t.equal(coaching.length, 50)

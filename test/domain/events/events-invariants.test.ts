@@ -43,8 +43,16 @@ t.test('I4 role change on the spot: one role at a time; changing a role needs me
   const app = await buildTestApp(t)
   await seedOrg(t, app)
   await apply(t, app, ev('organization.member_role_changed', { organizationId: 'acme', userId: 'alex', role: 'member' }))
-  const rels = await app.engine.readRelationships({ resourceType: 'organization', resourceId: 'acme', subject: { type: 'user', id: 'alex' } }, {}, { mode: 'fully_consistent' })
-  t.same(rels.relationships.map((r) => r.relation), ['member'], 'author replaced by member in one write')
+  const rels = await app.engine.readRelationships(
+    { resourceType: 'organization', resourceId: 'acme', subject: { type: 'user', id: 'alex' } },
+    {},
+    { mode: 'fully_consistent' },
+  )
+  t.same(
+    rels.relationships.map((r) => r.relation),
+    ['member'],
+    'author replaced by member in one write',
+  )
   const before = await snapshot(app)
   await refused(t, app, ev('organization.member_role_changed', { organizationId: 'acme', userId: 'nobody', role: 'coach' }), 409, 'GW_NOT_A_MEMBER')
   await refused(t, app, ev('organization.privileges_set', { organizationId: 'acme', userId: 'nobody', privileges: [] }), 409, 'GW_NOT_A_MEMBER')
@@ -128,7 +136,12 @@ t.test('I8 deactivation: refused for a primary coach, naming the clients; then r
   await refused(t, app, ev('organization.member_role_changed', { organizationId: 'acme', userId: 'rob', role: 'admin' }), 409, 'GW_PRIMARY_COACH_OF_CLIENTS')
   t.same(await snapshot(app), before)
 
-  await apply(t, app, ev('pairing.set', { clientId: 'c1', coachId: 'cara', level: 'primary' }), ev('pairing.set', { clientId: 'c2', coachId: 'cara', level: 'primary' }))
+  await apply(
+    t,
+    app,
+    ev('pairing.set', { clientId: 'c1', coachId: 'cara', level: 'primary' }),
+    ev('pairing.set', { clientId: 'c2', coachId: 'cara', level: 'primary' }),
+  )
   await apply(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'rob' }))
   const robInAcme = (await snapshot(app)).filter((r) => r.endsWith('@user:rob') && !r.includes('x1') && !r.includes('organization:other'))
   t.same(robInAcme, [], 'no relationship of rob in acme is left')
@@ -171,5 +184,8 @@ t.test('a batch is applied in order and stops at the first refusal, reporting wh
   events[2] = ev('client.created', { clientId: 'c1', organizationId: 'acme', primaryCoachId: 'olivia' })
   const again = await post(app, { events })
   t.equal(again.statusCode, 200)
-  t.same(again.json().results.map((r: { status: string }) => r.status), ['duplicate', 'duplicate', 'applied', 'applied'])
+  t.same(
+    again.json().results.map((r: { status: string }) => r.status),
+    ['duplicate', 'duplicate', 'applied', 'applied'],
+  )
 })

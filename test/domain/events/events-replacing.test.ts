@@ -41,7 +41,7 @@ t.test('issue 12 reproduction: a tutor cannot demote a program admin by assignin
   t.ok(await can(app, 'program:p', 'participate', 'user:pa'))
 })
 
-t.test('program.role_assigned: the role replaced is governed too, also for one\'s own role', async (t) => {
+t.test("program.role_assigned: the role replaced is governed too, also for one's own role", async (t) => {
   const app = await buildTestApp(t)
   await seedOrg(t, app)
   await apply(
@@ -110,8 +110,12 @@ t.test('user.deactivated: manage_coaches deactivates coaches, not admins, author
     ev('organization.privileges_set', { organizationId: 'acme', userId: 'hr', privileges: ['manage_coaches'] }),
     ev('organization.privileges_set', { organizationId: 'acme', userId: 'cara', privileges: ['manage_admin_privileges'] }),
   )
-  await forbiddenAndUnchanged(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'adam' }, 'user:hr'), [['organization:acme', 'administer', 'user:adam']])
-  await forbiddenAndUnchanged(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'alex' }, 'user:hr'), [['organization:acme', 'create_course', 'user:alex']])
+  await forbiddenAndUnchanged(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'adam' }, 'user:hr'), [
+    ['organization:acme', 'administer', 'user:adam'],
+  ])
+  await forbiddenAndUnchanged(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'alex' }, 'user:hr'), [
+    ['organization:acme', 'create_course', 'user:alex'],
+  ])
   const body = await forbiddenAndUnchanged(t, app, ev('user.deactivated', { organizationId: 'acme', userId: 'cara' }, 'user:hr'), [
     ['organization:acme', 'grant_admin_privileges', 'user:cara'],
   ])
@@ -137,7 +141,10 @@ t.test('removals and deletions of never-created objects are applied no-ops; memb
     ev('user.manager_removed', { userId: 'rob', managerId: 'ghost' }),
   ]
   const res = await apply(t, app, ...noops)
-  t.same(res.results.map((r) => r.status), noops.map(() => 'applied'))
+  t.same(
+    res.results.map((r) => r.status),
+    noops.map(() => 'applied'),
+  )
   t.same(await snapshot(app), before, 'nothing changed')
   await refused(t, app, ev('organization.member_removed', { organizationId: 'ghost', userId: 'rob' }), 409, 'GW_UNKNOWN_OBJECT')
   await refused(t, app, ev('user.deactivated', { organizationId: 'ghost', userId: 'rob' }), 409, 'GW_UNKNOWN_OBJECT')
@@ -204,7 +211,9 @@ t.test('set-replacing events: taking away is governed like giving, so an actor w
   await forbiddenAndUnchanged(t, app, ev('organization.coaching_permissions_set', { organizationId: 'acme', userId: 'cara', permissions: [] }, 'user:rob'), [
     ['organization:acme', 'internal_schedules_own', 'user:cara'],
   ])
-  await forbiddenAndUnchanged(t, app, ev('pairing.set', { clientId: 'c1', coachId: 'cara', level: 'view_only' }, 'user:rob'), [['client:c1', 'coach', 'user:cara']])
+  await forbiddenAndUnchanged(t, app, ev('pairing.set', { clientId: 'c1', coachId: 'cara', level: 'view_only' }, 'user:rob'), [
+    ['client:c1', 'coach', 'user:cara'],
+  ])
   await forbiddenAndUnchanged(t, app, ev('organization.member_role_changed', { organizationId: 'acme', userId: 'mo', role: 'coach' }, 'user:rob'), [
     ['organization:acme', 'internal_member', 'user:mo'],
   ])

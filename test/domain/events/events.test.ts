@@ -60,7 +60,7 @@ t.test('program and section events', async (t) => {
   t.ok(await can(app, 'section:s-later', 'view', 'user:ana'), 'facilitators see locked content')
 
   await apply(t, app, ev('program.role_assigned', { programId: 'p1', userId: 'pat', role: 'tutor' }))
-  t.notOk(await can(app, 'program:p1', 'participate', 'user:pat') && !(await can(app, 'program:p1', 'manage_enrolments', 'user:pat')))
+  t.notOk((await can(app, 'program:p1', 'participate', 'user:pat')) && !(await can(app, 'program:p1', 'manage_enrolments', 'user:pat')))
   t.ok(await can(app, 'program:p1', 'manage_enrolments', 'user:pat'), 'role replaced on the spot')
 
   await apply(t, app, ev('program.grants_set', { programId: 'p1', userId: 'pat', grants: ['view_class_list', 'access_transcript'] }))
@@ -115,7 +115,12 @@ t.test('client, pairing, group, course, user and certificate events', async (t) 
   )
   t.ok(await can(app, 'course:k1', 'edit', 'user:adam'))
   t.ok(await can(app, 'course:k1', 'clone', 'user:alex'))
-  await apply(t, app, ev('course.co_author_removed', { courseId: 'k1', userId: 'adam' }), ev('course.ownership_reassigned', { courseId: 'k1', newOwnerId: 'olivia' }))
+  await apply(
+    t,
+    app,
+    ev('course.co_author_removed', { courseId: 'k1', userId: 'adam' }),
+    ev('course.ownership_reassigned', { courseId: 'k1', newOwnerId: 'olivia' }),
+  )
   t.notOk(await can(app, 'course:k1', 'clone', 'user:alex'))
   t.ok(await can(app, 'course:k1', 'clone', 'user:olivia'))
 

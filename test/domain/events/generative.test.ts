@@ -9,7 +9,14 @@
 import t from 'tap'
 import { buildTestApp, type TestApp } from '../../helpers/app.js'
 import { post } from '../../helpers/http.js'
-import { ADMIN_PRIVILEGES, COACHING_PERMISSIONS, ORG_ROLES, PAIRING_LEVELS, PROGRAM_GRANTS, PROGRAM_ROLES } from '../../../src/domain/events/contract/catalogue.js'
+import {
+  ADMIN_PRIVILEGES,
+  COACHING_PERMISSIONS,
+  ORG_ROLES,
+  PAIRING_LEVELS,
+  PROGRAM_GRANTS,
+  PROGRAM_ROLES,
+} from '../../../src/domain/events/contract/catalogue.js'
 
 const SEEDS = process.env.TRELLIS_GEN_SEED ? [Number(process.env.TRELLIS_GEN_SEED)] : [1, 2, 3, 4, 5, 6, 7, 8]
 const EVENTS_PER_HISTORY = 40
@@ -28,7 +35,18 @@ const OBJECTS: Record<string, string[]> = {
 }
 const PERMISSIONS: Record<string, string[]> = {
   organization: ['administer', 'seat', 'add_client', 'can_manage_pairings', 'manage_team_coaches', 'grant_admin_privileges', 'create_program'],
-  program: ['edit_content', 'run', 'participate', 'view', 'manage_enrolments', 'create_team_members', 'create_coordinator', 'access_transcript', 'view_stats', 'listed_member'],
+  program: [
+    'edit_content',
+    'run',
+    'participate',
+    'view',
+    'manage_enrolments',
+    'create_team_members',
+    'create_coordinator',
+    'access_transcript',
+    'view_stats',
+    'listed_member',
+  ],
   section: ['view'],
   client: ['view', 'coach', 'notify', 'listed_coach', 'schedule_appointment', 'delete', 'manage_pairing'],
   group: ['view', 'view_happenings', 'manage', 'manage_coaches'],
@@ -73,7 +91,14 @@ function randomEvent(r: ReturnType<typeof prng>, n: number, seed: number) {
     ['program.role_revoked', () => ({ programId: p(), userId: u() })],
     ['program.grants_set', () => ({ programId: p(), userId: u(), grants: r.some(PROGRAM_GRANTS) })],
     ['program.group_assigned', () => ({ programId: p(), groupId: g() })],
-    ['section.created', () => ({ sectionId: r.pick(OBJECTS.section!), programId: p(), ...(r.next() < 0.5 ? { releaseAt: r.pick(['2000-01-01T00:00:00Z', '2099-01-01T00:00:00Z']) } : {}) })],
+    [
+      'section.created',
+      () => ({
+        sectionId: r.pick(OBJECTS.section!),
+        programId: p(),
+        ...(r.next() < 0.5 ? { releaseAt: r.pick(['2000-01-01T00:00:00Z', '2099-01-01T00:00:00Z']) } : {}),
+      }),
+    ],
     ['client.created', () => ({ clientId: c(), organizationId: o(), primaryCoachId: u(), ...(r.next() < 0.5 ? { userId: u() } : {}) })],
     ['client.deleted', () => ({ clientId: c() })],
     ['pairing.set', () => ({ clientId: c(), coachId: u(), level: r.pick(PAIRING_LEVELS) })],
@@ -118,7 +143,8 @@ async function checkAll(app: TestApp, triples: Triple[]): Promise<boolean[]> {
 async function disagreements(app: TestApp): Promise<string[]> {
   const triples: Triple[] = []
   for (const [type, ids] of Object.entries(OBJECTS)) {
-    for (const id of ids) for (const permission of PERMISSIONS[type]!) for (const u of USERS) triples.push({ resource: `${type}:${id}`, permission, subject: `user:${u}` })
+    for (const id of ids)
+      for (const permission of PERMISSIONS[type]!) for (const u of USERS) triples.push({ resource: `${type}:${id}`, permission, subject: `user:${u}` })
   }
   const allowed = await checkAll(app, triples)
   const allows = new Set(triples.filter((_, i) => allowed[i]).map((x) => `${x.resource} ${x.permission} ${x.subject}`))
@@ -136,8 +162,14 @@ async function disagreements(app: TestApp): Promise<string[]> {
         calls.push(() =>
           post(app, '/v1/lookup/resources', { resourceType: type, permission, subject: `user:${u}` }).then((res) => {
             if (res.status !== 200) throw new Error(`lookup resources: ${JSON.stringify(res.body)}`)
-            const got = (res.body.resources as { id: string; permissionship: string }[]).map((r) => `${r.id}${r.permissionship === 'has_permission' ? '' : ` (${r.permissionship})`}`)
-            compare(`lookup ${type}#${permission} for user:${u}`, got.filter((x) => ids.includes(x) || x.includes(' (')), ids.filter((id) => allows.has(`${type}:${id} ${permission} user:${u}`)))
+            const got = (res.body.resources as { id: string; permissionship: string }[]).map(
+              (r) => `${r.id}${r.permissionship === 'has_permission' ? '' : ` (${r.permissionship})`}`,
+            )
+            compare(
+              `lookup ${type}#${permission} for user:${u}`,
+              got.filter((x) => ids.includes(x) || x.includes(' (')),
+              ids.filter((id) => allows.has(`${type}:${id} ${permission} user:${u}`)),
+            )
           }),
         )
       }
@@ -145,8 +177,14 @@ async function disagreements(app: TestApp): Promise<string[]> {
         calls.push(() =>
           post(app, '/v1/lookup/subjects', { resource: `${type}:${id}`, permission, subjectType: 'user' }).then((res) => {
             if (res.status !== 200) throw new Error(`lookup subjects: ${JSON.stringify(res.body)}`)
-            const got = (res.body.subjects as { id: string; permissionship: string }[]).map((s) => `${s.id}${s.permissionship === 'has_permission' ? '' : ` (${s.permissionship})`}`)
-            compare(`subjects of ${type}:${id}#${permission}`, got, USERS.filter((u) => allows.has(`${type}:${id} ${permission} user:${u}`)))
+            const got = (res.body.subjects as { id: string; permissionship: string }[]).map(
+              (s) => `${s.id}${s.permissionship === 'has_permission' ? '' : ` (${s.permissionship})`}`,
+            )
+            compare(
+              `subjects of ${type}:${id}#${permission}`,
+              got,
+              USERS.filter((u) => allows.has(`${type}:${id} ${permission} user:${u}`)),
+            )
           }),
         )
       }
@@ -154,9 +192,11 @@ async function disagreements(app: TestApp): Promise<string[]> {
   }
   // a few at a time: the machine is small and other suites share it
   let next = 0
-  await Promise.all(Array.from({ length: 6 }, async () => {
-    while (next < calls.length) await calls[next++]!()
-  }))
+  await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      while (next < calls.length) await calls[next++]!()
+    }),
+  )
   return found
 }
 
@@ -195,7 +235,9 @@ t.test('random event histories: check agrees with lookup resources and lookup su
     tally.histories++
   }
   tally.checks = tally.histories * Object.entries(OBJECTS).reduce((n, [type, ids]) => n + ids.length * PERMISSIONS[type]!.length * USERS.length, 0)
-  t.comment(`${tally.histories} histories, ${tally.applied} events applied, ${tally.refused} refused, ${tally.checks} checks compared, in ${Date.now() - started} ms`)
+  t.comment(
+    `${tally.histories} histories, ${tally.applied} events applied, ${tally.refused} refused, ${tally.checks} checks compared, in ${Date.now() - started} ms`,
+  )
   t.ok(tally.histories >= 2, 'at least two histories ran')
   t.ok(tally.refused > 0 && tally.applied > tally.histories * 2, 'histories mix applied and refused events')
 })

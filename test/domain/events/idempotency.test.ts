@@ -67,7 +67,10 @@ t.test('every example of the catalogue is a valid event', async (t) => {
   // a oneOf of named event models with a discriminator (what generators need)
   const variants = (union?.oneOf ?? []).map((r: { $ref: string }) => doc.components.schemas[r.$ref.split('/').pop()!])
   t.equal(variants.length, EVENT_TYPES.length, 'the union lists every type in openapi')
-  t.ok(variants.every((s: { examples?: unknown[] }) => s?.examples?.length === 1), 'with an example each')
+  t.ok(
+    variants.every((s: { examples?: unknown[] }) => s?.examples?.length === 1),
+    'with an example each',
+  )
 })
 
 t.test('the same id with another payload is a 409 GW_IDEMPOTENCY_CONFLICT, not a duplicate: ids cannot be used up in advance', async (t) => {

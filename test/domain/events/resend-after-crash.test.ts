@@ -119,13 +119,20 @@ t.test('SIGKILL mid-batch, resend to a new process: the same state as a clean ru
   const env = { ...base, REDIS_URL: '', EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true' }
   const first = await startGateway(t, env)
   let settled: unknown
-  void post(first.address, batch).then((r) => (settled = r), (err: Error) => (settled = err.message))
-  await waitFor('half the batch applied', async () => {
-    if (settled) throw new Error(`the batch ended before the kill: ${JSON.stringify(settled).slice(0, 500)}`)
-    // fully consistent: this gateway keeps its write tokens in its process, not in the reader's Redis
-    const page = await reader.engine.readRelationships({ resourceType: 'certificate' }, {}, { mode: 'fully_consistent' })
-    return page.relationships.filter((r) => r.resource.id.includes(tag)).length >= UNITS / 2
-  }, 60_000)
+  void post(first.address, batch).then(
+    (r) => (settled = r),
+    (err: Error) => (settled = err.message),
+  )
+  await waitFor(
+    'half the batch applied',
+    async () => {
+      if (settled) throw new Error(`the batch ended before the kill: ${JSON.stringify(settled).slice(0, 500)}`)
+      // fully consistent: this gateway keeps its write tokens in its process, not in the reader's Redis
+      const page = await reader.engine.readRelationships({ resourceType: 'certificate' }, {}, { mode: 'fully_consistent' })
+      return page.relationships.filter((r) => r.resource.id.includes(tag)).length >= UNITS / 2
+    },
+    60_000,
+  )
   first.proc.kill('SIGKILL')
   await first.exited
   const second = await startGateway(t, env)
@@ -133,6 +140,8 @@ t.test('SIGKILL mid-batch, resend to a new process: the same state as a clean ru
   second.proc.kill('SIGTERM')
   await second.exited
   const diff = difference(expected, normalized(await relationshipsOf(reader, TYPES), tag))
-  t.comment(`EVENTS_ALLOW_VOLATILE_IDEMPOTENCY=true: the resend answered ${resent.status} ${resent.body.code ?? ''}; ${diff.missing.length} missing, ${diff.extra.length} extra`)
+  t.comment(
+    `EVENTS_ALLOW_VOLATILE_IDEMPOTENCY=true: the resend answered ${resent.status} ${resent.body.code ?? ''}; ${diff.missing.length} missing, ${diff.extra.length} extra`,
+  )
   t.not(resent.status, 200, 'with event ids in the process only, the resend is refused part-way (the risk the setting accepts)')
 })

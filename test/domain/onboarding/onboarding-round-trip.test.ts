@@ -26,9 +26,15 @@ t.test('round trip: export, import into a fresh gateway, export again', async (t
   const end = JSON.parse(first.lines.at(-1)!)
   t.equal(end.count, first.lines.length - 1, 'the end line counts the lines')
   t.ok(end.exportedAt)
-  t.notOk(first.lines.some((l) => l.includes('internal_')), 'no internal guard relationships')
+  t.notOk(
+    first.lines.some((l) => l.includes('internal_')),
+    'no internal guard relationships',
+  )
 
-  t.ok(first.lines.some((l) => l.includes('"caveat":{"name":"release_time"')), 'caveats are exported')
+  t.ok(
+    first.lines.some((l) => l.includes('"caveat":{"name":"release_time"')),
+    'caveats are exported',
+  )
   t.ok(end.count > ROUND_TRIP_ORGS * 20, `${end.count} relationships`)
 
   const b = await buildTestApp(t)
@@ -45,7 +51,11 @@ t.test('round trip: export, import into a fresh gateway, export again', async (t
   t.same(differ, [], `${SAMPLED_CHECKS} sampled checks answer the same on both`)
   const tally = (answer: string) => answersA.filter((x) => x === answer).length
   t.ok(tally('has_permission') > 1000 && tally('no_permission') > 1000, `a sample of both answers (${tally('has_permission')} allowed)`)
-  t.equal(answersA.find((x) => x.startsWith('error')), undefined, 'no check failed')
+  t.equal(
+    answersA.find((x) => x.startsWith('error')),
+    undefined,
+    'no check failed',
+  )
   for (const [resource, permission, subject] of [
     ['client:o3-c1', 'view', 'user:o3-k1'],
     ['client:o3-c1', 'view', 'user:o4-k1'],
@@ -68,4 +78,3 @@ t.test('round trip: export, import into a fresh gateway, export again', async (t
 async function lines(a: TestApp, url: string) {
   return (await a.inject({ method: 'GET', url })).body.trim().split('\n')
 }
-

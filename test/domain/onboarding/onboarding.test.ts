@@ -23,7 +23,11 @@ t.test('an import that breaks an invariant writes nothing and names the line', a
   t.equal(res.statusCode, 409, res.body)
   const body = res.json()
   t.equal(body.code, 'GW_IMPORT_INVARIANT')
-  t.same(body.details.violations.map((v: { line: number }) => v.line), [6, 7], 'the second primary and the client of no organization')
+  t.same(
+    body.details.violations.map((v: { line: number }) => v.line),
+    [6, 7],
+    'the second primary and the client of no organization',
+  )
   t.equal(relationshipsOf((await exportBody(a)).lines).length, 0, 'nothing written')
 
   const bad = await importBody(a, `${lines[0]}\nnot json\n`)
@@ -45,12 +49,19 @@ t.test('one relationship breaking an invariant in a whole business: nothing writ
   ] as const) {
     const at = Math.floor(good.length / 2)
     const body = [...good.slice(0, at), line, ...good.slice(at)].join('\n')
-    for (const [where, app] of [['an empty engine', fresh], ['a live one', source]] as const) {
+    for (const [where, app] of [
+      ['an empty engine', fresh],
+      ['a live one', source],
+    ] as const) {
       const before = relationshipsOf((await exportBody(app)).lines)
       const res = await importBody(app, body)
       t.equal(res.statusCode, 409, `${what} into ${where}: ${res.body.slice(0, 300)}`)
       const violations = res.json().details?.violations as { line: number; message: string }[]
-      t.same(violations.map((v) => v.line), [at + 1], `${what} into ${where}: the one line named`)
+      t.same(
+        violations.map((v) => v.line),
+        [at + 1],
+        `${what} into ${where}: the one line named`,
+      )
       t.match(violations[0]!.message, pattern)
       t.match(res.json().message, new RegExp(`line ${at + 1}`))
       t.same(relationshipsOf((await exportBody(app)).lines), before, `${what} into ${where}: nothing written`)
@@ -67,10 +78,17 @@ t.test('reconcile lists the drift exactly; apply removes it', async (t) => {
     truth.findIndex((e) => e.type === 'program.role_assigned' && e.data.programId === 'o3-p'),
     truth.findIndex((e) => e.type === 'section.created' && e.data.sectionId === 'o4-s'),
   ]
-  await seed(a, truth.filter((_, i) => !lost.includes(i)))
+  await seed(
+    a,
+    truth.filter((_, i) => !lost.includes(i)),
+  )
   // ... and grants made beside the platform
   const extras = ['organization:o5#view_all_clients@user:o5-k0', 'client:o6-c2#view_only@user:o6-k0']
-  const grant = await a.inject({ method: 'POST', url: '/v1/relationships', payload: { updates: extras.map((relationship) => ({ operation: 'touch', relationship })) } })
+  const grant = await a.inject({
+    method: 'POST',
+    url: '/v1/relationships',
+    payload: { updates: extras.map((relationship) => ({ operation: 'touch', relationship })) },
+  })
   t.equal(grant.statusCode, 200, grant.body)
 
   const dry = await a.inject({ method: 'POST', url: '/v1/reconcile', payload: { events: truth } })
@@ -78,7 +96,11 @@ t.test('reconcile lists the drift exactly; apply removes it', async (t) => {
   const diff = dry.json()
   const objects = (list: { object: string }[]) => list.map((m) => m.object).sort()
   t.same(objects(diff.extra), ['client:o6-c2', 'organization:o5'])
-  t.same(diff.extra.flatMap((x: { relationships: { relationship: string }[] }) => x.relationships.map((r) => r.relationship)).sort(), extras.sort(), 'exactly the extra grants')
+  t.same(
+    diff.extra.flatMap((x: { relationships: { relationship: string }[] }) => x.relationships.map((r) => r.relationship)).sort(),
+    extras.sort(),
+    'exactly the extra grants',
+  )
   t.same(objects(diff.missing), ['client:o0-c0', 'program:o3-p', 'section:o4-s'])
   t.same(diff.counts, { missing: 6, extra: 2 }, 'the client (organization, primary, account), the participant, the section (program, release)')
   for (const m of diff.missing as { object: string; relationships: { relationship: string; caveat?: unknown; events: string[] }[] }[]) {
@@ -86,7 +108,11 @@ t.test('reconcile lists the drift exactly; apply removes it', async (t) => {
     t.equal(by.length, 1, `a lost event explains every missing line of ${m.object}`)
   }
   const section = diff.missing.find((m: { object: string }) => m.object === 'section:o4-s')
-  t.match(section.relationships.find((r: { relationship: string }) => r.relationship.includes('#release@')), { relationship: 'section:o4-s#release@program:o4-p', caveat: { name: 'release_time' } }, 'with its caveat')
+  t.match(
+    section.relationships.find((r: { relationship: string }) => r.relationship.includes('#release@')),
+    { relationship: 'section:o4-s#release@program:o4-p', caveat: { name: 'release_time' } },
+    'with its caveat',
+  )
   t.notOk(JSON.stringify(diff).includes('internal_'), 'guards are not compared')
 
   const applied = await a.inject({ method: 'POST', url: '/v1/reconcile', payload: { events: truth, apply: true } })
@@ -103,13 +129,21 @@ t.test('writes are refused with 503 while an import runs', async (t) => {
   let release!: () => void
   const held = new Promise<void>((r) => (release = r))
   const importing = a.importGate.exclusive('import', () => held)
-  const write = await a.inject({ method: 'POST', url: '/v1/relationships', payload: { updates: [{ operation: 'touch', relationship: 'organization:x#owner@user:y' }] } })
+  const write = await a.inject({
+    method: 'POST',
+    url: '/v1/relationships',
+    payload: { updates: [{ operation: 'touch', relationship: 'organization:x#owner@user:y' }] },
+  })
   t.equal(write.statusCode, 503)
   t.equal(write.json().code, 'GW_IMPORT_RUNNING')
   const event = await a.inject({ method: 'POST', url: '/v1/events', payload: ev('organization.created', { organizationId: 'x', ownerId: 'y' }) })
   t.equal(event.statusCode, 503)
   // bad input is still a 400 naming the field, import or not (schemathesis found a 503 here)
-  const bad = await a.inject({ method: 'POST', url: '/v1/events', payload: { events: [{ ...ev('organization.created', { organizationId: 'x', ownerId: 'y' }), actor: '' }] } })
+  const bad = await a.inject({
+    method: 'POST',
+    url: '/v1/events',
+    payload: { events: [{ ...ev('organization.created', { organizationId: 'x', ownerId: 'y' }), actor: '' }] },
+  })
   t.equal(bad.statusCode, 400, bad.body)
   t.match(bad.json().message, /actor/)
   const badWrite = await a.inject({ method: 'POST', url: '/v1/relationships', payload: { updates: [{ operation: 'touch', relationship: 'nonsense' }] } })

@@ -11,7 +11,9 @@ import { apply, ev, seedOrg } from '../../helpers/events.js'
 t.test('why not: a stable list of what was tried, what rob holds, and what would grant coach', async (t) => {
   const app = await buildTestApp(t)
   await seedOrg(t, app)
-  await apply(t, app,
+  await apply(
+    t,
+    app,
     ev('client.created', { clientId: 'cassandra', organizationId: 'acme', primaryCoachId: 'cara' }),
     ev('pairing.set', { clientId: 'cassandra', coachId: 'rob', level: 'view_only' }),
   )

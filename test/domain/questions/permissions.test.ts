@@ -17,7 +17,8 @@ t.test('every public permission of each type, and only those, from the schema in
   t.same(byType.get('group'), ['view_happenings', 'view', 'manage', 'manage_coaches'], 'internal_coach and internal_delete left out')
   t.same(byType.get('user'), ['view_learning_stats'])
   const org = byType.get('organization')!
-  for (const name of ['manage_billing', 'seat', 'add_client', 'can_view_all_clients', 'can_manage_admin_privileges', 'grant_admin_privileges']) t.ok(org.includes(name), name)
+  for (const name of ['manage_billing', 'seat', 'add_client', 'can_view_all_clients', 'can_manage_admin_privileges', 'grant_admin_privileges'])
+    t.ok(org.includes(name), name)
   t.notOk(org.includes('pairable'))
   t.notOk(org.some((n) => n.startsWith('internal_')))
   t.notOk(isPublicPermission('internal_seat'))
@@ -36,7 +37,10 @@ t.test('the permissions endpoint agrees with one /v1/check per permission over a
       t.equal(res.statusCode, 200, `${resource} ${subject}`)
       const answer = res.json() as Answer
       t.ok(answer.checkedAt, 'a checkedAt token')
-      t.same(answer.permissions.map((p) => p.permission), byType.get(resource.split(':')[0]!))
+      t.same(
+        answer.permissions.map((p) => p.permission),
+        byType.get(resource.split(':')[0]!),
+      )
       for (const p of answer.permissions) {
         const one = await app.inject({ method: 'POST', url: '/v1/check', payload: { resource, permission: p.permission, subject } })
         const single = one.json()
@@ -67,7 +71,17 @@ t.test('answers at one revision, in one engine call', async (t) => {
   t.equal(calls, 1, 'one engine call for nine permissions')
   const answer = res.json() as Answer
   const by = Object.fromEntries(answer.permissions.map((p) => [p.permission, p.allowed]))
-  t.same(by, { listed_coach: true, view: true, coach: true, notify: true, schedule_appointment: true, issue_invoice: false, delete: false, manage: false, manage_pairing: false })
+  t.same(by, {
+    listed_coach: true,
+    view: true,
+    coach: true,
+    notify: true,
+    schedule_appointment: true,
+    issue_invoice: false,
+    delete: false,
+    manage: false,
+    manage_pairing: false,
+  })
 })
 
 t.test('bad input is a 400 naming the field, and no engine call', async (t) => {
@@ -78,10 +92,18 @@ t.test('bad input is a 400 naming the field, and no engine call', async (t) => {
   const bad = await app.inject({ method: 'POST', url: '/v1/permissions', payload: { resource: 'client:c1', subject: 'rob' } })
   t.equal(bad.statusCode, 400)
   t.match(bad.json(), { field: 'body.subject' })
-  const reserved = await app.inject({ method: 'POST', url: '/v1/permissions', payload: { resource: 'section:s1', subject: 'user:rob', context: { now: '2000-01-01T00:00:00Z' } } })
+  const reserved = await app.inject({
+    method: 'POST',
+    url: '/v1/permissions',
+    payload: { resource: 'section:s1', subject: 'user:rob', context: { now: '2000-01-01T00:00:00Z' } },
+  })
   t.equal(reserved.statusCode, 400)
   t.match(reserved.json(), { code: 'GW_RESERVED_CONTEXT' })
-  const token = await app.inject({ method: 'POST', url: '/v1/permissions', payload: { resource: 'client:c1', subject: 'user:rob', consistency: { mode: 'at_least_as_fresh' } } })
+  const token = await app.inject({
+    method: 'POST',
+    url: '/v1/permissions',
+    payload: { resource: 'client:c1', subject: 'user:rob', consistency: { mode: 'at_least_as_fresh' } },
+  })
   t.equal(token.statusCode, 400)
   t.match(token.json(), { field: 'consistency.token' })
 })

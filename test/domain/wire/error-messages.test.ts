@@ -38,7 +38,11 @@ t.test('a ZedToken the engine cannot read is blamed on consistency.token', async
     for (const token of ['zzzz', 'bm9wZQ==', 'not a token!']) {
       const res = await post(app, url, { ...body, consistency: { mode: 'at_least_as_fresh', token } })
       t.equal(res.status, 400, `${url} with token ${token}`)
-      t.match(res.body, { code: 'GW_INVALID_ARGUMENT', field: 'consistency.token', message: /^consistency\.token: is not a ZedToken this engine can read at/ }, url)
+      t.match(
+        res.body,
+        { code: 'GW_INVALID_ARGUMENT', field: 'consistency.token', message: /^consistency\.token: is not a ZedToken this engine can read at/ },
+        url,
+      )
     }
     const good = await post(app, url, { ...body, consistency: { mode: 'at_least_as_fresh', token: writtenAt } })
     t.equal(good.status, 200, `${url} reads at a token the gateway gave`)

@@ -40,7 +40,10 @@ const BUSINESS = [
 
 async function serve(t: Test, keys: boolean): Promise<{ app: TestApp; base: string }> {
   const overrides = keys
-    ? { apiKeys: [`full:${FULL}`, `auditor:${AUDITOR}:audit+check`, `auditonly:${AUDIT_ONLY}:audit`, `checker:${CHECK_ONLY}:check`], rateLimit: { windowSeconds: 60, authFailures: 0, perKey: 0 } }
+    ? {
+        apiKeys: [`full:${FULL}`, `auditor:${AUDITOR}:audit+check`, `auditonly:${AUDIT_ONLY}:audit`, `checker:${CHECK_ONLY}:check`],
+        rateLimit: { windowSeconds: 60, authFailures: 0, perKey: 0 },
+      }
     : {}
   const app = await buildTestApp(t, { overrides })
   const headers = keys ? { authorization: `Bearer ${FULL}` } : {}
@@ -119,16 +122,26 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     t.equal(await page.locator('#why-heading').textContent(), 'Can user:rob coach client:cassandra?')
     t.equal(await page.locator('#verdict').textContent(), 'No')
     const tried = await page.locator('#tried li').allTextContents()
-    t.ok(tried.some((x) => x.startsWith('client:cassandra#primary')), `what was tried: ${tried}`)
+    t.ok(
+      tried.some((x) => x.startsWith('client:cassandra#primary')),
+      `what was tried: ${tried}`,
+    )
     t.equal(await page.locator('#holds').textContent(), 'user:rob holds nothing directly on client:cassandra.', 'what rob does hold there')
-    t.equal(await page.locator('#granted-by').textContent(), 'coach needs primary + coaching + organization->can_coach_all_clients.', 'and what would grant coach')
+    t.equal(
+      await page.locator('#granted-by').textContent(),
+      'coach needs primary + coaching + organization->can_coach_all_clients.',
+      'and what would grant coach',
+    )
     await shot(page, 'why-not')
     await open(page, base, 'resource=client:cassandra&permission=coach&subject=user:cara')
     t.equal(await page.locator('#verdict').textContent(), 'Yes')
     t.same(await page.locator('#why ul.paths li').allTextContents(), ['client:cassandra -> primary -> user:cara'])
     await open(page, base, 'resource=program:leadership&permission=view_stats')
     const via = await chainsUnder(page, 'programOrGroup')
-    t.ok(via.some((x) => /^user:caraprogram:leadership -> (assigned_group -> )?group:north -> coach -> user:cara$/.test(x)), `through the group: ${via}`)
+    t.ok(
+      via.some((x) => /^user:caraprogram:leadership -> (assigned_group -> )?group:north -> coach -> user:cara$/.test(x)),
+      `through the group: ${via}`,
+    )
   })
 
   t.test('what a subject can reach, page by page', async (t) => {
@@ -173,7 +186,9 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     const ratios = await page.evaluate(() => {
       const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number)
       const lum = (c: string) => {
-        const [r, g, b] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+        const [r, g, b] = rgb(c)
+          .map((v) => v / 255)
+          .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
         return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!
       }
       const background = (e: Element | null): string => {
@@ -183,7 +198,23 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
         }
         return 'rgb(255, 255, 255)'
       }
-      const sel = ['h1', 'header p', 'label', '.hint', 'input', 'button', '#who a', '.chain .sep', '.chain .relation', '.who', '#relationships li', '#audit caption', '#audit th', '#audit td code', '#audit .op']
+      const sel = [
+        'h1',
+        'header p',
+        'label',
+        '.hint',
+        'input',
+        'button',
+        '#who a',
+        '.chain .sep',
+        '.chain .relation',
+        '.who',
+        '#relationships li',
+        '#audit caption',
+        '#audit th',
+        '#audit td code',
+        '#audit .op',
+      ]
       return sel.map((q) => {
         const e = document.querySelector(q)!
         const [a, b] = [lum(getComputedStyle(e).color), lum(background(e))]
@@ -203,7 +234,11 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     t.equal(res.statusCode, 200, `olivia pairs rob with cassandra ${res.statusCode === 200 ? '' : res.body}`)
     const trail = await app.inject({ method: 'GET', url: '/v1/audit?object=client:cassandra', headers: auth })
     const records = trail.json().records as { event?: { id: string; type: string } }[]
-    t.same(records.map((r) => r.event?.type), ['client.created', 'pairing.set'], 'the API: two writes touched cassandra, oldest first')
+    t.same(
+      records.map((r) => r.event?.type),
+      ['client.created', 'pairing.set'],
+      'the API: two writes touched cassandra, oldest first',
+    )
 
     const page = await newPage(t)
     await open(page, base, 'resource=client:cassandra&permission=view')
@@ -224,7 +259,10 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     const created = await rows.nth(1).locator('li[data-operation] code').allTextContents()
     t.ok(created.includes('client:cassandra#organization@organization:acme'), `client.created wrote the organization link: ${created}`)
     t.ok(created.includes('client:cassandra#primary@user:cara'), 'and the primary coach')
-    t.notOk(created.some((x) => x.startsWith('internal_')), 'the gateway\'s own guard writes are not listed as access')
+    t.notOk(
+      created.some((x) => x.startsWith('internal_')),
+      "the gateway's own guard writes are not listed as access",
+    )
     t.match(await rows.nth(1).textContent(), /and \d+ internal guard writes? \(in the CSV\)/, 'but counted')
     t.match(await rows.nth(1).locator('time').getAttribute('datetime'), /^\d{4}-\d\d-\d\dT/, 'the time, machine-readable too')
     t.ok(await page.locator('#who').isVisible(), 'beside the access report')

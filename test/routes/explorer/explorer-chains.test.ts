@@ -22,23 +22,31 @@ t.test('a relationship on the object itself', async (t) => {
 
 t.test('through the organization, with or without the link step', async (t) => {
   const chain = 'client:c1 -> organization:acme -> view_all_clients -> user:vic'
-  t.same(draw('client:c1', ['client:c1#view', 'client:c1#view', 'organization:acme#can_view_all_clients', 'organization:acme#view_all_clients@user:vic']), [chain, 'organization'])
+  t.same(draw('client:c1', ['client:c1#view', 'client:c1#view', 'organization:acme#can_view_all_clients', 'organization:acme#view_all_clients@user:vic']), [
+    chain,
+    'organization',
+  ])
   t.same(
-    draw('client:c1', ['client:c1#view', 'client:c1#organization@organization:acme', 'organization:acme#can_view_all_clients', 'organization:acme#view_all_clients@user:vic']),
+    draw('client:c1', [
+      'client:c1#view',
+      'client:c1#organization@organization:acme',
+      'organization:acme#can_view_all_clients',
+      'organization:acme#view_all_clients@user:vic',
+    ]),
     ['client:c1 -> organization -> organization:acme -> view_all_clients -> user:vic', 'organization'],
     'a link to the organization is drawn as a relationship on the way',
   )
 })
 
 t.test('through a program or group, and through a subject set', async (t) => {
-  t.same(
-    draw('program:p1', ['program:p1#view_stats', 'group:north#internal_coach', 'group:north#coach@user:cara']),
-    ['program:p1 -> group:north -> coach -> user:cara', 'programOrGroup'],
-  )
-  t.same(
-    draw('program:p1', ['program:p1#view', 'program:p1#participant@group:g1#member', 'group:g1#member@user:ana']),
-    ['program:p1 -> participant -> group:g1 -> member -> user:ana', 'programOrGroup'],
-  )
+  t.same(draw('program:p1', ['program:p1#view_stats', 'group:north#internal_coach', 'group:north#coach@user:cara']), [
+    'program:p1 -> group:north -> coach -> user:cara',
+    'programOrGroup',
+  ])
+  t.same(draw('program:p1', ['program:p1#view', 'program:p1#participant@group:g1#member', 'group:g1#member@user:ana']), [
+    'program:p1 -> participant -> group:g1 -> member -> user:ana',
+    'programOrGroup',
+  ])
   t.same(draw('section:s1', ['section:s1#view', 'program:p1#view_locked_content', 'program:p1#facilitator@user:fay']), [
     'section:s1 -> program:p1 -> facilitator -> user:fay',
     'programOrGroup',

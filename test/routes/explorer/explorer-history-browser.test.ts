@@ -80,7 +80,10 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     const holders = () => page.locator('#who .who').allTextContents()
     await open(page, base, `resource=client:cassandra&permission=view&subject=user:cara&asOf=${T1}`)
     t.equal(await page.inputValue('#as-of'), T1, 'the form shows the moment asked about')
-    t.equal(await page.locator('#as-of-note').textContent(), `As of ${T1}: every answer below is as it was then, and the changes listed are those made up to then.`)
+    t.equal(
+      await page.locator('#as-of-note').textContent(),
+      `As of ${T1}: every answer below is as it was then, and the changes listed are those made up to then.`,
+    )
     t.equal(await page.locator('#who-heading span').textContent(), `Who held view on client:cassandra as of ${T1}`)
     t.same((await holders()).sort(), ['user:adam', 'user:olivia', 'user:rob'], 'who held view at T1: not cara, not vic')
     t.equal(await page.locator('#why-heading').textContent(), `Could user:cara view client:cassandra as of ${T1}?`)
@@ -88,7 +91,10 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     await page.waitForSelector('#relationships')
     t.equal(await page.locator('#rel-heading').textContent(), `Relationships of client:cassandra as of ${T1}`)
     const rels = await page.locator('#relationships li').allTextContents()
-    t.notOk(rels.some((r) => r.includes('coaching@user:cara')), `no pairing yet: ${rels}`)
+    t.notOk(
+      rels.some((r) => r.includes('coaching@user:cara')),
+      `no pairing yet: ${rels}`,
+    )
     t.notOk(await page.locator('#audit tbody .event-type', { hasText: 'pairing.set' }).count(), 'the trail shows only the changes made up to then')
     await shot(page, 'as-of')
 
@@ -100,7 +106,11 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
 
     await open(page, base, `resource=client:cassandra&permission=view&since=${T1}&until=${T3}`)
     t.equal(await page.locator('#changed-heading span').textContent(), 'What changed: view on client:cassandra')
-    t.same([await page.inputValue('#changed-resource'), await page.inputValue('#since'), await page.inputValue('#until')], ['client:cassandra', T1, T3], 'the form shows the window')
+    t.same(
+      [await page.inputValue('#changed-resource'), await page.inputValue('#since'), await page.inputValue('#until')],
+      ['client:cassandra', T1, T3],
+      'the form shows the window',
+    )
     t.match(await page.locator('#changed-window').textContent(), /: 2 gained it, 1 lost it\./)
     const rows = async (id: string) => page.locator(`#${id} tbody tr`).evaluateAll((trs) => trs.map((tr) => tr.textContent!))
     const gained = await rows('gained')
@@ -116,9 +126,11 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     t.equal(lost.length, 1)
     t.match(lost[0], new RegExp(`user:adam.*user\\.deactivated ${deactivated.id}`))
     const vicAt = (await page.locator('#gained time').first().getAttribute('datetime'))!
-    t.equal(await page.locator('#gained tbody tr td:nth-child(2) a').first().getAttribute('href'),
+    t.equal(
+      await page.locator('#gained tbody tr td:nth-child(2) a').first().getAttribute('href'),
       `/explorer?${new URLSearchParams({ resource: 'client:cassandra', permission: 'view', subject: 'user:vic', asOf: vicAt })}`,
-      'each person links to why, as of the change')
+      'each person links to why, as of the change',
+    )
     await shot(page, 'changed')
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#changed-csv')])
     t.equal(download.suggestedFilename(), 'access-changes-client_cassandra-view.csv')
@@ -130,7 +142,10 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     // asked by the form, the narrower window [T2, T3]: only adam's loss
     await page.fill('#since', T2)
     await page.press('#since', 'Enter')
-    await page.waitForFunction((at) => document.getElementById('changed-window')?.textContent?.includes('0 gained it, 1 lost it') && location.search.includes(encodeURIComponent(at)), T2)
+    await page.waitForFunction(
+      (at) => document.getElementById('changed-window')?.textContent?.includes('0 gained it, 1 lost it') && location.search.includes(encodeURIComponent(at)),
+      T2,
+    )
     t.equal(await page.locator('#lost tbody tr').count(), 1)
     t.ok(T2 < T3)
   })
@@ -156,7 +171,10 @@ if (requirePart(t, `chromium at ${CHROMIUM}`, existsSync(CHROMIUM))) {
     await page.click('#who-next')
     t.match(await page.locator('#who-page').textContent(), /^Page 2 of /)
     const second = await page.locator('#who .who').allTextContents()
-    t.notOk(second.some((s) => firstPage.includes(s) && s.startsWith('user:c')), 'the next page shows other people')
+    t.notOk(
+      second.some((s) => firstPage.includes(s) && s.startsWith('user:c')),
+      'the next page shows other people',
+    )
     t.equal(await page.evaluate(() => document.activeElement?.id), 'who-next', 'focus stays on the pager')
     const height = await page.locator('#who').evaluate((e) => e.getBoundingClientRect().height)
     t.ok(height < 4000, `who holds stays a readable height: ${height} px for 50 of its rows`)

@@ -20,7 +20,11 @@ t.test('with API_KEYS the page and its files are open, and the page asks for a k
   t.notMatch(page.headers['content-security-policy'], /unsafe-inline/)
   t.equal(page.headers['x-content-type-options'], 'nosniff')
   t.equal((await app.inject({ method: 'HEAD', url: '/explorer' })).statusCode, 200)
-  for (const [name, type] of [['main.js', /^text\/javascript/], ['chains.js', /^text\/javascript/], ['style.css', /^text\/css/]] as const) {
+  for (const [name, type] of [
+    ['main.js', /^text\/javascript/],
+    ['chains.js', /^text\/javascript/],
+    ['style.css', /^text\/css/],
+  ] as const) {
     const res = await app.inject({ method: 'GET', url: `/explorer/assets/${name}` })
     t.equal(res.statusCode, 200, name)
     t.match(res.headers['content-type'], type, `${name} content type`)
@@ -45,7 +49,12 @@ t.test('the calls the page makes keep their scopes', async (t) => {
   const report = await app.inject({ method: 'GET', url: '/v1/access-report?resource=client:c1&permission=view', headers: auth })
   t.equal(report.statusCode, 200, 'audit key reads the access report')
   t.equal((await app.inject({ method: 'GET', url: '/v1/access-report?resource=client:c1&permission=view' })).statusCode, 401, 'no key: 401')
-  const why = await app.inject({ method: 'POST', url: '/v1/explain', headers: auth, payload: { resource: 'client:c1', permission: 'view', subject: 'user:rob' } })
+  const why = await app.inject({
+    method: 'POST',
+    url: '/v1/explain',
+    headers: auth,
+    payload: { resource: 'client:c1', permission: 'view', subject: 'user:rob' },
+  })
   // explain shows the relationships behind an answer, so it needs audit, which this key holds
   t.equal(why.statusCode, 200, 'the audit key explains')
   t.match(why.json(), { allowed: false })

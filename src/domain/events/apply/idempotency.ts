@@ -59,7 +59,10 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
   if (value && typeof value === 'object') {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined)
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
+      .join(',')}}`
   }
   return JSON.stringify(value)
 }
@@ -70,7 +73,9 @@ function canonical(value: unknown): string {
  * its retries anew is still sending the same event.
  */
 export function payloadFingerprint(event: { type: string; actor?: string; data: unknown }): string {
-  return createHash('sha256').update(canonical({ type: event.type, actor: event.actor ?? null, data: event.data })).digest('hex')
+  return createHash('sha256')
+    .update(canonical({ type: event.type, actor: event.actor ?? null, data: event.data }))
+    .digest('hex')
 }
 
 const idempotencyConflict = (key: string) =>
@@ -79,13 +84,7 @@ const idempotencyConflict = (key: string) =>
     `event id ${key.slice(key.indexOf(':') + 1)} was already used for another payload; an id names one event: send this one under a new id`,
   )
 
-
-export async function applyOnce(
-  store: IdempotencyStore,
-  key: string,
-  apply: () => Promise<string>,
-  options: ApplyOnceOptions = {},
-): Promise<Delivery> {
+export async function applyOnce(store: IdempotencyStore, key: string, apply: () => Promise<string>, options: ApplyOnceOptions = {}): Promise<Delivery> {
   const deadline = Date.now() + (options.waitMs ?? 30_000)
   for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
     const claim = await store.claim(key)
@@ -95,9 +94,7 @@ export async function applyOnce(
     }
     if (claim.state === 'claimed') {
       const renewal =
-        store.renew && store.renewEveryMs
-          ? setInterval(() => void store.renew!(key, claim.token).catch(() => undefined), store.renewEveryMs)
-          : undefined
+        store.renew && store.renewEveryMs ? setInterval(() => void store.renew!(key, claim.token).catch(() => undefined), store.renewEveryMs) : undefined
       try {
         let writtenAt: string
         try {

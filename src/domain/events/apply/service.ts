@@ -154,16 +154,21 @@ export function createEventsService(d: EventsServiceDeps): EventsService {
     const errors: unknown[] = []
     // the lowest index refused so far: later events not yet started are not started
     let stopAt = Infinity
-    await runOrdered(events.length, (i) => (concurrent ? keys[i] : undefined), batchConcurrency, async (i) => {
-      // The event boundary: what is applied stays applied, the rest is named, not cut mid-way.
-      if (i > stopAt || shutdown.aborted || options.signal?.aborted) return
-      try {
-        results[i] = await applyParsed(events[i]!, options)
-      } catch (err) {
-        errors[i] = err
-        stopAt = Math.min(stopAt, i)
-      }
-    })
+    await runOrdered(
+      events.length,
+      (i) => (concurrent ? keys[i] : undefined),
+      batchConcurrency,
+      async (i) => {
+        // The event boundary: what is applied stays applied, the rest is named, not cut mid-way.
+        if (i > stopAt || shutdown.aborted || options.signal?.aborted) return
+        try {
+          results[i] = await applyParsed(events[i]!, options)
+        } catch (err) {
+          errors[i] = err
+          stopAt = Math.min(stopAt, i)
+        }
+      },
+    )
     const stop = batchStop(events, results, errors)
     if (!stop) return results as EventResult[]
     if (stop.skipped !== undefined) count(options.source ?? 'rest', 'failed', stop.skipped)

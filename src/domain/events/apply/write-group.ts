@@ -78,7 +78,7 @@ export class WriteGroup {
     const group: Pending[] = []
     let updates = 0
     let preconditions = 0
-    for (let i = 0; i < this.queue.length; ) {
+    for (let i = 0; i < this.queue.length;) {
       const p = this.queue[i]!
       const fits = updates + p.updates.length <= MAX_UPDATES && preconditions + p.preconditions.length <= MAX_PRECONDITIONS
       if (group.length === 0 || (fits && !group.some((g) => conflict(g, p)))) {

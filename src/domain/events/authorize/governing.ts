@@ -62,7 +62,12 @@ const on = (resourceType: string, idFrom: string, permission: string, takes?: Lo
 
 export const GOVERNING: Record<EventType, Governing> = {
   'organization.created': { self: 'ownerId' },
-  'organization.ownership_transferred': on('organization', 'organizationId', 'internal_transfer_ownership', same("the new owner's role, the old owner's ownership")),
+  'organization.ownership_transferred': on(
+    'organization',
+    'organizationId',
+    'internal_transfer_ownership',
+    same("the new owner's role, the old owner's ownership"),
+  ),
   'organization.member_added': on('organization', 'organizationId', 'administer', same('the organization role held')),
   'organization.member_role_changed': on('organization', 'organizationId', 'administer', same('the organization role held')),
   'organization.member_removed': on('organization', 'organizationId', 'administer', same('all access in the organization (I8)')),
@@ -117,7 +122,12 @@ function renderLoss(takes: Loss[] | undefined): string {
     .map((l) => {
       if (!l.byHeld) return `${l.what}: the same permission`
       const perms = [...new Set(Object.values(l.byHeld))]
-      const by = perms.length === 1 ? `\`${perms[0]}\`` : Object.entries(l.byHeld).map(([held, p]) => `${held}: \`${p}\``).join(', ')
+      const by =
+        perms.length === 1
+          ? `\`${perms[0]}\``
+          : Object.entries(l.byHeld)
+              .map(([held, p]) => `${held}: \`${p}\``)
+              .join(', ')
       return `${l.what}: also ${by}`
     })
     .join('; ')
@@ -131,9 +141,13 @@ export function renderGoverningTable(): string {
     const resource = `\`${g.resourceType}:<${g.idFrom}>\``
     const loss = renderLoss(g.takes)
     if ('permission' in g) return `| \`${type}\` | ${resource} | \`${g.permission}\` | ${loss} |`
-    const by = Object.entries(g.permissionByRole).map(([role, p]) => `${role}: \`${p}\``).join(', ')
+    const by = Object.entries(g.permissionByRole)
+      .map(([role, p]) => `${role}: \`${p}\``)
+      .join(', ')
     const which = g.roleFrom === 'data' ? 'by the role assigned' : 'by every role held (none: as participant)'
     return `| \`${type}\` | ${resource} | ${which}: ${by} | ${loss} |`
   })
-  return ['| event | resource | governing permission | what it takes from someone who holds it, and what governs that |', '|---|---|---|---|', ...rows].join('\n')
+  return ['| event | resource | governing permission | what it takes from someone who holds it, and what governs that |', '|---|---|---|---|', ...rows].join(
+    '\n',
+  )
 }

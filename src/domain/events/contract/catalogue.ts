@@ -31,13 +31,7 @@ export const ADMIN_PRIVILEGES = [
   'manage_admin_privileges',
 ] as const
 
-export const COACHING_PERMISSIONS = [
-  'schedules_own',
-  'invoices_own',
-  'adds_clients',
-  'deletes_own_clients',
-  'manages_group_coaches',
-] as const
+export const COACHING_PERMISSIONS = ['schedules_own', 'invoices_own', 'adds_clients', 'deletes_own_clients', 'manages_group_coaches'] as const
 
 export const PROGRAM_ROLES = ['program_admin', 'facilitator', 'participant', 'sponsor', 'tutor'] as const
 

@@ -11,8 +11,7 @@ import { EVENT_SCHEMAS, type DomainEvent, type EventType } from './schemas.js'
 export const INVALID_EVENT = 'GW_INVALID_EVENT' as const
 export const UNKNOWN_EVENT_TYPE = 'GW_UNKNOWN_EVENT_TYPE' as const
 
-const invalid = (field: string, message: string, code: ErrorCode = INVALID_EVENT) =>
-  new GatewayError(code, 400, `${field}: ${message}`, field)
+const invalid = (field: string, message: string, code: ErrorCode = INVALID_EVENT) => new GatewayError(code, 400, `${field}: ${message}`, field)
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 

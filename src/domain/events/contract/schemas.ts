@@ -10,16 +10,13 @@ import { EVENT_EXAMPLES, exampleEvent } from './examples.js'
 /** SpiceDB's object id grammar, so every id can become a relationship without another check */
 export const ID_PATTERN = '^[a-zA-Z0-9/_|\\-=+]{1,1024}$'
 const Id = (description: string) => Type.String({ pattern: ID_PATTERN, description })
-const OneOf = <T extends readonly string[]>(values: T, description: string) =>
-  Type.Unsafe<T[number]>(Type.Enum([...values], { description }))
+const OneOf = <T extends readonly string[]>(values: T, description: string) => Type.Unsafe<T[number]>(Type.Enum([...values], { description }))
 const SetOf = <T extends readonly string[]>(values: T, description: string) =>
   Type.Array(OneOf(values, description), { uniqueItems: true, maxItems: values.length, description: `${description} (replaces the set)` })
 
 export const EventEnvelope = {
   id: Type.String({ minLength: 1, maxLength: 200, description: 'idempotency key: the same id is applied once' }),
-  actor: Type.Optional(
-    Type.String({ pattern: '^user:[a-zA-Z0-9/_|\\-=+]{1,1024}$', description: 'who did it; checked against the governing permission' }),
-  ),
+  actor: Type.Optional(Type.String({ pattern: '^user:[a-zA-Z0-9/_|\\-=+]{1,1024}$', description: 'who did it; checked against the governing permission' })),
   occurredAt: Type.Optional(Type.String({ format: 'date-time', description: 'when it happened upstream (ISO-8601)' })),
 }
 
@@ -107,11 +104,17 @@ export const EVENT_SCHEMAS = {
   'course.created': event('course.created', 'A course is authored', { courseId: Id('course id'), organizationId: org, ownerId: user('the author') }),
   'course.co_author_added': event('course.co_author_added', 'A co-author is added (I6)', { courseId: Id('course id'), userId: user() }),
   'course.co_author_removed': event('course.co_author_removed', 'A co-author is removed', { courseId: Id('course id'), userId: user() }),
-  'course.ownership_reassigned': event('course.ownership_reassigned', 'A course gets a new owner', { courseId: Id('course id'), newOwnerId: user('the new owner') }),
+  'course.ownership_reassigned': event('course.ownership_reassigned', 'A course gets a new owner', {
+    courseId: Id('course id'),
+    newOwnerId: user('the new owner'),
+  }),
   'user.manager_assigned': event('user.manager_assigned', 'A manager supervises a user', { userId: user(), managerId: user('the manager') }),
   'user.manager_removed': event('user.manager_removed', 'A manager no longer supervises a user', { userId: user(), managerId: user('the manager') }),
   'user.coach_nominated': event('user.coach_nominated', 'A learner nominates a coach', { learnerId: user('the learner'), coachId: user('the coach') }),
-  'certificate.awarded': event('certificate.awarded', 'A certificate is awarded to a learner', { certificateId: Id('certificate id'), learnerId: user('the learner') }),
+  'certificate.awarded': event('certificate.awarded', 'A certificate is awarded to a learner', {
+    certificateId: Id('certificate id'),
+    learnerId: user('the learner'),
+  }),
 }
 
 export type EventType = keyof typeof EVENT_SCHEMAS
@@ -119,7 +122,10 @@ export const EVENT_TYPES = Object.keys(EVENT_SCHEMAS) as EventType[]
 
 /** `organization.created` → `OrganizationCreatedEvent`: its component's name, a class in generated clients */
 export const eventSchemaName = (type: EventType) =>
-  type.split(/[._]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('') + 'Event'
+  type
+    .split(/[._]/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('') + 'Event'
 
 /** One named schema per event type (the route adds them), so generators emit one model each. */
 export const EVENT_COMPONENTS = EVENT_TYPES.map((type) => ({ ...EVENT_SCHEMAS[type], $id: eventSchemaName(type) }))

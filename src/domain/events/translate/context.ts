@@ -33,7 +33,12 @@ export function memberTuples(ctx: TranslateContext, orgId: string, userId: strin
 /** the relationships of a type whose object belongs to the organization and names this person */
 export async function personTuplesInOrg(ctx: TranslateContext, type: string, orgId: string, userId: string) {
   const all = await readAll(ctx.engine, { resourceType: type, subject: user(userId) })
-  const ids = await inOrganization(ctx.engine, type, all.map((r) => r.resource.id), orgId)
+  const ids = await inOrganization(
+    ctx.engine,
+    type,
+    all.map((r) => r.resource.id),
+    orgId,
+  )
   return { inOrg: all.filter((r) => ids.has(r.resource.id)) }
 }
 

@@ -5,14 +5,7 @@
 import type { EventType } from '../contract/schemas.js'
 import { clientCreated, pairingSet } from './client.js'
 import type { Translator } from './context.js'
-import {
-  coachingPermissionsSet,
-  memberAdded,
-  memberRoleChanged,
-  organizationCreated,
-  ownershipTransferred,
-  privilegesSet,
-} from './organization.js'
+import { coachingPermissionsSet, memberAdded, memberRoleChanged, organizationCreated, ownershipTransferred, privilegesSet } from './organization.js'
 import * as people from './people.js'
 import { grantsSet, groupAssigned, programCreated, roleAssigned, roleRevoked, sectionCreated } from './program.js'
 import { clientDeleted, groupDeleted, memberRemoved, programDeleted, userDeactivated } from './removal.js'

@@ -41,7 +41,10 @@ export const ownershipTransferred: Translator<'organization.ownership_transferre
   const held = relationsHeld(mine, ORG_ROLES)
   plan.pinSet(o, ORG_ROLES, user(data.newOwnerId), held)
   for (const role of held) plan.remove(tuple(o, role, user(data.newOwnerId)))
-  plan.remove(owner).touch(tuple(o, 'admin', owner.subject)).touch(tuple(o, 'owner', user(data.newOwnerId)))
+  plan
+    .remove(owner)
+    .touch(tuple(o, 'admin', owner.subject))
+    .touch(tuple(o, 'owner', user(data.newOwnerId)))
   return rotate(plan, guards, id)
 }
 
@@ -67,8 +70,7 @@ async function setRole(ctx: TranslateContext, eventId: string, orgId: string, us
   return rotate(plan, guards, eventId)
 }
 
-export const memberAdded: Translator<'organization.member_added'> = (ctx, { id, data }) =>
-  setRole(ctx, id, data.organizationId, data.userId, data.role, false)
+export const memberAdded: Translator<'organization.member_added'> = (ctx, { id, data }) => setRole(ctx, id, data.organizationId, data.userId, data.role, false)
 
 export const memberRoleChanged: Translator<'organization.member_role_changed'> = (ctx, { id, data }) =>
   setRole(ctx, id, data.organizationId, data.userId, data.role, true)

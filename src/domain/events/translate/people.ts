@@ -47,7 +47,10 @@ export const coAuthorAdded: Translator<'course.co_author_added'> = async (ctx, {
   const orgId = link.subject.id
   const role = coAuthorVia(await memberTuples(ctx, orgId, data.userId))
   if (!role) throw notCoAuthorEligible(data.courseId, orgId, data.userId)
-  const plan = new WritePlan().require(link).require(role).touch(tuple(obj('course', data.courseId), 'co_author', user(data.userId)))
+  const plan = new WritePlan()
+    .require(link)
+    .require(role)
+    .touch(tuple(obj('course', data.courseId), 'co_author', user(data.userId)))
   return rotate(plan, guards, id)
 }
 

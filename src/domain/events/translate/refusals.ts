@@ -37,11 +37,10 @@ export const ownerUntouchable = (orgId: string, ownerId: string, doing: string):
   )
 
 export const notAMember = (orgId: string, userId: string): GatewayError =>
-  conflict(
-    'GW_NOT_A_MEMBER',
-    `user:${userId} has no role in organization:${orgId}. Add them first with organization.member_added.`,
-    { organization: `organization:${orgId}`, user: `user:${userId}` },
-  )
+  conflict('GW_NOT_A_MEMBER', `user:${userId} has no role in organization:${orgId}. Add them first with organization.member_added.`, {
+    organization: `organization:${orgId}`,
+    user: `user:${userId}`,
+  })
 
 export const oneRole = (resource: string, userId: string, roles: string[]): GatewayError =>
   conflict(
@@ -73,5 +72,4 @@ export const crossOrganization = (a: string, b: string): GatewayError =>
 export const unknownObject = (object: string, createdBy: string): GatewayError =>
   conflict('GW_UNKNOWN_OBJECT', `${object} does not exist. Send ${createdBy} for it first.`, { object })
 
-export const alreadyExists = (object: string, detail: string): GatewayError =>
-  conflict('GW_ALREADY_EXISTS', `${object} already exists: ${detail}`, { object })
+export const alreadyExists = (object: string, detail: string): GatewayError => conflict('GW_ALREADY_EXISTS', `${object} already exists: ${detail}`, { object })

@@ -37,18 +37,14 @@ async function removePerson(ctx: TranslateContext, eventId: string, orgId: strin
   return rotate(plan, guards, eventId)
 }
 
-export const userDeactivated: Translator<'user.deactivated'> = (ctx, { id, data }) =>
-  removePerson(ctx, id, data.organizationId, data.userId, 'deactivate')
+export const userDeactivated: Translator<'user.deactivated'> = (ctx, { id, data }) => removePerson(ctx, id, data.organizationId, data.userId, 'deactivate')
 
-export const memberRemoved: Translator<'organization.member_removed'> = (ctx, { id, data }) =>
-  removePerson(ctx, id, data.organizationId, data.userId, 'remove')
+export const memberRemoved: Translator<'organization.member_removed'> = (ctx, { id, data }) => removePerson(ctx, id, data.organizationId, data.userId, 'remove')
 
 /** Every relationship of the object, as resource and as subject wherever the schema allows it. */
 async function pointingAt(ctx: TranslateContext, type: string, id: string): Promise<Relationship[]> {
   const asResource = readAll(ctx.engine, { resourceType: type, resourceId: id })
-  const asSubject = ctx.schema
-    .usesOf(type)
-    .map((u) => readAll(ctx.engine, { resourceType: u.resourceType, relation: u.relation, subject: obj(type, id) }))
+  const asSubject = ctx.schema.usesOf(type).map((u) => readAll(ctx.engine, { resourceType: u.resourceType, relation: u.relation, subject: obj(type, id) }))
   return (await Promise.all([asResource, ...asSubject])).flat()
 }
 

@@ -3,15 +3,7 @@
  * builders, fully consistent reads, and a WritePlan that collects updates and the
  * preconditions that pin the state the plan was computed from.
  */
-import type {
-  EnginePort,
-  ObjectRef,
-  Precondition,
-  Relationship,
-  RelationshipFilter,
-  RelationshipUpdate,
-  SubjectRef,
-} from '../../../engine/port.js'
+import type { EnginePort, ObjectRef, Precondition, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef } from '../../../engine/port.js'
 import { formatRelationship } from '../../wire/refs.js'
 
 export const obj = (type: string, id: string): ObjectRef => ({ type, id })

@@ -15,7 +15,16 @@ const tree: TreeNode = {
     {
       object: 'client:c1',
       relation: 'organization',
-      subjects: [{ subject: 'organization:acme', tree: { object: 'organization:acme', relation: 'admin', subjects: [{ subject: 'group:g1#member', tree: { object: 'group:g1', relation: 'member', subjects: [] } }] } }],
+      subjects: [
+        {
+          subject: 'organization:acme',
+          tree: {
+            object: 'organization:acme',
+            relation: 'admin',
+            subjects: [{ subject: 'group:g1#member', tree: { object: 'group:g1', relation: 'member', subjects: [] } }],
+          },
+        },
+      ],
     },
   ],
 }
@@ -49,7 +58,8 @@ t.test('the types a permission can depend on, from the schema model', async (t) 
   const schema = readFileSync(new URL('../../../../schema.zed', import.meta.url), 'utf8')
   const forClient = reachableTypes(schema, 'client')
   t.ok(forClient.has('client') && forClient.has('organization') && forClient.has('user'), [...forClient].join(','))
-  const tiny = 'definition user {}\ndefinition team { relation member: user }\ndefinition doc { relation reader: user | team#member }\ndefinition other { relation x: user }'
+  const tiny =
+    'definition user {}\ndefinition team { relation member: user }\ndefinition doc { relation reader: user | team#member }\ndefinition other { relation x: user }'
   t.same([...reachableTypes(tiny, 'doc')].sort(), ['doc', 'team', 'user'])
   t.same([...reachableTypes(tiny, 'user')], ['user'])
 })

@@ -43,7 +43,11 @@ t.test('one key listed twice is refused, in either source', async (t) => {
   t.equal(parseKeyEntries([KEY, KEY2]).length, 2)
   const file = `# keys\n\nops check ${sha256(KEY).toString('hex')}\nops check+audit sha256:${sha256(KEY2).toString('hex').toUpperCase()}  # rotation\n`
   const keys = parseKeyFile(file)
-  t.same(keys.map((k) => k.name), ['ops', 'ops'], 'one name twice: a rotation')
+  t.same(
+    keys.map((k) => k.name),
+    ['ops', 'ops'],
+    'one name twice: a rotation',
+  )
   t.same([...keys[1]!.scopes], ['check', 'audit'])
   t.throws(() => mergeKeys(parseKeyEntries([KEY]), keys), { message: 'API_KEYS and API_KEYS_FILE keys 1 and 2 are the same key' })
   t.throws(() => parseKeyFile(`a check ${sha256(KEY).toString('hex')}\nb audit ${sha256(KEY).toString('hex')}`), { message: /API_KEYS_FILE keys 1 and 2/ })

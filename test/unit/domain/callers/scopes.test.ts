@@ -33,7 +33,11 @@ t.test('relationships read: an internal type needs admin', async (t) => {
   t.equal(relationshipsReadScope({ resourceType: 'program' }), undefined)
   t.match(relationshipsReadScope({ resourceType: 'internal_guard' }), { scope: 'admin', why: /internal_guard/ })
   t.match(relationshipsReadScope({ resource: 'internal_guard:x' }), { scope: 'admin' })
-  t.match(relationshipsReadScope({ resourceType: 'program', subject: 'acme/internal_lock:x#y' }), { scope: 'admin', why: /acme\/internal_lock/ }, 'with a prefix')
+  t.match(
+    relationshipsReadScope({ resourceType: 'program', subject: 'acme/internal_lock:x#y' }),
+    { scope: 'admin', why: /acme\/internal_lock/ },
+    'with a prefix',
+  )
   t.equal(relationshipsReadScope({ resourceType: 'internal' }), undefined, 'only the internal_ prefix')
   t.equal(relationshipsReadScope('x'), undefined)
 })

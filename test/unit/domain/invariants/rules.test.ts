@@ -32,7 +32,10 @@ t.test('I1: exactly one primary once the client is in an organization, at most o
   ]
   for (const [primaries, inOrg, holds] of table) t.equal(primaryCountHolds(primaries, inOrg), holds, `${primaries} primaries, in an organization: ${inOrg}`)
   const client = rels('client:c1#primary@user:rob', 'client:c1#coaching@user:ann', 'client:c1#organization@organization:acme')
-  t.same(primariesOf(client).map((r) => r.subject.id), ['rob'])
+  t.same(
+    primariesOf(client).map((r) => r.subject.id),
+    ['rob'],
+  )
 })
 
 t.test('pairings: primary, coaching and view only; nothing else', async (t) => {

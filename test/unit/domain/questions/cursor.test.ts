@@ -58,7 +58,7 @@ t.test('refused: tampered, forged, other question, other secret, malformed', asy
     const p = Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj)).toString('base64url')
     return `${p}.${(s as unknown as { mac(p: string): Buffer }).mac(p).toString('base64url')}`
   }
-  t.same(s.open(sign(page), q, now).c, 'engine-cursor', 'the signing used below is the signer\'s own')
+  t.same(s.open(sign(page), q, now).c, 'engine-cursor', "the signing used below is the signer's own")
   refusedAs(t, () => s.open(sign('not json'), q, now), 'cursor', 'not JSON')
   refusedAs(t, () => s.open(sign({ ...page, c: 5 }), q, now), 'cursor', 'c not a string')
   refusedAs(t, () => s.open(sign({ ...page, n: 'yesterday' }), q, now), 'cursor', 'n not a time')

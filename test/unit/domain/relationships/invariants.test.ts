@@ -124,7 +124,13 @@ t.test('I5: someone who stops being pairable keeps no pairing in that organizati
   const g = await refused(t, ACME, [del('organization:acme#coach@user:rob'), touch('organization:acme#author@user:rob')], 'GW_PRIMARY_COACH_OF_CLIENTS')
   t.same(g.details?.clients, ['client:c1'], 'only where rob is primary (c2 is a coaching pairing)')
   const coached = [...ACME.filter((r) => r !== 'client:c1#primary@user:rob'), 'client:c1#primary@user:rita']
-  const n = await refused(t, coached, [del('organization:acme#coach@user:rob')], 'GW_NOT_PAIRABLE', /stop being a coach of organization:acme while paired with client:c2/)
+  const n = await refused(
+    t,
+    coached,
+    [del('organization:acme#coach@user:rob')],
+    'GW_NOT_PAIRABLE',
+    /stop being a coach of organization:acme while paired with client:c2/,
+  )
   t.same(n.details?.clients, ['client:c2'])
   await allowed(t, coached, [del('organization:acme#coach@user:rob'), del('client:c2#coaching@user:rob')])
   // pairings in another organization do not count
@@ -133,9 +139,27 @@ t.test('I5: someone who stops being pairable keeps no pairing in that organizati
 })
 
 t.test('I2 and I3: one owner, who holds no other role and is not removed', async (t) => {
-  await refused(t, ACME, [touch('organization:acme#owner@user:adam')], 'GW_OWNER_TRANSFER_ONLY', /organization:acme would have 2 owners, user:olivia, user:adam/)
-  await refused(t, ACME, [del('organization:acme#owner@user:olivia')], 'GW_OWNER_UNTOUCHABLE', /cannot delete the ownership of user:olivia: they own organization:acme \(I3\)/)
-  await refused(t, ACME, [touch('organization:acme#admin@user:olivia')], 'GW_OWNER_TRANSFER_ONLY', /user:olivia is the owner of organization:acme and cannot also hold admin/)
+  await refused(
+    t,
+    ACME,
+    [touch('organization:acme#owner@user:adam')],
+    'GW_OWNER_TRANSFER_ONLY',
+    /organization:acme would have 2 owners, user:olivia, user:adam/,
+  )
+  await refused(
+    t,
+    ACME,
+    [del('organization:acme#owner@user:olivia')],
+    'GW_OWNER_UNTOUCHABLE',
+    /cannot delete the ownership of user:olivia: they own organization:acme \(I3\)/,
+  )
+  await refused(
+    t,
+    ACME,
+    [touch('organization:acme#admin@user:olivia')],
+    'GW_OWNER_TRANSFER_ONLY',
+    /user:olivia is the owner of organization:acme and cannot also hold admin/,
+  )
   // a transfer in one write: the old owner becomes an admin, the new one stops being one
   await allowed(t, ACME, [
     del('organization:acme#owner@user:olivia'),
@@ -147,7 +171,13 @@ t.test('I2 and I3: one owner, who holds no other role and is not removed', async
 })
 
 t.test('I4: one role in an organization, one in a program', async (t) => {
-  await refused(t, ACME, [touch('organization:acme#admin@user:rob')], 'GW_ONE_ROLE', /user:rob would hold "admin" and "coach" on organization:acme|user:rob would hold "coach" and "admin"/)
+  await refused(
+    t,
+    ACME,
+    [touch('organization:acme#admin@user:rob')],
+    'GW_ONE_ROLE',
+    /user:rob would hold "admin" and "coach" on organization:acme|user:rob would hold "coach" and "admin"/,
+  )
   await allowed(t, ACME, [del('organization:acme#author@user:alex'), touch('organization:acme#admin@user:alex')])
   const g = await refused(t, ACME, [touch('program:p1#participant@user:ana')], 'GW_ONE_ROLE')
   t.same([...(g.details?.roles as string[])].sort(), ['facilitator', 'participant'])
@@ -157,8 +187,14 @@ t.test('I4: one role in an organization, one in a program', async (t) => {
   await allowed(t, ACME, [touch('organization:acme#admin@group:g1#member')])
 })
 
-t.test('I6: co-authors are authors, admins or the owner of the course\'s organization', async (t) => {
-  await refused(t, ACME, [touch('course:k1#co_author@user:mia')], 'GW_NOT_CO_AUTHOR_ELIGIBLE', /user:mia cannot co-author course:k1: only authors, admins or the owner of organization:acme/)
+t.test("I6: co-authors are authors, admins or the owner of the course's organization", async (t) => {
+  await refused(
+    t,
+    ACME,
+    [touch('course:k1#co_author@user:mia')],
+    'GW_NOT_CO_AUTHOR_ELIGIBLE',
+    /user:mia cannot co-author course:k1: only authors, admins or the owner of organization:acme/,
+  )
   await refused(t, ACME, [touch('course:k1#co_author@user:rob')], 'GW_NOT_CO_AUTHOR_ELIGIBLE')
   await refused(t, ACME, [touch('course:k1#co_author@user:stranger')], 'GW_NOT_CO_AUTHOR_ELIGIBLE')
   for (const who of ['alex', 'adam', 'olivia']) await allowed(t, ACME, [touch(`course:k1#co_author@user:${who}`)])
@@ -167,7 +203,13 @@ t.test('I6: co-authors are authors, admins or the owner of the course\'s organiz
 })
 
 t.test('I7: a program is assigned groups of its own organization only', async (t) => {
-  const g = await refused(t, ACME, [touch('program:p1#assigned_group@group:gb')], 'GW_CROSS_ORGANIZATION', /program:p1 and group:gb belong to different organizations and cannot be linked \(I7\)/)
+  const g = await refused(
+    t,
+    ACME,
+    [touch('program:p1#assigned_group@group:gb')],
+    'GW_CROSS_ORGANIZATION',
+    /program:p1 and group:gb belong to different organizations and cannot be linked \(I7\)/,
+  )
   t.same(g.details, { objects: ['program:p1', 'group:gb'] })
   await allowed(t, ACME, [touch('program:p1#assigned_group@group:g1')])
   await allowed(t, ACME, [del('program:p1#assigned_group@group:gb')])
@@ -178,13 +220,19 @@ t.test('what the judgement read comes back as preconditions of the same write', 
   const show = (p: { operation: string; filter: RelationshipFilter }) =>
     `${p.operation} ${p.filter.resourceType}:${p.filter.resourceId ?? '*'}#${p.filter.relation ?? '*'}@${p.filter.subject ? `${p.filter.subject.type}:${p.filter.subject.id}` : '*'}`
   const shown = pre.map(show)
-  t.ok(shown.includes('must_match client:c1#organization@organization:acme'), 'the client\'s organization stays')
+  t.ok(shown.includes('must_match client:c1#organization@organization:acme'), "the client's organization stays")
   t.ok(shown.includes('must_match client:c1#primary@user:rob'), 'its primary stays')
-  t.ok(shown.includes('must_not_match client:c1#coaching@*') && shown.includes('must_not_match client:c1#view_only@*'), 'an empty governed relation stays empty')
+  t.ok(
+    shown.includes('must_not_match client:c1#coaching@*') && shown.includes('must_not_match client:c1#view_only@*'),
+    'an empty governed relation stays empty',
+  )
   t.ok(shown.includes('must_match organization:acme#coach@user:rita'), 'rita stays a coach')
   t.ok(shown.includes('must_not_match organization:acme#member@user:rita'), 'and gains no other role')
   const exact = pre.filter((p) => p.operation === 'must_match').map((p) => p.filter)
-  t.ok(exact.every((f) => f.resourceId && f.relation && f.subject), 'a must_match pins one relationship')
+  t.ok(
+    exact.every((f) => f.resourceId && f.relation && f.subject),
+    'a must_match pins one relationship',
+  )
 
   const fresh = await allowed(t, [], [touch('organization:new#owner@user:nia')])
   t.same(

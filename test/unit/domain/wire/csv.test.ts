@@ -24,7 +24,13 @@ t.test('a cell a spreadsheet would run is made text and quoted', async (t) => {
 })
 
 t.test('rows', async (t) => {
-  t.equal(toCsv([['a', 'b'], ['=1', 'c,d']]), `a,b\n"'=1","c,d"\n`)
+  t.equal(
+    toCsv([
+      ['a', 'b'],
+      ['=1', 'c,d'],
+    ]),
+    `a,b\n"'=1","c,d"\n`,
+  )
   t.equal(toCsv([]), '\n')
   t.equal(toCsv([[]]), '\n')
 })

@@ -1,7 +1,16 @@
 /** The error catalogue (src/domain/wire/error-codes.ts, errors.ts, events/invariants.ts): one code, one meaning, one status. */
 import t from 'tap'
 import { ERROR_CODE_LIST, ERROR_CODES, isErrorCode } from '../../../../src/domain/wire/error-codes.js'
-import { badRequest, conflict, engineUnavailable, forbidden, GatewayError, InvalidReferenceError, resultTooLarge, clientClosed } from '../../../../src/domain/wire/errors.js'
+import {
+  badRequest,
+  conflict,
+  engineUnavailable,
+  forbidden,
+  GatewayError,
+  InvalidReferenceError,
+  resultTooLarge,
+  clientClosed,
+} from '../../../../src/domain/wire/errors.js'
 import { INVARIANT_CODES } from '../../../../src/domain/invariants/rules.js'
 
 t.test('the catalogue', async (t) => {
@@ -24,7 +33,12 @@ t.test('the helpers answer with their status', async (t) => {
   t.match(forbidden('no'), { code: 'GW_FORBIDDEN', statusCode: 403 })
   t.match(engineUnavailable(), { code: 'GW_ENGINE_UNAVAILABLE', statusCode: 503 })
   t.match(clientClosed(), { code: 'GW_CLIENT_CLOSED', statusCode: 499 })
-  t.match(resultTooLarge(10, 'LOOKUP_SUBJECTS_MAX'), { code: 'GW_RESULT_TOO_LARGE', statusCode: 422, details: { limit: 10, setting: 'LOOKUP_SUBJECTS_MAX' }, message: /more than 10 .*LOOKUP_SUBJECTS_MAX/ })
+  t.match(resultTooLarge(10, 'LOOKUP_SUBJECTS_MAX'), {
+    code: 'GW_RESULT_TOO_LARGE',
+    statusCode: 422,
+    details: { limit: 10, setting: 'LOOKUP_SUBJECTS_MAX' },
+    message: /more than 10 .*LOOKUP_SUBJECTS_MAX/,
+  })
   const ref = new InvalidReferenceError('body.subject', 'u s', 'a subject')
   t.ok(ref instanceof GatewayError)
   t.match(ref, { code: 'GW_INVALID_REFERENCE', statusCode: 400, field: 'body.subject', message: 'body.subject: "u s" is not a subject', name: 'GatewayError' })

@@ -3,7 +3,10 @@ import t from 'tap'
 import { unwrapCursor, wrapCursor } from '../../../../src/engine/consistency/read-cursor.js'
 
 t.test('the consistency of the first page comes back with the cursor', async (t) => {
-  t.same(unwrapCursor(wrapCursor({ mode: 'at_least_as_fresh', token: 'GhUK' }, 'c1')), { consistency: { mode: 'at_least_as_fresh', token: 'GhUK' }, cursor: 'c1' })
+  t.same(unwrapCursor(wrapCursor({ mode: 'at_least_as_fresh', token: 'GhUK' }, 'c1')), {
+    consistency: { mode: 'at_least_as_fresh', token: 'GhUK' },
+    cursor: 'c1',
+  })
   t.same(unwrapCursor(wrapCursor({ mode: 'fully_consistent' }, 'c2')), { consistency: { mode: 'fully_consistent' }, cursor: 'c2' })
   t.same(unwrapCursor(wrapCursor({ mode: 'minimize_latency' }, 'c3')), { consistency: { mode: 'minimize_latency' }, cursor: 'c3' })
 })

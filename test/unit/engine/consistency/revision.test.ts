@@ -26,7 +26,13 @@ t.test('decodes a Postgres snapshot', async (t) => {
 })
 
 t.test('anything else decodes to undefined, never throws', async (t) => {
-  for (const bad of ['', 'not base64 at all!', Buffer.from('hello').toString('base64'), zedToken('1.2.3'), zedToken('-5'), zedToken('0x1f'),
+  for (const bad of [
+    '',
+    'not base64 at all!',
+    Buffer.from('hello').toString('base64'),
+    zedToken('1.2.3'),
+    zedToken('-5'),
+    zedToken('0x1f'),
     Buffer.from([0x1a, 0x05, 0x0a]).toString('base64'), // a v1 field longer than the buffer
     Buffer.from([0x1a, 0x80]).toString('base64'), // a varint that never ends
     Buffer.from([0x1d, 0, 0, 0, 0]).toString('base64'), // wire type 5 (fixed32): unsupported
@@ -73,5 +79,8 @@ t.test('compareTokens: only tokens of one datastore compare', async (t) => {
   t.equal(compareTokens(a, decodeZedToken(zedToken('6', 'other'))), 'unknown', 'another datastore')
   t.equal(compareTokens(a, undefined), 'unknown')
   t.equal(compareTokens(undefined, a), 'unknown')
-  t.equal(compareTokens(decodeZedToken(pgToken({ xmin: 1, xmax: 3, xips: [1] }, 'pg')), decodeZedToken(pgToken({ xmin: 1, xmax: 3, xips: [2] }, 'pg'))), 'concurrent')
+  t.equal(
+    compareTokens(decodeZedToken(pgToken({ xmin: 1, xmax: 3, xips: [1] }, 'pg')), decodeZedToken(pgToken({ xmin: 1, xmax: 3, xips: [2] }, 'pg'))),
+    'concurrent',
+  )
 })

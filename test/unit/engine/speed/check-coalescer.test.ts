@@ -12,7 +12,10 @@ const item = (id: string, permission = 'view'): CheckItem => ({ resource: { type
 const HEAD: Consistency = { mode: 'fully_consistent' }
 
 /** answers each item `has_permission` when its resource id starts with "y"; fails a call holding an id starting with "bad" */
-function recorder(fail: (items: CheckItem[]) => Error | undefined = (items) => (items.some((i) => i.resource.id.startsWith('bad')) ? new EngineError('invalid_argument', 'bad context') : undefined)) {
+function recorder(
+  fail: (items: CheckItem[]) => Error | undefined = (items) =>
+    items.some((i) => i.resource.id.startsWith('bad')) ? new EngineError('invalid_argument', 'bad context') : undefined,
+) {
   const calls: { ids: string[]; consistency: Consistency }[] = []
   const bulk = async (items: CheckItem[], consistency: Consistency): Promise<CheckAnswer> => {
     calls.push({ ids: items.map((i) => i.resource.id), consistency })
@@ -31,14 +34,18 @@ const ships = (a: CheckAnswer) => a.results.map((r) => r.permissionship)
 t.test('checks of one turn go as one bulk call; each caller gets its own slice', async (t) => {
   const { bulk, calls } = recorder()
   const c = new CheckCoalescer(bulk)
-  const [a, b, d] = await Promise.all([c.check([item('y1'), item('n1')], HEAD), c.check([item('n2')], HEAD), c.check([item('y3'), item('y4'), item('n5')], HEAD)])
+  const [a, b, d] = await Promise.all([
+    c.check([item('y1'), item('n1')], HEAD),
+    c.check([item('n2')], HEAD),
+    c.check([item('y3'), item('y4'), item('n5')], HEAD),
+  ])
   t.equal(calls.length, 1)
   t.same(calls[0]!.ids, ['y1', 'n1', 'n2', 'y3', 'y4', 'n5'], 'in arrival order')
   t.same(ships(a!), ['has_permission', 'no_permission'])
   t.same(ships(b!), ['no_permission'])
   t.same(ships(d!), ['has_permission', 'has_permission', 'no_permission'])
   t.equal(a!.checkedAt, 't1')
-  t.equal(d!.checkedAt, 't1', 'the one call\'s revision for all')
+  t.equal(d!.checkedAt, 't1', "the one call's revision for all")
   const later = await c.check([item('y9')], HEAD)
   t.equal(calls.length, 2, 'a later turn: a new call')
   t.same(ships(later), ['has_permission'])
@@ -68,9 +75,19 @@ t.test('no call carries more than maxBatch items; a large request goes as it is'
   const c = new CheckCoalescer(bulk, 4)
   const many = (p: string, n: number) => Array.from({ length: n }, (_, i) => item(`${p}${i}`))
   const answers = await Promise.all([c.check(many('a', 3), HEAD), c.check(many('b', 2), HEAD), c.check(many('c', 1), HEAD), c.check(many('d', 4), HEAD)])
-  t.ok(calls.every((x) => x.ids.length <= 4), `call sizes ${calls.map((x) => x.ids.length).join(', ')}`)
-  t.same(calls.map((x) => x.ids.join(',')).sort(), ['a0,a1,a2', 'b0,b1,c0', 'd0,d1,d2,d3'].sort(), 'a full batch is sent when the next would overflow it; 4 items: sent at once')
-  t.same(answers.map((a) => a.results.length), [3, 2, 1, 4])
+  t.ok(
+    calls.every((x) => x.ids.length <= 4),
+    `call sizes ${calls.map((x) => x.ids.length).join(', ')}`,
+  )
+  t.same(
+    calls.map((x) => x.ids.join(',')).sort(),
+    ['a0,a1,a2', 'b0,b1,c0', 'd0,d1,d2,d3'].sort(),
+    'a full batch is sent when the next would overflow it; 4 items: sent at once',
+  )
+  t.same(
+    answers.map((a) => a.results.length),
+    [3, 2, 1, 4],
+  )
 })
 
 t.test('a failed merged call is split until only the caller at fault gets the error', async (t) => {
@@ -78,7 +95,10 @@ t.test('a failed merged call is split until only the caller at fault gets the er
   const c = new CheckCoalescer(bulk)
   const callers = Array.from({ length: 8 }, (_, i) => c.check([item(i === 5 ? 'bad5' : `y${i}`)], HEAD))
   const settled = await Promise.allSettled(callers)
-  t.same(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+  t.same(
+    settled.map((s) => s.status),
+    ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+  )
   const failed = settled[5] as PromiseRejectedResult
   t.match(failed.reason, { kind: 'invalid_argument', message: 'bad context' })
   for (const [i, s] of settled.entries()) if (s.status === 'fulfilled') t.same(ships(s.value), ['has_permission'], `caller ${i} answered`)
@@ -105,6 +125,9 @@ t.test('a lone failing caller gets its error from the one call', async (t) => {
   const r = recorder(() => other)
   const c2 = new CheckCoalescer(r.bulk)
   const s = await Promise.allSettled([c2.check([item('a')], HEAD), c2.check([item('b')], HEAD)])
-  t.ok(s.every((x) => x.status === 'rejected' && x.reason === other), 'a failure that is everyone\'s reaches everyone')
+  t.ok(
+    s.every((x) => x.status === 'rejected' && x.reason === other),
+    "a failure that is everyone's reaches everyone",
+  )
   t.equal(r.calls.length, 3, 'after splitting down to each caller')
 })

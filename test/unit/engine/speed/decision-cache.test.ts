@@ -9,7 +9,12 @@ import type { CheckAnswer, CheckItem, CheckResult, Consistency } from '../../../
 import { zedToken } from '../../fixtures/tokens.js'
 import { deferred } from '../../fixtures/async.js'
 
-const item = (id: string, context?: Record<string, unknown>): CheckItem => ({ resource: { type: 'doc', id }, permission: 'view', subject: { type: 'user', id: 'ana' }, ...(context ? { context } : {}) })
+const item = (id: string, context?: Record<string, unknown>): CheckItem => ({
+  resource: { type: 'doc', id },
+  permission: 'view',
+  subject: { type: 'user', id: 'ana' },
+  ...(context ? { context } : {}),
+})
 const HEAD: Consistency = { mode: 'fully_consistent' }
 
 /** an engine answering from `table` (id -> result) at revision `at` */
@@ -31,7 +36,7 @@ t.test('a repeated check is answered from the kept answer', async (t) => {
   t.same((await cache.check([item('a')], HEAD, e.fn)).results, [yes])
   const again = await cache.check([item('a')], HEAD, e.fn)
   t.same(again.results, [yes])
-  t.equal(again.checkedAt, zedToken('10'), 'the kept answers\' revision')
+  t.equal(again.checkedAt, zedToken('10'), "the kept answers' revision")
   t.same(e.asked, [['a']], 'asked once')
   t.same(cache.stats, { hits: 1, misses: 1 })
   for (const c of [{ mode: 'minimize_latency' }, { mode: 'at_least_as_fresh' }, { mode: 'at_least_as_fresh', token: zedToken('9') }] as Consistency[]) {
@@ -54,7 +59,10 @@ t.test('a write drops every kept answer; none is served or kept while it runs', 
   const e = engine({ a: yes })
   await cache.check([item('a')], HEAD, e.fn)
   const gate = deferred<string>()
-  const write = cache.writing(() => gate.promise, (tok) => tok)
+  const write = cache.writing(
+    () => gate.promise,
+    (tok) => tok,
+  )
   await cache.check([item('a')], HEAD, e.fn)
   t.equal(e.asked.length, 2, 'not served while the write is in flight')
   await cache.check([item('a')], HEAD, e.fn)
@@ -62,7 +70,7 @@ t.test('a write drops every kept answer; none is served or kept while it runs', 
   gate.resolve(zedToken('12'))
   await write
   const e2 = engine({ a: no }, zedToken('12'))
-  t.same((await cache.check([item('a')], HEAD, e2.fn)).results, [no], 'after the write: the engine\'s new answer')
+  t.same((await cache.check([item('a')], HEAD, e2.fn)).results, [no], "after the write: the engine's new answer")
   await cache.check([item('a')], HEAD, e2.fn)
   t.equal(e2.asked.length, 1, 'kept again after the write')
 })
@@ -71,7 +79,12 @@ t.test('a failed write drops the kept answers too', async (t) => {
   const cache = new DecisionCache(100)
   const e = engine({ a: yes })
   await cache.check([item('a')], HEAD, e.fn)
-  await t.rejects(cache.writing(async () => { throw new Error('write failed') }), /write failed/)
+  await t.rejects(
+    cache.writing(async () => {
+      throw new Error('write failed')
+    }),
+    /write failed/,
+  )
   await cache.check([item('a')], HEAD, e.fn)
   t.equal(e.asked.length, 2)
 })
@@ -124,18 +137,21 @@ t.test('not kept: caveat contexts, conditional answers, errors, missing context'
 
 t.test('an answer older than the last write is passed on, not kept', async (t) => {
   const cache = new DecisionCache(100)
-  await cache.writing(async () => zedToken('20'), (tok) => tok)
+  await cache.writing(
+    async () => zedToken('20'),
+    (tok) => tok,
+  )
   const stale = engine({ a: yes }, zedToken('19'))
   await cache.check([item('a')], HEAD, stale.fn)
   await cache.check([item('a')], HEAD, stale.fn)
-  t.equal(stale.asked.length, 2, 'SpiceDB\'s shared head lookup answered from before the write')
+  t.equal(stale.asked.length, 2, "SpiceDB's shared head lookup answered from before the write")
   const fresh = engine({ a: yes }, zedToken('20'))
   await cache.check([item('a')], HEAD, fresh.fn)
   await cache.check([item('a')], HEAD, fresh.fn)
-  t.equal(fresh.asked.length, 1, 'at the write\'s revision: kept')
+  t.equal(fresh.asked.length, 1, "at the write's revision: kept")
 })
 
-t.test('a caller\'s token the kept answers do not cover goes to the engine', async (t) => {
+t.test("a caller's token the kept answers do not cover goes to the engine", async (t) => {
   const cache = new DecisionCache(100)
   const e = engine({ a: yes }, zedToken('10'))
   await cache.check([item('a')], HEAD, e.fn)

@@ -9,8 +9,7 @@ import type { DomainEvent } from '../../../../../src/domain/events/contract/sche
 import { GatewayError } from '../../../../../src/domain/wire/errors.js'
 
 let n = 0
-const ev = (type: string, data: Record<string, unknown>) =>
-  ({ id: `e${++n}`, type, occurredAt: '2026-01-01T00:00:00Z', data }) as unknown as DomainEvent
+const ev = (type: string, data: Record<string, unknown>) => ({ id: `e${++n}`, type, occurredAt: '2026-01-01T00:00:00Z', data }) as unknown as DomainEvent
 
 const applied = (e: DomainEvent): EventResult => ({ id: e.id, status: 'applied', writtenAt: 't' })
 const orgKeys = (keys: string[] | undefined) => keys?.filter((k) => k.startsWith('organization:')).sort()
@@ -59,7 +58,11 @@ t.test('batchKeysFrom: what the batch knows wins over what was read; an unknown 
     ev('program.role_assigned', { programId: 'p3', userId: 'cat', role: 'facilitator' }),
   ]
   const { known } = batchLookups(events)
-  const read = new Map([['program:p1', ['elsewhere']], ['program:p2', ['beta']], ['program:p3', []]])
+  const read = new Map([
+    ['program:p1', ['elsewhere']],
+    ['program:p2', ['beta']],
+    ['program:p3', []],
+  ])
   const keys = batchKeysFrom(events, known, read)
   t.same(orgKeys(keys[1]), ['organization:acme'], 'p1 was created in acme by the batch: the read is not asked')
   t.same(orgKeys(keys[2]), ['organization:beta'], 'p2 read in beta')
@@ -73,7 +76,11 @@ t.test('batchKeysFrom: events in one organization share a key; in two organizati
     ev('program.role_assigned', { programId: 'p2', userId: 'bob', role: 'facilitator' }),
     ev('program.role_assigned', { programId: 'p3', userId: 'cat', role: 'facilitator' }),
   ]
-  const read = new Map([['program:p1', ['acme']], ['program:p2', ['acme']], ['program:p3', ['beta']]])
+  const read = new Map([
+    ['program:p1', ['acme']],
+    ['program:p2', ['acme']],
+    ['program:p3', ['beta']],
+  ])
   const [a, b, c] = batchKeysFrom(events, batchLookups(events).known, read)
   const share = (x?: string[], y?: string[]) => (x ?? []).some((k) => (y ?? []).includes(k))
   t.ok(share(a, b), 'acme and acme: one after the other')
@@ -98,7 +105,10 @@ t.test('batchStop: the first refusal, with what was applied before and after it'
     field: 'data.role',
     details: { user: 'user:ana', failedIndex: 1, results: [results[0], results[2]], notApplied: [events[1]!.id, events[3]!.id] },
   })
-  t.match((stop.error as Error).message, `events.1 (${events[1]!.id}) was not applied; 1 before it were (1 event(s) after it, already under way, were applied too: details.results): one role`)
+  t.match(
+    (stop.error as Error).message,
+    `events.1 (${events[1]!.id}) was not applied; 1 before it were (1 event(s) after it, already under way, were applied too: details.results): one role`,
+  )
 })
 
 t.test('batchStop: an event never started (shutdown) answers 503 and counts what was skipped', async (t) => {

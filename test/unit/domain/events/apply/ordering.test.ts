@@ -57,7 +57,11 @@ t.test('eventKeys: id, objects, organization, people and actor', async (t) => {
 
 t.test('eventKeys: barriers', async (t) => {
   t.equal(eventKeys(ev('program.role_assigned', { programId: 'p1', userId: 'ana' }), none), undefined, 'an object of unknown organization')
-  t.equal(eventKeys(ev('program.group_assigned', { programId: 'p1', groupId: 'g1' }), (o) => (o === 'program:p1' ? ['acme'] : [])), undefined, 'one object unknown is enough')
+  t.equal(
+    eventKeys(ev('program.group_assigned', { programId: 'p1', groupId: 'g1' }), (o) => (o === 'program:p1' ? ['acme'] : [])),
+    undefined,
+    'one object unknown is enough',
+  )
   t.equal(eventKeys(ev('user.manager_assigned', { userId: 'mia', managerId: 'max' }), none), undefined, 'no organization: a user-level relation')
   t.equal(eventKeys(ev('certificate.awarded', { certificateId: 'c1', learnerId: 'mia' }), none), undefined, 'a certificate')
 })
@@ -182,5 +186,12 @@ t.test('runOrdered: a failed work does not stop the run; the next with its key s
 })
 
 t.test('runOrdered: nothing to run', async (t) => {
-  await t.resolves(runOrdered(0, () => [], 1, async () => void t.fail('no work')))
+  await t.resolves(
+    runOrdered(
+      0,
+      () => [],
+      1,
+      async () => void t.fail('no work'),
+    ),
+  )
 })

@@ -33,7 +33,8 @@ function recorder() {
   return { engine, calls }
 }
 
-const texts = (c: Call) => c.updates.map((u) => `${u.relationship.resource.type}:${u.relationship.resource.id}#${u.relationship.relation}@${u.relationship.subject.id}`)
+const texts = (c: Call) =>
+  c.updates.map((u) => `${u.relationship.resource.type}:${u.relationship.resource.id}#${u.relationship.relation}@${u.relationship.subject.id}`)
 
 t.test('writes arriving while one is in flight go together in the next call', async (t) => {
   const { engine, calls } = recorder()
@@ -52,7 +53,7 @@ t.test('writes arriving while one is in flight go together in the next call', as
   t.same(texts(calls[1]!), ['program:p2#facilitator@bob', 'program:p3#facilitator@cy'], 'one call, in arrival order')
   t.equal(calls[1]!.preconditions.length, 1, 'every precondition goes with it')
   calls[1]!.answer.resolve('t2')
-  t.same(await Promise.all([b, c]), ['t2', 't2'], 'each gets the shared call\'s token')
+  t.same(await Promise.all([b, c]), ['t2', 't2'], "each gets the shared call's token")
   t.same(group.stats, { calls: 2, events: 3 })
 })
 
@@ -123,11 +124,18 @@ t.test('a precondition on other objects does not split the group', async (t) => 
   await Promise.all([a, b])
 })
 
-t.test('a call stays under SpiceDB\'s limits of 1,000 updates and preconditions', async (t) => {
+t.test("a call stays under SpiceDB's limits of 1,000 updates and preconditions", async (t) => {
   const many = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => touch(`program:${prefix}${i}#participant@user:u`))
   for (const [what, big] of [
     ['updates', (p: string) => [many(p, 500), []] as const],
-    ['preconditions', (p: string) => [[touch(`program:${p}#participant@user:u`)], Array.from({ length: 500 }, (_, i) => mustNot({ resourceType: 'course', resourceId: `${p}${i}` }))] as const],
+    [
+      'preconditions',
+      (p: string) =>
+        [
+          [touch(`program:${p}#participant@user:u`)],
+          Array.from({ length: 500 }, (_, i) => mustNot({ resourceType: 'course', resourceId: `${p}${i}` })),
+        ] as const,
+    ],
   ] as const) {
     const { engine, calls } = recorder()
     const group = new WriteGroup(engine)
@@ -176,7 +184,7 @@ t.test('a shared call that fails: each event is written alone and gets its own a
   calls[2]!.answer.resolve('ta')
   await settle()
   t.same(texts(calls[3]!), ['program:p2#facilitator@bob'], 'then the second alone')
-  const failed = new EngineError('failed_precondition', 'b\'s precondition')
+  const failed = new EngineError('failed_precondition', "b's precondition")
   calls[3]!.answer.reject(failed)
   t.equal(await a, 'ta')
   await t.rejects(b, failed, 'the one at fault gets the failure')
