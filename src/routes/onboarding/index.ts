@@ -105,6 +105,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       if (!req.headers['content-type']?.startsWith(NDJSON)) throw new GatewayError('GW_UNSUPPORTED_MEDIA_TYPE', 415, `send the import as ${NDJSON}`)
       const body = req.body as Readable
+      // The upload is bounded by REQUEST_TIMEOUT_MS; after it the socket is quiet while the set
+      // is judged and written (a million relationships: a minute or more), which is not idleness.
+      req.raw.socket.setTimeout(0)
       const meta = auditMeta(req, 'import')
       return app.importGate.exclusive('import', () =>
         app.audit.capture(meta, async () => {
