@@ -4,6 +4,7 @@
  * POST /v1/reconcile (the platform's truth as events, compared with the live state).
  * The domain work is in src/domain/onboarding/import.ts, reconcile.ts and ndjson.ts.
  */
+import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
@@ -107,7 +108,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const body = req.body as Readable
       // The upload is bounded by REQUEST_TIMEOUT_MS; after it the socket is quiet while the set
       // is judged and written (a million relationships: a minute or more), which is not idleness.
-      req.raw.socket.setTimeout(0)
+      // (an injected request's socket has no timeout to lift)
+      ;(req.raw.socket as Partial<Pick<Socket, 'setTimeout'>> | undefined)?.setTimeout?.(0)
       const meta = auditMeta(req, 'import')
       return app.importGate.exclusive('import', () =>
         app.audit.capture(meta, async () => {
