@@ -53,12 +53,14 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
 const bin = spicedbBinary() ?? fail('no spicedb binary: npm run spicedb:install, or SPICEDB_BIN')
 const schema = readFileSync(path.join(root, 'schema.zed'), 'utf8')
 
+const children = new Set<ChildProcess>()
 function fail(message: string): never {
   console.error(`bench:import: ${message}`)
+  // no server of this run outlives it
+  for (const c of children) c.kill('SIGKILL')
   process.exit(1)
 }
 
-const children = new Set<ChildProcess>()
 function start(cmd: string, args: string[], extra: Record<string, string | undefined> = {}): ChildProcess {
   const [file, argv] = hasTaskset ? ['taskset', ['-c', SUT, cmd, ...args]] : [cmd, args]
   const child = spawn(file, argv, { cwd: root, env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'pipe'] })
