@@ -50,10 +50,10 @@ const hasTaskset = (() => {
   }
 })()
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
+const children = new Set<ChildProcess>()
 const bin = spicedbBinary() ?? fail('no spicedb binary: npm run spicedb:install, or SPICEDB_BIN')
 const schema = readFileSync(path.join(root, 'schema.zed'), 'utf8')
 
-const children = new Set<ChildProcess>()
 function fail(message: string): never {
   console.error(`bench:import: ${message}`)
   // no server of this run outlives it
