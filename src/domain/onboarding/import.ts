@@ -72,9 +72,9 @@ async function* pagesOf(file: string, keep: (r: Relationship) => boolean = () =>
   let page: Relationship[] = []
   let seen = new Set<string>()
   for await (const [text] of readLines(createReadStream(file), Infinity)) {
-    const r = parseSpooled(text)
+    // the spooled line names the relationship as keyOf() would (formatLine), so that is its key
+    const [r, key] = parseSpooled(text)
     // one write may not name a relationship twice; a page drops its own repeats
-    const key = keyOf(r)
     if (!keep(r) || seen.has(key)) continue
     seen.add(key)
     page.push(r)
@@ -88,11 +88,11 @@ async function* pagesOf(file: string, keep: (r: Relationship) => boolean = () =>
 }
 
 /** a line this import spooled, so already checked */
-function parseSpooled(text: string): Relationship {
+function parseSpooled(text: string): [Relationship, string] {
   const { relationship, caveat } = JSON.parse(text) as { relationship: string; caveat?: Relationship['caveat'] }
   const r = parseRelationship(relationship, 'spool')
   if (caveat) r.caveat = caveat
-  return r
+  return [r, relationship]
 }
 
 /** Writes the body to `file` as it arrives, at most `maxBytes` of it (413). */
