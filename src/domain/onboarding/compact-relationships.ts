@@ -2,8 +2,8 @@
  * Relationships held as numbers, for the whole-set judgement (import-judgement.ts): every
  * distinct object, relation and subject is one string, stored once and named by its number,
  * and a relationship is four 32-bit numbers and a byte of flags in growable typed arrays. A
- * million relationships of a coaching business cost about 40 MB this way, where one string
- * per relationship cost about 256 bytes each.
+ * million relationships of a coaching business cost about 60 MB this way, where one string
+ * per relationship cost about 300 bytes each.
  *
  * Once every relationship is in, `build()` orders them by object (then subject, relation) and,
  * for the ones flagged BY_SUBJECT, by subject: counting sorts into offset tables, so a scope
