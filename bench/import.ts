@@ -50,15 +50,17 @@ const hasTaskset = (() => {
   }
 })()
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
+const children = new Set<ChildProcess>()
 const bin = spicedbBinary() ?? fail('no spicedb binary: npm run spicedb:install, or SPICEDB_BIN')
 const schema = readFileSync(path.join(root, 'schema.zed'), 'utf8')
 
 function fail(message: string): never {
   console.error(`bench:import: ${message}`)
+  // no server of this run outlives it
+  for (const c of children) c.kill('SIGKILL')
   process.exit(1)
 }
 
-const children = new Set<ChildProcess>()
 function start(cmd: string, args: string[], extra: Record<string, string | undefined> = {}): ChildProcess {
   const [file, argv] = hasTaskset ? ['taskset', ['-c', SUT, cmd, ...args]] : [cmd, args]
   const child = spawn(file, argv, { cwd: root, env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'pipe'] })
@@ -154,13 +156,21 @@ async function throughGateway(file: string, count: number, engine: Record<string
     let peak = rss0
     const sampler = setInterval(() => (peak = Math.max(peak, rss(gw.pid!))), 50)
     let t0 = performance.now()
-    const res = await fetch(`${base}/v1/import`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson' },
-      body: createReadStream(file) as unknown as BodyInit,
-      duplex: 'half',
-    } as RequestInit)
-    const answer = (await res.json()) as { count: number; changed: number }
+    let res: Response
+    let answer: { count: number; changed: number; code?: string }
+    // a gateway just started may still be busy (503 GW_OVERLOADED, sent before the body is read): again, shortly
+    for (let tries = 0; ; tries++) {
+      t0 = performance.now()
+      res = await fetch(`${base}/v1/import`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body: createReadStream(file) as unknown as BodyInit,
+        duplex: 'half',
+      } as RequestInit)
+      answer = (await res.json()) as typeof answer
+      if (res.status !== 503 || answer.code !== 'GW_OVERLOADED' || tries === 10) break
+      await new Promise((r) => setTimeout(r, 1000))
+    }
     const importMs = performance.now() - t0
     if (!res.ok || answer.count !== count) fail(`the gateway's import answered ${res.status} ${JSON.stringify(answer).slice(0, 2000)}`)
     const afterImport = peak

@@ -2,7 +2,8 @@
  * SpiceDB's bulk streams over a gRPC client: ExportBulkRelationships (a server stream) and
  * ImportBulkRelationships (a client stream). Both move data only as fast as the other side
  * takes it: the export is read a message at a time (grpc-js asks HTTP/2 for the next message
- * only when the iterator is pulled), the import waits for `drain` before writing more. So a
+ * only when the iterator is pulled), the import waits for a message to be sent before it has
+ * more than two out. So a
  * million relationships cost one page of memory, not a million.
  *
  * A server without them (the npm package's embedded library serves neither on its socket)
@@ -11,7 +12,6 @@
  * That import is not one transaction: a failure part way leaves the writes before it, which
  * its error says (sending the same set again merges, touching only what is missing).
  */
-import { once } from 'node:events'
 import { v1 } from '@authzed/authzed-node'
 import { EngineError, type Consistency, type EnginePort, type ExportOptions, type Relationship, type RelationshipUpdate } from './port.js'
 import * as pb from './proto.js'
@@ -50,6 +50,8 @@ export async function* exportPages(client: v1.ZedClientInterface, opts: ExportOp
   }
 }
 
+const IN_FLIGHT = 2
+
 /** Streams the pages into one ImportBulkRelationships call; resolves with SpiceDB's count. */
 export async function importPages(client: v1.ZedClientInterface, pages: AsyncIterable<Relationship[]>): Promise<number> {
   let failed: unknown
@@ -60,12 +62,18 @@ export async function importPages(client: v1.ZedClientInterface, pages: AsyncIte
   // an early refusal (a duplicate, a bad type) ends the writing loop instead of waiting on drain
   answer.catch((err) => (failed ??= err))
   const stream = call!
+  const ended = answer.then(() => undefined, () => undefined)
+  // messages handed to gRPC and not yet sent: at most IN_FLIGHT (the stream's own buffer holds 16,
+  // a page of objects each, long enough for the garbage collector to promote them: 100+ MB of
+  // old-space garbage over a million relationships)
+  const inFlight: Promise<void>[] = []
   try {
     for await (const page of pages) {
       if (failed) break
       if (page.length === 0) continue
-      const ok = stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships: page.map(pb.relationship) }))
-      if (!ok) await Promise.race([once(stream, 'drain'), answer.catch(() => undefined)])
+      const message = v1.ImportBulkRelationshipsRequest.create({ relationships: page.map(pb.relationship) })
+      inFlight.push(new Promise<void>((resolve) => stream.write(message, () => resolve())))
+      if (inFlight.length >= IN_FLIGHT) await Promise.race([inFlight.shift()!, ended])
     }
   } catch (err) {
     // the source failed (a bad line, the caller left): cancel, so SpiceDB rolls the transaction back

@@ -4445,7 +4445,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                /**
+                 * @example {"relationship":"client:cassandra#primary@user:rob"}
+                 *     {"relationship":"group:cohort-7#member@user:sam"}
+                 *     {"exportedAt":"GhUKEzE3NDA4MjMyMDAwMDAwMDAwMDA=","count":2}
+                 */
+                "application/x-ndjson": string;
+            };
+        };
         responses: {
             /** @description The whole set was judged against the invariants and written: what changed, and the token of the write */
             200: {

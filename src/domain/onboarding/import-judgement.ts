@@ -3,12 +3,13 @@
  * `judge()` direct writes use, asked object by object over an index of the set and of the live
  * relationships it lands on, so the state it judges is the state the set would leave. Only what
  * an invariant reads is indexed (the governed relations and every `#organization` link), as
- * strings, so a million relationships cost tens of megabytes, not objects.
+ * numbers (compact-relationships.ts): a million relationships cost tens of megabytes.
  */
 import type { Relationship, RelationshipUpdate } from '../../engine/port.js'
 import { GatewayError } from '../wire/errors.js'
 import { isGoverned, judge, matches, type JudgedState, type Scope } from '../relationships/invariants.js'
-import { formatRelationship, parseRelationship } from '../wire/refs.js'
+import { formatSubject } from '../wire/refs.js'
+import { ADD, BY_SUBJECT, CompactRelationships, DELETE, GOVERNED, LIVE, type Ordered } from './compact-relationships.js'
 
 export interface Violation {
   /** the line that breaks it (for a second primary: the later one) */
@@ -19,103 +20,133 @@ export interface Violation {
   message: string
 }
 
-const keyOf = (r: Relationship) => formatRelationship({ ...r, caveat: undefined })
-const objectOf = (r: Relationship) => `${r.resource.type}:${r.resource.id}`
-const kept = (r: Relationship) => isGoverned(r) || r.relation === 'organization'
-const TAB = '\t'
+interface Built {
+  byObject: Ordered
+  bySubject: Ordered
+}
 
 export class JudgementIndex implements JudgedState {
   readonly wanted = new Map<string, Scope>()
-  /** `type:id` -> entries `line<TAB>relationship` (line 0: live only) */
-  private readonly byResource = new Map<string, string[]>()
-  /** user id -> the client relationships naming them (the pairings scope reads by subject) */
-  private readonly bySubject = new Map<string, string[]>()
-  private readonly live = new Set<string>()
-  /** relationships the set deletes (a reconcile's extras), by object */
-  private readonly deletes = new Map<string, { line: number; relationship: Relationship }[]>()
-  private readonly deleted = new Set<string>()
+  private readonly set = new CompactRelationships()
+  private built?: Built
 
-  private push(line: number, r: Relationship) {
-    const entry = `${line}${TAB}${keyOf(r)}`
-    const object = objectOf(r)
-    const list = this.byResource.get(object)
-    if (list) list.push(entry)
-    else this.byResource.set(object, [entry])
-    if (r.resource.type === 'client' && r.subject.type === 'user') {
-      const subject = this.bySubject.get(r.subject.id)
-      if (subject) subject.push(entry)
-      else this.bySubject.set(r.subject.id, [entry])
-    }
+  private put(r: Relationship, line: number, kind: number) {
+    const governed = isGoverned(r)
+    if (!governed && r.relation !== 'organization') return
+    let flags = kind | (governed ? GOVERNED : 0)
+    if (r.resource.type === 'client' && r.subject.type === 'user' && !r.subject.relation) flags |= BY_SUBJECT
+    this.set.push(r, line, flags)
+    this.built = undefined
   }
 
+  /** a relationship there before the set */
   addLive(r: Relationship) {
-    if (!kept(r)) return
-    this.live.add(keyOf(r))
-    this.push(0, r)
+    this.put(r, 0, LIVE)
   }
 
+  /** a relationship the set writes, at its line */
   add(r: Relationship, line: number) {
-    if (kept(r)) this.push(line, r)
+    this.put(r, line, ADD)
   }
 
+  /** a relationship the set deletes (a reconcile's extras) */
   delete(r: Relationship, line: number) {
-    if (!kept(r)) return
-    this.deleted.add(keyOf(r))
-    const list = this.deletes.get(objectOf(r)) ?? []
-    list.push({ line, relationship: r })
-    this.deletes.set(objectOf(r), list)
+    this.put(r, line, DELETE)
   }
 
-  private entries(scope: Scope): string[] {
+  private index(): Built {
+    return (this.built ??= this.set.build())
+  }
+
+  /** the entries of the object named `type:id`, as a range of byObject.order */
+  private objectRange(type: string, id: string): [number, number] {
+    const k = this.set.strings.find(`${type}:${id}`)
+    const { start } = this.index().byObject
+    return k === undefined ? [0, 0] : [start[k]!, start[k + 1]!]
+  }
+
+  /**
+   * The relationships of the scope that are there `after` the set (live or written, and not
+   * deleted) or that `had` been there (live). Entries of one relationship are next to each other
+   * in byObject (by subject, then relation); in bySubject they are gathered by key.
+   */
+  private read(scope: Scope, when: 'after' | 'had'): Relationship[] {
     const f = scope.filter
-    if (f.resourceId) return this.byResource.get(`${f.resourceType}:${f.resourceId}`) ?? []
-    if (f.resourceType === 'client' && f.subject?.type === 'user' && !f.subject.relation) return this.bySubject.get(f.subject.id) ?? []
+    const { strings, subj, rel, flags } = this.set
+    const { byObject, bySubject } = this.index()
+    const out: Relationship[] = []
+    const take = (i: number, seen: number) => {
+      const present = when === 'had' ? seen & LIVE : seen & (LIVE | ADD) && !(seen & DELETE)
+      if (!present) return
+      const r = this.set.relationship(i)
+      if (matches(f, r)) out.push(r)
+    }
+    if (f.resourceId) {
+      let [a, b] = this.objectRange(f.resourceType, f.resourceId)
+      const order = byObject.order
+      if (f.subject) {
+        const s = strings.find(formatSubject(f.subject))
+        if (s === undefined) return out
+        a = lowerBound(order, a, b, (i) => subj[i]! < s)
+        b = lowerBound(order, a, b, (i) => subj[i]! <= s)
+      }
+      const relation = f.relation === undefined ? undefined : strings.find(f.relation)
+      if (f.relation !== undefined && relation === undefined) return out
+      for (let j = a; j < b; ) {
+        const first = order[j]!
+        let seen = 0
+        for (; j < b && subj[order[j]!] === subj[first] && rel[order[j]!] === rel[first]; j++) seen |= flags[order[j]!]!
+        if (relation === undefined || rel[first] === relation) take(first, seen)
+      }
+      return out
+    }
+    if (f.resourceType === 'client' && f.subject?.type === 'user' && !f.subject.relation) {
+      const s = strings.find(formatSubject(f.subject))
+      if (s === undefined) return out
+      const found = new Map<string, [number, number]>()
+      for (let j = bySubject.start[s]!; j < bySubject.start[s + 1]!; j++) {
+        const i = bySubject.order[j]!
+        const key = `${this.set.obj[i]} ${rel[i]}`
+        const had = found.get(key)
+        found.set(key, [had ? had[0] : i, (had ? had[1] : 0) | flags[i]!])
+      }
+      for (const [i, seen] of found.values()) take(i, seen)
+      return out
+    }
     throw new Error(`the import judgement cannot read the scope ${scope.key}`)
   }
 
-  private matching(scope: Scope, keep: (key: string) => boolean): Relationship[] {
-    const out = new Map<string, Relationship>()
-    for (const entry of this.entries(scope)) {
-      const key = entry.slice(entry.indexOf(TAB) + 1)
-      if (out.has(key) || !keep(key)) continue
-      const r = parseRelationship(key, 'index')
-      if (matches(scope.filter, r)) out.set(key, r)
-    }
-    return [...out.values()]
-  }
-
   after(scope: Scope) {
-    return this.matching(scope, (k) => !this.deleted.has(k))
+    return this.read(scope, 'after')
   }
 
   had(scope: Scope) {
-    return this.matching(scope, (k) => this.live.has(k))
+    return this.read(scope, 'had')
   }
 
   isNew(r: Relationship) {
-    return !this.live.has(keyOf(r))
+    return this.read({ key: 'new', filter: { resourceType: r.resource.type, resourceId: r.resource.id, relation: r.relation, subject: r.subject }, pinned: [] }, 'had').length === 0
   }
 
-  /** the set's own updates to one object, with their lines */
-  private groupOf(object: string, entries: string[]): { line: number; update: RelationshipUpdate }[] {
-    const group: { line: number; update: RelationshipUpdate }[] = []
-    for (const entry of entries) {
-      const at = entry.indexOf(TAB)
-      const line = Number(entry.slice(0, at))
-      if (line === 0) continue
-      const relationship = parseRelationship(entry.slice(at + 1), 'index')
-      if (isGoverned(relationship)) group.push({ line, update: { operation: 'touch', relationship } })
-    }
-    for (const d of this.deletes.get(object) ?? []) if (isGoverned(d.relationship)) group.push({ line: d.line, update: { operation: 'delete', relationship: d.relationship } })
-    return group
-  }
-
-  /** Judges every object the set writes; the first `max` violations by line. */
-  judgeAll(max = 20): Violation[] {
+  /**
+   * Judges every object the set writes; the first `max` violations by line. It gives the event
+   * loop a turn every few thousand objects: a million relationships take seconds to judge, and
+   * reads go on meanwhile.
+   */
+  async judgeAll(max = 20): Promise<Violation[]> {
     const found: Violation[] = []
-    const deletesOnly = [...this.deletes.keys()].filter((o) => !this.byResource.has(o))
-    for (const object of [...this.byResource.keys(), ...deletesOnly]) {
-      const group = this.groupOf(object, this.byResource.get(object) ?? [])
+    const { start, order } = this.index().byObject
+    const { flags, line } = this.set
+    for (let k = 0; k + 1 < start.length; k++) {
+      if (k % 4096 === 4095) await new Promise((resolve) => setImmediate(resolve))
+      const group: { line: number; update: RelationshipUpdate }[] = []
+      for (const kind of [ADD, DELETE]) {
+        const operation = kind === ADD ? 'touch' : 'delete'
+        const mine: number[] = []
+        for (let j = start[k]!; j < start[k + 1]!; j++) if ((flags[order[j]!]! & (kind | GOVERNED)) === (kind | GOVERNED)) mine.push(order[j]!)
+        mine.sort((a, b) => line[a]! - line[b]!)
+        for (const i of mine) group.push({ line: line[i]!, update: { operation, relationship: this.set.relationship(i) } })
+      }
       if (group.length === 0) continue
       const refusal = this.refusal(group.map((g) => g.update))
       if (!refusal) continue
@@ -136,4 +167,14 @@ export class JudgementIndex implements JudgedState {
       throw err
     }
   }
+}
+
+/** the first position in order[a..b) where `before` is false (it holds for a prefix) */
+function lowerBound(order: Int32Array, a: number, b: number, before: (i: number) => boolean): number {
+  while (a < b) {
+    const mid = (a + b) >>> 1
+    if (before(order[mid]!)) a = mid + 1
+    else b = mid
+  }
+  return a
 }

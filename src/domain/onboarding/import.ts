@@ -5,8 +5,10 @@
  * Into a live one: a merge, touching only the lines that differ from what is there, in writes of
  * 1,000 (so `changed` says what the import changed).
  *
- * The body is read once, as it arrives, into a spool file (so its size costs disk, not memory),
- * and read again from there to write. What stays in memory is the judgement's index of governed
+ * The body is first received whole, as it arrives, into a file (so its size costs disk, not
+ * memory, and receiving it does not wait on the judgement: REQUEST_TIMEOUT_MS bounds the upload,
+ * not the work); then read from there, checked and indexed into a spool file, and the spool read
+ * again to write. What stays in memory is the judgement's compact index of governed
  * relationships and, for a merge, the live relationships' keys.
  */
 import { createReadStream, createWriteStream } from 'node:fs'
@@ -70,9 +72,9 @@ async function* pagesOf(file: string, keep: (r: Relationship) => boolean = () =>
   let page: Relationship[] = []
   let seen = new Set<string>()
   for await (const [text] of readLines(createReadStream(file), Infinity)) {
-    const r = parseSpooled(text)
+    // the spooled line names the relationship as keyOf() would (formatLine), so that is its key
+    const [r, key] = parseSpooled(text)
     // one write may not name a relationship twice; a page drops its own repeats
-    const key = keyOf(r)
     if (!keep(r) || seen.has(key)) continue
     seen.add(key)
     page.push(r)
@@ -86,11 +88,28 @@ async function* pagesOf(file: string, keep: (r: Relationship) => boolean = () =>
 }
 
 /** a line this import spooled, so already checked */
-function parseSpooled(text: string): Relationship {
+function parseSpooled(text: string): [Relationship, string] {
   const { relationship, caveat } = JSON.parse(text) as { relationship: string; caveat?: Relationship['caveat'] }
   const r = parseRelationship(relationship, 'spool')
   if (caveat) r.caveat = caveat
-  return r
+  return [r, relationship]
+}
+
+/** Writes the body to `file` as it arrives, at most `maxBytes` of it (413). */
+async function receive(body: AsyncIterable<Buffer | string>, file: string, maxBytes: number): Promise<void> {
+  const out = createWriteStream(file)
+  let bytes = 0
+  try {
+    for await (const chunk of body) {
+      bytes += chunk.length
+      if (bytes > maxBytes) throw new GatewayError('GW_PAYLOAD_TOO_LARGE', 413, `the body is larger than ${maxBytes} bytes (IMPORT_MAX_BYTES)`)
+      if (!out.write(chunk)) await once(out, 'drain')
+    }
+    out.end()
+    await once(out, 'finish')
+  } finally {
+    out.destroy()
+  }
 }
 
 /** Parses and spools the body, indexing it for the judgement; returns the number of relationships. */
@@ -128,13 +147,15 @@ export async function importSet(deps: ImportDeps, body: AsyncIterable<Buffer | s
   const engine = deps.engine
   if (!engine.exportRelationships || !engine.importRelationships) throw new GatewayError('GW_NOT_SUPPORTED', 501, 'this engine has no bulk import and export')
   const dir = await mkdtemp(path.join(os.tmpdir(), 'trellis-import-'))
-  const file = path.join(dir, 'body.ndjson')
+  const raw = path.join(dir, 'body.ndjson')
+  const file = path.join(dir, 'spool.ndjson')
   try {
+    await receive(body, raw, deps.maxBytes)
     const index = new JudgementIndex()
     const at = await engine.headToken()
     const live = await loadLive(engine, deps.types, at, index, deps.signal)
-    const count = await spool(deps, body, file, index)
-    const violations = index.judgeAll()
+    const count = await spool(deps, createReadStream(raw), file, index)
+    const violations = await index.judgeAll()
     if (violations.length) throw invariantRefusal(violations, 'the import')
     if (live.size === 0) {
       const { importedAt } = await engine.importRelationships(pagesOf(file))

@@ -143,7 +143,7 @@ export async function reconcile(deps: ReconcileDeps, input: { events: unknown[];
   const deletes = extra.filter((r) => !touched.has(keyOf(r)))
   deletes.forEach((r, i) => index.delete(r, i + 1))
   missing.forEach((r, i) => index.add(r, deletes.length + i + 1))
-  const violations = index.judgeAll()
+  const violations = await index.judgeAll()
   if (violations.length) throw invariantRefusal(violations, 'the difference (entries numbered deletes first, then touches)')
   const updates: RelationshipUpdate[] = [
     ...deletes.map((relationship) => ({ operation: 'delete' as const, relationship })),

@@ -20,6 +20,8 @@ export interface OperationDoc {
   /** the request body, or several named ones (the first is the default in /docs) */
   body?: unknown
   bodies?: Record<string, { summary: string; value: unknown }>
+  /** an NDJSON request body (the route reads it as a stream, so no route schema documents it) */
+  ndjson?: { description: string; example: string }
   /** descriptions of other statuses where this operation's differ from STATUS_DESCRIPTIONS */
   responses?: Record<string, string>
 }
@@ -135,6 +137,16 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'POST /v1/import': {
     operationId: 'importRelationships',
     ok: 'The whole set was judged against the invariants and written: what changed, and the token of the write',
+    // an export's lines: one already there (not changed), one new, and the end line that counts them
+    ndjson: {
+      description: 'One `{"relationship", "caveat"?}` per line, as GET /v1/export writes them; the end line `{"exportedAt", "count"}` is optional and checked when present',
+      example: [
+        '{"relationship":"client:cassandra#primary@user:rob"}',
+        '{"relationship":"group:cohort-7#member@user:sam"}',
+        '{"exportedAt":"GhUKEzE3NDA4MjMyMDAwMDAwMDAwMDA=","count":2}',
+        '',
+      ].join('\n'),
+    },
   },
   'POST /v1/reconcile': {
     operationId: 'reconcile',
@@ -229,6 +241,12 @@ export function finishDocument(doc: Json): Json {
         if (p.schema) delete p.schema.examples
         const value = entry.parameters?.[p.name]
         if (value !== undefined) p.example = value
+      }
+      if (entry.ndjson) {
+        op.requestBody = {
+          required: true,
+          content: { 'application/x-ndjson': { schema: { type: 'string', format: 'binary', description: entry.ndjson.description }, example: entry.ndjson.example } },
+        }
       }
       const media = op.requestBody?.content?.['application/json'] as Json | undefined
       if (media) {

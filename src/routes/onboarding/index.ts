@@ -4,6 +4,7 @@
  * POST /v1/reconcile (the platform's truth as events, compared with the live state).
  * The domain work is in src/domain/onboarding/import.ts, reconcile.ts and ndjson.ts.
  */
+import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
@@ -105,6 +106,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       if (!req.headers['content-type']?.startsWith(NDJSON)) throw new GatewayError('GW_UNSUPPORTED_MEDIA_TYPE', 415, `send the import as ${NDJSON}`)
       const body = req.body as Readable
+      // The upload is bounded by REQUEST_TIMEOUT_MS; after it the socket is quiet while the set
+      // is judged and written (a million relationships: a minute or more), which is not idleness.
+      // (an injected request's socket has no timeout to lift)
+      ;(req.raw.socket as Partial<Pick<Socket, 'setTimeout'>> | undefined)?.setTimeout?.(0)
       const meta = auditMeta(req, 'import')
       return app.importGate.exclusive('import', () =>
         app.audit.capture(meta, async () => {
