@@ -16,7 +16,11 @@ import { generateData } from './data.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const wanted = Number(process.argv[2] ?? 1_000_000)
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => { throw new Error('run with node --expose-gc') })
+const gc =
+  (globalThis as { gc?: () => void }).gc ??
+  (() => {
+    throw new Error('run with node --expose-gc')
+  })
 const rules = { schema: indexSchema(readFileSync(path.join(root, 'schema.zed'), 'utf8')), caveatContext() {} }
 const load = () => generateData(Math.ceil(wanted / 823)).map((r, i) => parseLine(JSON.stringify({ relationship: r }), i + 1, rules) as Relationship)
 
@@ -41,4 +45,6 @@ const violations = await index.judgeAll()
 const judgeMs = performance.now() - t0
 const judged = (await held()) - before
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`
-console.log(`${rels.length} relationships: index ${mb(indexed)} (${Math.round(indexed / rels.length)} bytes each), ${mb(judged)} once judged; indexing ${(addMs / 1000).toFixed(1)} s, judging ${(judgeMs / 1000).toFixed(1)} s, ${violations.length} violations`)
+console.log(
+  `${rels.length} relationships: index ${mb(indexed)} (${Math.round(indexed / rels.length)} bytes each), ${mb(judged)} once judged; indexing ${(addMs / 1000).toFixed(1)} s, judging ${(judgeMs / 1000).toFixed(1)} s, ${violations.length} violations`,
+)

@@ -95,13 +95,25 @@ async function spicedb(datastore: string) {
   const endpoint = `127.0.0.1:${await freePort()}`
   const db = datastore === 'postgres' ? await createDatabase(bin, testPostgresUrl() ?? fail('postgres needs TEST_POSTGRES_URL')) : undefined
   const store = db ? ['--datastore-engine=postgres', `--datastore-conn-uri=${db.uri}`] : ['--datastore-engine=memory']
-  const proc = start(bin, ['serve', `--grpc-addr=${endpoint}`, `--grpc-preshared-key=${key}`, ...store,
-    '--http-enabled=false', '--metrics-enabled=false', '--dispatch-cluster-enabled=false', '--telemetry-endpoint=', '--skip-release-check', '--log-level=warn'])
+  const proc = start(bin, [
+    'serve',
+    `--grpc-addr=${endpoint}`,
+    `--grpc-preshared-key=${key}`,
+    ...store,
+    '--http-enabled=false',
+    '--metrics-enabled=false',
+    '--dispatch-cluster-enabled=false',
+    '--telemetry-endpoint=',
+    '--skip-release-check',
+    '--log-level=warn',
+  ])
   await waitUntilServing(endpoint, key)
   const client = v1.NewClient(key, endpoint, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS)
   await client.promises.writeSchema(v1.WriteSchemaRequest.create({ schema }))
   return {
-    endpoint, key, client,
+    endpoint,
+    key,
+    client,
     close: async () => {
       client.close()
       await stop(proc)
@@ -142,12 +154,24 @@ async function throughGateway(file: string, count: number, engine: Record<string
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const gw = start(process.execPath, ['--import', 'tsx', path.join(root, 'src/server.ts')], {
-    PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', REDIS_URL: undefined, API_KEYS: undefined, API_KEYS_FILE: undefined, WORKERS: undefined,
-    EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true', EVENTS_STREAM_ENABLED: 'false', SPICEDB_TIMEOUT_MS: '600000', ...engine,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    REDIS_URL: undefined,
+    API_KEYS: undefined,
+    API_KEYS_FILE: undefined,
+    WORKERS: undefined,
+    EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
+    EVENTS_STREAM_ENABLED: 'false',
+    SPICEDB_TIMEOUT_MS: '600000',
+    ...engine,
   })
   try {
     for (let i = 0; ; i++) {
-      const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false)
+      const ok = await fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
       if (ok) break
       if (i > 1200 || gw.exitCode !== null) fail('the gateway did not become ready')
       await new Promise((r) => setTimeout(r, 100))
@@ -203,8 +227,12 @@ try {
   const count = rels.length
   rels.length = 0
   console.log(`# bench:import: ${count} relationships (${orgs} organizations), file ${mb(statSync(file).size)}`)
-  console.log(`SUT (spicedb serve, gateway) on cpus ${SUT}, this process on cpus ${LOAD}${hasTaskset ? '' : ' (taskset absent: not pinned)'}; Node ${process.version}, ${CPUS} cores`)
-  console.log('| datastore | SpiceDB ImportBulkRelationships | gateway POST /v1/import | gateway / SpiceDB speed | gateway export | gateway RSS before | RSS growth: import / import+export |')
+  console.log(
+    `SUT (spicedb serve, gateway) on cpus ${SUT}, this process on cpus ${LOAD}${hasTaskset ? '' : ' (taskset absent: not pinned)'}; Node ${process.version}, ${CPUS} cores`,
+  )
+  console.log(
+    '| datastore | SpiceDB ImportBulkRelationships | gateway POST /v1/import | gateway / SpiceDB speed | gateway export | gateway RSS before | RSS growth: import / import+export |',
+  )
   console.log('|---|---|---|---|---|---|---|')
   const rate = (ms: number) => `${(ms / 1000).toFixed(1)} s (${Math.round((count / ms) * 1000).toLocaleString('en')}/s)`
   const ratios: number[] = []
@@ -220,13 +248,19 @@ try {
     const gw = await throughGateway(file, count, { SPICEDB_ENDPOINT: target.endpoint, SPICEDB_PRESHARED_KEY: target.key, SPICEDB_INSECURE: 'true' })
     await target.close()
     ratios.push(ownMs / gw.importMs)
-    console.log(`| ${datastore} | ${rate(ownMs)} | ${rate(gw.importMs)} | ${(ownMs / gw.importMs).toFixed(2)}x | ${(gw.exportMs / 1000).toFixed(1)} s, ${mb(gw.bytes)} | ${mb(gw.rss0)} | ${mb(gw.importGrowth)} / ${mb(gw.growth)} |`)
+    console.log(
+      `| ${datastore} | ${rate(ownMs)} | ${rate(gw.importMs)} | ${(ownMs / gw.importMs).toFixed(2)}x | ${(gw.exportMs / 1000).toFixed(1)} s, ${mb(gw.bytes)} | ${mb(gw.rss0)} | ${mb(gw.importGrowth)} / ${mb(gw.growth)} |`,
+    )
   }
   if (env.BENCH_EMBEDDED === '1') {
     const gw = await throughGateway(file, count, { SPICEDB_ENDPOINT: undefined })
-    console.log(`| embedded (in-process memory; RSS holds the data) | - | ${rate(gw.importMs)} | - | ${(gw.exportMs / 1000).toFixed(1)} s | ${mb(gw.rss0)} | ${mb(gw.importGrowth)} / ${mb(gw.growth)} |`)
+    console.log(
+      `| embedded (in-process memory; RSS holds the data) | - | ${rate(gw.importMs)} | - | ${(gw.exportMs / 1000).toFixed(1)} s | ${mb(gw.rss0)} | ${mb(gw.importGrowth)} / ${mb(gw.growth)} |`,
+    )
   }
-  console.log(`targets: gateway >= 0.5x SpiceDB's own bulk import (${ratios.map((r) => r.toFixed(2)).join(', ')}); RSS growth < 200 MB at 1,000,000 relationships`)
+  console.log(
+    `targets: gateway >= 0.5x SpiceDB's own bulk import (${ratios.map((r) => r.toFixed(2)).join(', ')}); RSS growth < 200 MB at 1,000,000 relationships`,
+  )
 } finally {
   for (const c of [...children]) await stop(c)
   rmSync(dir, { recursive: true, force: true })

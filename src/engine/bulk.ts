@@ -62,7 +62,10 @@ export async function importPages(client: v1.ZedClientInterface, pages: AsyncIte
   // an early refusal (a duplicate, a bad type) ends the writing loop instead of waiting on drain
   answer.catch((err) => (failed ??= err))
   const stream = call!
-  const ended = answer.then(() => undefined, () => undefined)
+  const ended = answer.then(
+    () => undefined,
+    () => undefined,
+  )
   // messages handed to gRPC and not yet sent: at most IN_FLIGHT (the stream's own buffer holds 16,
   // a page of objects each, long enough for the garbage collector to promote them: 100+ MB of
   // old-space garbage over a million relationships)
@@ -145,7 +148,11 @@ export class BulkTransfer {
     const client = this.client()
     // The pages can be read once only, so whether the stream exists is asked before, by an
     // import of nothing.
-    if (client && this.streams === undefined) this.streams = await importPages(client, none()).then(() => true, (err) => (unimplemented(err) ? false : Promise.reject(err)))
+    if (client && this.streams === undefined)
+      this.streams = await importPages(client, none()).then(
+        () => true,
+        (err) => (unimplemented(err) ? false : Promise.reject(err)),
+      )
     if (client && this.streams) return importPages(client, pages)
     return this.writePages(pages)
   }

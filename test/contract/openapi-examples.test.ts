@@ -17,15 +17,31 @@ const SEED = 'first-hour business'
 const WRITES = ['importRelationships', 'writeRelationships', 'deleteRelationships', 'applyEvents']
 const NDJSON = 'application/x-ndjson'
 
-interface Parameter { name: string; in: string; required?: boolean; example?: string }
-interface Media { example?: unknown; examples?: Record<string, { value: unknown }> }
+interface Parameter {
+  name: string
+  in: string
+  required?: boolean
+  example?: string
+}
+interface Media {
+  example?: unknown
+  examples?: Record<string, { value: unknown }>
+}
 interface Operation {
   operationId: string
   parameters?: Parameter[]
   requestBody?: { content: Record<string, Media> }
   responses: Record<string, { description: string; content?: Record<string, unknown> }>
 }
-interface Call { operationId: string; name: string; method: string; path: string; op: Operation; body?: unknown; type?: string }
+interface Call {
+  operationId: string
+  name: string
+  method: string
+  path: string
+  op: Operation
+  body?: unknown
+  type?: string
+}
 
 /** the documented request body: JSON, or NDJSON (POST /v1/import), with its content type */
 function bodyOf(op: Operation): { media: Media; type: string } | undefined {
@@ -49,12 +65,17 @@ function calls(doc: { paths: Record<string, Record<string, Operation>> }): Call[
     }
   }
   const rank = (c: Call) => (c.name === `applyEvents ${SEED}` ? -2 : WRITES.indexOf(c.operationId))
-  return all.map((c, i) => [c, i] as const).sort(([a, i], [b, j]) => rank(a) - rank(b) || i - j).map(([c]) => c)
+  return all
+    .map((c, i) => [c, i] as const)
+    .sort(([a, i], [b, j]) => rank(a) - rank(b) || i - j)
+    .map(([c]) => c)
 }
 
 /** 2xx content types the operation documents (the one Try it out asks for comes first) */
 const okTypes = (op: Operation) =>
-  Object.entries(op.responses).filter(([s]) => /^2/.test(s)).flatMap(([, r]) => Object.keys(r.content ?? {}))
+  Object.entries(op.responses)
+    .filter(([s]) => /^2/.test(s))
+    .flatMap(([, r]) => Object.keys(r.content ?? {}))
 
 /** The gateway sheds load with 503 GW_OVERLOADED ("retry shortly") while this small machine is busy: retry that, only that. */
 async function retryOverloaded<T extends { status: number; text: string }>(attempt: () => Promise<T>): Promise<T> {
@@ -130,7 +151,10 @@ t.test('every example of the served document runs as shown against the first-hou
     const ok = res.status >= 200 && res.status < 300
     t.ok(ok, `${call.name}: ${call.method} ${call.path} answers ${res.status}${ok ? '' : ` ${res.text.slice(0, 400)}`}`)
     const types = okTypes(call.op)
-    t.ok(types.some((type) => res.type.startsWith(type)), `${call.name}: ${res.type} is documented (${types.join(', ')})`)
+    t.ok(
+      types.some((type) => res.type.startsWith(type)),
+      `${call.name}: ${res.type} is documented (${types.join(', ')})`,
+    )
     if (call.operationId === 'importRelationships' && ok) {
       // the example's end line counts its relationships; one of them is new to the business
       const end = JSON.parse((call.body as string).trim().split('\n').at(-1)!) as { count: number }

@@ -224,13 +224,11 @@ t.test("our library's memory datastore (patched: tools/spicedb-lib/patches) answ
   const checks = randomChecks(orgs, 1500, 11)
   const items = [
     ...checks.map((c) => ({ resource: { type: c.resourceType, id: c.resourceId }, permission: c.permission, subject: { type: 'user', id: c.userId } })),
-    ...checks
-      .slice(0, 300)
-      .map((c, i) => ({
-        resource: { type: 'organization', id: c.resourceId.split('-')[0]! },
-        permission: ['view_all_clients', 'administer', 'can_view_all_clients'][i % 3]!,
-        subject: { type: 'user', id: c.userId },
-      })),
+    ...checks.slice(0, 300).map((c, i) => ({
+      resource: { type: 'organization', id: c.resourceId.split('-')[0]! },
+      permission: ['view_all_clients', 'administer', 'can_view_all_clients'][i % 3]!,
+      subject: { type: 'user', id: c.userId },
+    })),
   ]
   const answers = async (engine: typeof stock) => {
     const out: string[] = []

@@ -99,7 +99,10 @@ export class CompactRelationships {
     const colon = o.indexOf(':')
     const sColon = s.indexOf(':')
     const hash = s.indexOf('#', sColon)
-    const subject = hash < 0 ? { type: s.slice(0, sColon), id: s.slice(sColon + 1) } : { type: s.slice(0, sColon), id: s.slice(sColon + 1, hash), relation: s.slice(hash + 1) }
+    const subject =
+      hash < 0
+        ? { type: s.slice(0, sColon), id: s.slice(sColon + 1) }
+        : { type: s.slice(0, sColon), id: s.slice(sColon + 1, hash), relation: s.slice(hash + 1) }
     return { resource: { type: o.slice(0, colon), id: o.slice(colon + 1) }, relation: names[this.rel[i]!]!, subject }
   }
 

@@ -92,7 +92,7 @@ export class JudgementIndex implements JudgedState {
       }
       const relation = f.relation === undefined ? undefined : strings.find(f.relation)
       if (f.relation !== undefined && relation === undefined) return out
-      for (let j = a; j < b; ) {
+      for (let j = a; j < b;) {
         const first = order[j]!
         let seen = 0
         for (; j < b && subj[order[j]!] === subj[first] && rel[order[j]!] === rel[first]; j++) seen |= flags[order[j]!]!
@@ -125,7 +125,12 @@ export class JudgementIndex implements JudgedState {
   }
 
   isNew(r: Relationship) {
-    return this.read({ key: 'new', filter: { resourceType: r.resource.type, resourceId: r.resource.id, relation: r.relation, subject: r.subject }, pinned: [] }, 'had').length === 0
+    return (
+      this.read(
+        { key: 'new', filter: { resourceType: r.resource.type, resourceId: r.resource.id, relation: r.relation, subject: r.subject }, pinned: [] },
+        'had',
+      ).length === 0
+    )
   }
 
   /**

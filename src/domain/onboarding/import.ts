@@ -172,7 +172,11 @@ export async function importSet(deps: ImportDeps, body: AsyncIterable<Buffer | s
     if (err instanceof GatewayError) throw err
     const e = fromEngineError(err)
     if (e.statusCode === 409) {
-      throw conflict('GW_IMPORT_CONFLICT', 'the engine refused the bulk import (a relationship already exists: written meanwhile, or twice in the body); nothing was written', { cause: e.message })
+      throw conflict(
+        'GW_IMPORT_CONFLICT',
+        'the engine refused the bulk import (a relationship already exists: written meanwhile, or twice in the body); nothing was written',
+        { cause: e.message },
+      )
     }
     throw e
   } finally {

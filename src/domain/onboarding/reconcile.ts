@@ -95,11 +95,17 @@ async function truthOf(deps: ReconcileDeps, events: DomainEvent[]) {
         await translateEvent(apply, { ...event, actor: undefined } as DomainEvent)
       } catch (err) {
         if (!(err instanceof GatewayError) || err.statusCode >= 500) throw err
-        throw new GatewayError(err.code, 409, `events.${i} (${event.id}) cannot be replayed, so the events are not a truth the gateway can hold: ${err.message}`, `events.${i}`, {
-          ...err.details,
-          index: i,
-          id: event.id,
-        })
+        throw new GatewayError(
+          err.code,
+          409,
+          `events.${i} (${event.id}) cannot be replayed, so the events are not a truth the gateway can hold: ${err.message}`,
+          `events.${i}`,
+          {
+            ...err.details,
+            index: i,
+            id: event.id,
+          },
+        )
       }
     }
     const truth = new Map<string, Relationship>()
@@ -112,7 +118,8 @@ async function truthOf(deps: ReconcileDeps, events: DomainEvent[]) {
 }
 
 export async function reconcile(deps: ReconcileDeps, input: { events: unknown[]; apply?: boolean }): Promise<ReconcileResult> {
-  if (input.events.length > deps.maxEvents) throw badRequest('events', `holds ${input.events.length} events, more than ${deps.maxEvents} (RECONCILE_MAX_EVENTS)`)
+  if (input.events.length > deps.maxEvents)
+    throw badRequest('events', `holds ${input.events.length} events, more than ${deps.maxEvents} (RECONCILE_MAX_EVENTS)`)
   const events = input.events.map((raw, i) => parseEvent(raw, `events.${i}.`))
   const { truth, wrote } = await truthOf(deps, events)
 

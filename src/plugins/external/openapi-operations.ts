@@ -67,7 +67,8 @@ const EVENT_ORDER: (keyof typeof EVENT_EXAMPLES)[] = [
 
 const eventBodies: OperationDoc['bodies'] = {
   'first-hour business': {
-    summary: 'Seed a small coaching business: send this first; every other example in these docs names its people, and the events below run in the order listed',
+    summary:
+      'Seed a small coaching business: send this first; every other example in these docs names its people, and the events below run in the order listed',
     value: { events: FIRST_HOUR_EVENTS },
   },
   ...Object.fromEntries(EVENT_ORDER.map((type) => [type, { summary: `One event: ${type}`, value: exampleEvent(type) }])),
@@ -82,7 +83,8 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'GET /readyz': {
     operationId: 'readiness',
     ok: 'Ready: the engine and every required store answer',
-    description: 'Readiness: 200 when the engine and every required store (Redis when configured) answer, 503 naming the one that does not. Open without a key.',
+    description:
+      'Readiness: 200 when the engine and every required store (Redis when configured) answer, 503 naming the one that does not. Open without a key.',
     responses: { '503': 'Not ready: `checks` names what does not answer' },
   },
   'POST /v1/check': {
@@ -139,7 +141,8 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     ok: 'The whole set was judged against the invariants and written: what changed, and the token of the write',
     // an export's lines: one already there (not changed), one new, and the end line that counts them
     ndjson: {
-      description: 'One `{"relationship", "caveat"?}` per line, as GET /v1/export writes them; the end line `{"exportedAt", "count"}` is optional and checked when present',
+      description:
+        'One `{"relationship", "caveat"?}` per line, as GET /v1/export writes them; the end line `{"exportedAt", "count"}` is optional and checked when present',
       example: [
         '{"relationship":"client:cassandra#primary@user:rob"}',
         '{"relationship":"group:cohort-7#member@user:sam"}',
@@ -245,7 +248,9 @@ export function finishDocument(doc: Json): Json {
       if (entry.ndjson) {
         op.requestBody = {
           required: true,
-          content: { 'application/x-ndjson': { schema: { type: 'string', format: 'binary', description: entry.ndjson.description }, example: entry.ndjson.example } },
+          content: {
+            'application/x-ndjson': { schema: { type: 'string', format: 'binary', description: entry.ndjson.description }, example: entry.ndjson.example },
+          },
         }
       }
       const media = op.requestBody?.content?.['application/json'] as Json | undefined

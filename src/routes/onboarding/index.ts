@@ -29,8 +29,7 @@ const Line = Type.Object({
   relationship: Type.String(),
   caveat: Type.Optional(Type.Object({ name: Type.String(), context: Type.Optional(Type.Record(Type.String(), Type.Unknown())) })),
 })
-const Difference = (line: typeof Line | ReturnType<typeof withEvents>) =>
-  Type.Array(Type.Object({ object: Type.String(), relationships: Type.Array(line) }))
+const Difference = (line: typeof Line | ReturnType<typeof withEvents>) => Type.Array(Type.Object({ object: Type.String(), relationships: Type.Array(line) }))
 const withEvents = (l: typeof Line) => Type.Object({ ...l.properties, events: Type.Array(Type.String(), { description: 'ids of the events that wrote it' }) })
 
 const auditMeta = (req: FastifyRequest, kind: 'import' | 'reconcile'): AuditMeta => ({
@@ -55,9 +54,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['onboarding'],
         summary: 'Every relationship at one revision, as NDJSON, ending with {exportedAt, count}',
-        description: 'Streamed: one `{"relationship", "caveat"?}` per line. Internal types (write guards) are left out: they hold versions, not access, and events recreate them.',
+        description:
+          'Streamed: one `{"relationship", "caveat"?}` per line. Internal types (write guards) are left out: they hold versions, not access, and events recreate them.',
         querystring: Type.Object(
-          { types: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_/]*(,[a-z][a-z0-9_/]*)*$', description: 'resource types, comma separated; all when absent' })) },
+          {
+            types: Type.Optional(
+              Type.String({ pattern: '^[a-z][a-z0-9_/]*(,[a-z][a-z0-9_/]*)*$', description: 'resource types, comma separated; all when absent' }),
+            ),
+          },
           { additionalProperties: false },
         ),
         response: { 200: { description: 'NDJSON lines', content: { [NDJSON]: { schema: Type.String() } } }, ...errorResponses },

@@ -64,18 +64,28 @@ t.test('I5: a client of no organization pairs with no one; only coaches and the 
   t.same(codes(await judged(['client:c1#coaching@user:mia'], ACME)), ['1 GW_NOT_PAIRABLE'], 'a member is not pairable')
   t.same(codes(await judged(['client:c1#coaching@user:nobody'], ACME)), ['1 GW_NOT_PAIRABLE'], 'someone of no role')
   t.same(await judged(['client:c1#view_only@user:olivia'], ACME), [], 'the owner is pairable')
-  t.same(await judged(['organization:acme#coach@user:mia', 'client:c1#coaching@user:mia'], ACME, ['organization:acme#member@user:mia']), [], 'made a coach in the same set')
+  t.same(
+    await judged(['organization:acme#coach@user:mia', 'client:c1#coaching@user:mia'], ACME, ['organization:acme#member@user:mia']),
+    [],
+    'made a coach in the same set',
+  )
 })
 
 t.test('I2, I4: one owner with no other role, one role each', async (t) => {
   t.same(codes(await judged([...ACME, 'organization:acme#owner@user:rob'])), [`${ACME.length + 1} GW_OWNER_TRANSFER_ONLY`])
   t.same(codes(await judged(['organization:acme#admin@user:rita'], ACME)), ['1 GW_ONE_ROLE'])
-  t.same(codes(await judged(['program:p1#tutor@user:ana', 'program:p1#facilitator@user:ana'])).map((c) => c.split(' ')[1]), ['GW_ONE_ROLE'])
+  t.same(
+    codes(await judged(['program:p1#tutor@user:ana', 'program:p1#facilitator@user:ana'])).map((c) => c.split(' ')[1]),
+    ['GW_ONE_ROLE'],
+  )
 })
 
-t.test('a reconcile\'s deletes: the owner stays, a coach with clients stays a coach, a client keeps its primary', async (t) => {
+t.test("a reconcile's deletes: the owner stays, a coach with clients stays a coach, a client keeps its primary", async (t) => {
   t.same(codes(await judged([], ACME, ['organization:acme#owner@user:olivia'])), ['1 GW_OWNER_UNTOUCHABLE'])
-  t.same(codes(await judged(['organization:acme#member@user:rob'], ACME, ['organization:acme#coach@user:rob'])).map((c) => c.split(' ')[1]), ['GW_PRIMARY_COACH_OF_CLIENTS'])
+  t.same(
+    codes(await judged(['organization:acme#member@user:rob'], ACME, ['organization:acme#coach@user:rob'])).map((c) => c.split(' ')[1]),
+    ['GW_PRIMARY_COACH_OF_CLIENTS'],
+  )
   t.same(codes(await judged([], ACME, ['client:c1#primary@user:rob'])), ['1 GW_PRIMARY_REQUIRED'])
   t.same(await judged(['client:c1#primary@user:rita'], ACME, ['client:c1#primary@user:rob']), [], 'a primary replaced in one set')
   t.same(await judged([], ACME, ['client:c1#account@user:cara']), [], 'a relation no invariant governs')
@@ -94,7 +104,10 @@ t.test('violations come by line, the first `max` of them', async (t) => {
   for (let i = 0; i < 30; i++) set.push(`client:x${i}#primary@user:rob`)
   const v = await judged(set)
   t.equal(v.length, 20, 'at most 20 by default')
-  t.same(v.map((x) => x.line), [...Array(20).keys()].map((i) => ACME.length + 1 + i))
+  t.same(
+    v.map((x) => x.line),
+    [...Array(20).keys()].map((i) => ACME.length + 1 + i),
+  )
   t.equal((await judged(set, [], [], 3)).length, 3)
 })
 
@@ -104,7 +117,11 @@ t.test('a large set is judged in one pass over compact entries', async (t) => {
     set.push(`organization:o${o}#owner@user:o${o}-owner`)
     for (let k = 0; k < 10; k++) set.push(`organization:o${o}#coach@user:o${o}-coach${k}`)
     for (let c = 0; c < 200; c++) {
-      set.push(`client:o${o}-c${c}#organization@organization:o${o}`, `client:o${o}-c${c}#primary@user:o${o}-coach${c % 10}`, `client:o${o}-c${c}#account@user:o${o}-client${c}`)
+      set.push(
+        `client:o${o}-c${c}#organization@organization:o${o}`,
+        `client:o${o}-c${c}#primary@user:o${o}-coach${c % 10}`,
+        `client:o${o}-c${c}#account@user:o${o}-client${c}`,
+      )
     }
   }
   set.push('client:o7-c3#primary@user:o7-coach9')
