@@ -11,7 +11,7 @@
  * Nothing here knows keys or Fastify: `recheck` says whether the credential still resolves to
  * a caller holding the route's scope (src/plugins/app/auth.ts builds it from the key's hash).
  */
-import type { GatewayError } from '../wire/errors.js'
+import { GatewayError } from '../wire/errors.js'
 
 export interface Credential {
   /** undefined while the credential still holds the route's scope, else why it no longer does */
@@ -28,6 +28,8 @@ export interface HoldOptions {
   onLost(reason: GatewayError): void
 }
 
+const expired = () => new GatewayError('GW_UNAUTHORIZED', 401, 'the credential expired')
+
 /** Starts holding; returns the stop (idempotent). A credential already invalid is reported at once. */
 export function holdAuthorization(credential: Credential, opts: HoldOptions): () => void {
   let stopped = false
@@ -41,11 +43,14 @@ export function holdAuthorization(credential: Credential, opts: HoldOptions): ()
     for (const t of timers) clearTimeout(t)
     unsubscribe?.()
   }
+  const { expiresAt } = credential
   const check = () => {
     if (stopped) return
     let reason: GatewayError | undefined
     try {
-      reason = credential.recheck()
+      // past its expiry a credential holds nothing, whatever its own re-check says (a token's
+      // re-check looks at its scopes, which do not lapse)
+      reason = expiresAt !== undefined && Date.now() >= expiresAt ? expired() : credential.recheck()
     } catch (err) {
       // a check that fails answers "not allowed", never "allowed"
       reason = err as GatewayError
@@ -55,12 +60,18 @@ export function holdAuthorization(credential: Credential, opts: HoldOptions): ()
     opts.onLost(reason)
   }
   timers.push(setInterval(check, Math.max(10, opts.everyMs)))
-  if (credential.expiresAt !== undefined) {
-    // setTimeout holds at most 2^31-1 ms; the interval covers anything later
-    const wait = Math.min(Math.max(0, credential.expiresAt - Date.now()), 2 ** 31 - 1)
-    timers.push(setTimeout(check, wait))
-  }
   for (const t of timers) t.unref()
+  if (expiresAt !== undefined) {
+    // a timer may fire a little before the clock reads its time: then it is set again for the rest
+    const atExpiry = () => {
+      if (stopped) return
+      const left = expiresAt - Date.now()
+      // setTimeout holds at most 2^31-1 ms; the interval covers anything later
+      if (left > 0) timers.push(setTimeout(atExpiry, Math.min(left, 2 ** 31 - 1)).unref())
+      else check()
+    }
+    atExpiry()
+  }
   unsubscribe = credential.onChange?.(check)
   check()
   return stop

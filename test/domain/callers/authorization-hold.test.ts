@@ -39,6 +39,22 @@ t.test("a credential's expiry ends the hold at that moment, whatever the period"
   t.ok(at[0]! - expiresAt < 30_000, `long before the next periodic re-check (lost ${at[0]! - expiresAt} ms after expiry)`)
 })
 
+t.test('an expired token ends the hold even though its own re-check still passes (its scopes do not lapse)', async (t) => {
+  const expiresAt = Date.now() + 100
+  const reasons: GatewayError[] = []
+  // what auth.ts builds for an OIDC token: the re-check looks at scopes only
+  holdAuthorization({ recheck: () => undefined, expiresAt }, { everyMs: 60_000, onLost: (r) => reasons.push(r) })
+  for (const until = Date.now() + 20_000; reasons.length === 0 && Date.now() < until;) await wait(20)
+  t.equal(reasons.length, 1, 'lost at the expiry, not a minute later')
+  t.match(reasons[0], { code: 'GW_UNAUTHORIZED', statusCode: 401, message: /expired/ })
+})
+
+t.test('a credential already past its expiry is refused at once', async (t) => {
+  const reasons: GatewayError[] = []
+  holdAuthorization({ recheck: () => undefined, expiresAt: Date.now() - 1 }, { everyMs: 60_000, onLost: (r) => reasons.push(r) })
+  t.equal(reasons.length, 1)
+})
+
 t.test('a change notification re-checks at once; stop unsubscribes; a throwing check is a refusal', async (t) => {
   let notify: (() => void) | undefined
   let valid = true

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose'
 import { buildTestApp, type TestApp } from '../../helpers/app.js'
 import { loadConfig } from '../../../src/config.js'
+import { readSse } from '../../helpers/sse.js'
 
 const ISSUER = 'https://idp.example.test/realms/platform'
 const AUDIENCE = 'trellis'
@@ -179,4 +180,20 @@ t.test('OIDC settings: the JWKS URL needs an issuer and an audience', async (t) 
     scopePrefix: '',
     callerClaim: undefined,
   })
+})
+
+t.test("an open changes feed ends when its token expires, though the token's scopes still hold", async (t) => {
+  const good = await signer('k1')
+  const idp = await jwksServer(t, [good.jwk])
+  const app = await oidcApp(t, idp.url)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const exp = Math.floor(Date.now() / 1000) + 2
+  const feed = readSse(port, '/v1/changes', { authorization: `Bearer ${await token(good, { scope: 'openid audit' }, { exp })}` })
+  t.equal(await feed.status, 200, 'accepted while valid')
+  await feed.waitFor((e) => e.some((x) => x.event === 'ready'))
+  await feed.waitFor((e) => e.some((x) => x.event === 'error'), 20_000)
+  await feed.ended
+  t.ok(Date.now() >= exp * 1000, 'not before the expiry')
+  t.match(JSON.parse(feed.events.at(-1)!.data), { code: 'GW_UNAUTHORIZED', message: /expired/ }, 'ended with the reason')
 })
