@@ -62,7 +62,9 @@ run() {
   "$VENV/bin/st" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/openapi.json" \
     --seed "$SEED" --max-examples "$MAX_EXAMPLES" --workers 2 \
     --generation-database none --no-color --request-timeout 10 \
-    --suppress-health-check all "$@" >"$log.st" 2>&1 || rc=$?
+    --suppress-health-check all \
+    `# POST /v1/import takes NDJSON, which schemathesis cannot serialize; test/domain/onboarding and the documented example cover it` \
+    --exclude-operation-id importRelationships "$@" >"$log.st" 2>&1 || rc=$?
   sed 's/^/st| /' "$log.st"
   stop_server
   [ "$rc" -eq 0 ] || { echo "schemathesis ($name): failures (gateway log: $log)"; tail -n 20 "$log"; }
