@@ -11,12 +11,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { generateData, randomChecks } from './data.js'
+import { freePort, waitFor } from './compare/proc.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const ORGS = Number(process.env.BENCH_ORGS ?? 10)
@@ -27,22 +27,11 @@ const LOAD = process.env.BENCH_LOAD_CPUS ?? '0'
 const spicedbBin =
   process.env.SPICEDB_BIN ?? path.join(os.homedir(), '.cache/trellis/bin', `spicedb-${readFileSync(path.join(root, 'SPICEDB_VERSION'), 'utf8').trim()}`)
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
 const children: ChildProcess[] = []
 const start = (cpus: string, cmd: string, args: string[], env: Record<string, string | undefined> = {}) => {
   const c = spawn('taskset', ['-c', cpus, cmd, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(c)
   return c
-}
-async function until(what: string, probe: () => Promise<boolean>) {
-  for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) if (await probe().catch(() => false)) return
-  throw new Error(`${what} did not come up`)
 }
 
 const key = randomBytes(12).toString('hex')
@@ -75,7 +64,7 @@ const gateway = start(SUT, process.execPath, ['--cpu-prof', `--cpu-prof-dir=${pr
   EVENTS_ALLOW_VOLATILE_IDEMPOTENCY: 'true',
 })
 const base = `http://127.0.0.1:${port}`
-await until('gateway', async () => (await fetch(`${base}/readyz`)).ok)
+await waitFor('gateway', async () => (await fetch(`${base}/readyz`)).ok, 60)
 const ndjson =
   generateData(ORGS)
     .map((r) => JSON.stringify({ relationship: r }))
